@@ -1,0 +1,86 @@
+# CareLedger — every target installs what it needs (pinned) and is idempotent.
+#   make test    the test suite (what CI runs)
+#   make demo    the end-to-end sharing scenario on a local anvil and a local blob store
+#   make bench   gas and throughput benchmarks (results in benchmarks/results/)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NODE_BIN := $(CURDIR)/node_modules/@foundry-rs
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+export PATH := $(NODE_BIN)/anvil-linux-amd64/bin:$(NODE_BIN)/forge-linux-amd64/bin:$(NODE_BIN)/cast-linux-amd64/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export CARELEDGER_ANVIL := $(NODE_BIN)/anvil-linux-amd64/bin/anvil
+
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+SOLC_SHIM := .solcx/solc-v0.8.30
+BUILD_STAMP := .build/.compiled
+SOURCES := $(shell find contracts -name '*.sol' -not -path '*/.cache/*' 2>/dev/null)
+
+.PHONY: all install compile abi test test-sdk test-slow forge demo bench lint typecheck clean distclean
+
+all: test
+
+install: $(VENV_STAMP) $(NODE_STAMP) $(SOLC_SHIM)
+
+$(VENV_STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SOLC_SHIM): tools/solc.js $(NODE_STAMP)
+	mkdir -p .solcx
+	ln -sf ../tools/solc.js $@
+	$@ --version >/dev/null
+
+$(BUILD_STAMP): $(VENV_STAMP) $(SOLC_SHIM) $(SOURCES) ape-config.yaml
+	$(VENV)/bin/ape compile --force
+	touch $@
+
+compile: $(BUILD_STAMP)
+
+# Regenerate the ABIs and bytecode packaged inside the careledger wheel.
+abi: $(BUILD_STAMP)
+	$(PY) tools/export_abis.py
+
+forge: $(SOLC_SHIM)
+	forge test
+
+# Three runners: forge (Solidity fuzz/invariants), ape (contract tests with ape fixtures),
+# pytest (SDK, CLI, demo, faults; ape's plugin off). pytest runs last and its summary closes.
+PYTEST := $(PY) -m pytest -p no:ape_test --ignore=tests/contracts
+test: $(BUILD_STAMP)
+	forge test
+	$(VENV)/bin/ape test tests/contracts
+	$(PYTEST) -n 2 --dist loadfile
+
+test-sdk: $(BUILD_STAMP)
+	$(PYTEST) -x -q
+
+test-slow: $(BUILD_STAMP)
+	FOUNDRY_PROFILE=slow forge test
+	$(VENV)/bin/ape test tests/contracts
+	CARELEDGER_SLOW=1 $(PYTEST) -n 2 --dist loadfile
+
+demo: $(BUILD_STAMP)
+	$(VENV)/bin/careledger demo
+
+bench: $(BUILD_STAMP)
+	$(PY) benchmarks/run_all.py
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks tools scripts
+
+typecheck: $(VENV_STAMP)
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf .build .forge-out .forge-cache contracts/.cache .pytest_cache .hypothesis
+
+distclean: clean
+	rm -rf $(VENV) node_modules .solcx
