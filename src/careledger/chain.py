@@ -272,6 +272,7 @@ class Sender:
     gas_multiplier: float = 1.25
     priority_fee: int | None = None
     on_sent: Callable[[SentTransaction], None] | None = None
+    on_receipt: Callable[[SentTransaction, TxReceipt], None] | None = None
     _fee_cache: tuple[float, int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -359,6 +360,8 @@ class Sender:
         receipt = self.chain.wait_for_receipt(sent.tx_hash, raw=sent.raw, timeout=timeout)
         if receipt["status"] != 1:
             raise self._explain_failure(sent, receipt)
+        if self.on_receipt is not None:
+            self.on_receipt(sent, receipt)
         return receipt
 
     def transact(self, call: ContractFunction, *, gas: int | None = None, description: str = "") -> TxReceipt:

@@ -1,0 +1,333 @@
+"""The end-to-end sharing scenario (``careledger demo`` / ``make demo``).
+
+It starts its own anvil, deploys the three contracts and plays a realistic story through the
+SDK: a consortium voted in M-of-N, patients with keys and a guardian, records published
+single and in a Merkle batch, gasless signed consent through a relayer, sharing and access,
+a research request rejected then approved for a limited time, a revocation that stops the
+next access, break-glass in an emergency, the audit trail verified, and crypto-shredding.
+
+Every record is synthetic. The function returns a ``DemoResult`` whose fields the test suite
+asserts on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from web3.types import TxReceipt
+
+from careledger.audit import AuditLog
+from careledger.chain import Chain, NonceManager, Sender, SentTransaction
+from careledger.codes import SCOPE_ALL, Category, Purpose, Role
+from careledger.consent import ConsentSigner, Relayer, SignedConsent
+from careledger.contracts import CareLedger, GenesisMember, deploy
+from careledger.devnet import Devnet
+from careledger.errors import AccessNotAuthorized, CareLedgerError
+from careledger.keys import EncryptionKeyPair
+from careledger.records import (
+    KeyNotShared,
+    Patient,
+    Provider,
+    Researcher,
+    Workspace,
+    verify_commitment,
+)
+
+DAY = 24 * 3600
+KEY_PASSWORD = "demo-only-password"  # noqa: S105 - synthetic keys of a throwaway devnet
+
+
+@dataclass
+class DemoResult:
+    """Outcomes the tests check."""
+
+    workdir: Path
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    records_published: int = 0
+    batch_size: int = 0
+    b_read_ok: bool = False
+    researcher_read_ok: bool = False
+    denied_after_revocation: str | None = None
+    emergency_read_ok: bool = False
+    guardian_grant_ok: bool = False
+    chain_verified: bool = False
+    history_entries: int = 0
+    erased_unreadable: bool = False
+    erased_anchor_verifies: bool = False
+    patient_gas_spent_on_consent: int = -1
+    seconds: float = 0.0
+
+
+class _Recorder:
+    """Collects every mined transaction for the narrative table."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+        self.rows: list[dict[str, Any]] = []
+        self.step = ""
+
+    def __call__(self, sent: SentTransaction, receipt: TxReceipt) -> None:
+        self.rows.append({
+            "step": self.step,
+            "who": self.names.get(str(receipt["from"]), str(receipt["from"])[:10]),
+            "what": sent.description,
+            "gas": int(receipt["gasUsed"]),
+            "tx": sent.tx_hash.to_0x_hex(),
+        })
+
+
+def run_demo(workdir: Path, *, console: Console | None = None, batch_size: int = 100) -> DemoResult:
+    """Play the scenario; return its outcomes. Starts and stops its own anvil."""
+    out = console or Console()
+    t0 = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = DemoResult(workdir=workdir, batch_size=batch_size)
+    with Devnet(accounts=12) as node:
+        _story(node, workdir, out, result)
+    result.seconds = time.monotonic() - t0
+    out.print(Panel.fit(
+        f"[bold green]Demo complete[/] in {result.seconds:.1f} s — "
+        f"{result.records_published} records published ({result.batch_size} in one batch), "
+        f"{len(result.steps)} transactions, {sum(s['gas'] for s in result.steps):,} gas in all.\n"
+        f"Access denied after revocation: {'yes' if result.denied_after_revocation else 'NO'}; "
+        f"hash chain verified: {'yes' if result.chain_verified else 'NO'}; "
+        f"erased record unreadable: {'yes' if result.erased_unreadable else 'NO'} "
+        f"(anchor still verifies: {'yes' if result.erased_anchor_verifies else 'NO'}).\n"
+        f"Keys, blobs, record index and deployment manifest are in {workdir}",
+        title="Summary"))
+    return result
+
+
+def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> None:
+    chain = Chain(node.rpc_url, chain_id=node.chain_id)
+    nonces = NonceManager(chain)
+    dev = node.accounts
+    roles = ["deployer", "Hospital A", "Hospital B", "Hospital C (emergency)", "Research Institute",
+             "Relayer", "Patient Alice", "Patient Bob", "Patient Chloe", "Guardian Dan"]
+    acct = {name: dev[i] for i, name in enumerate(roles)}
+    names = {a.address: n for n, a in acct.items()}
+    rec = _Recorder(names)
+
+    def sender(name: str) -> Sender:
+        return Sender.from_key(chain, acct[name].private_key, nonces=nonces, on_receipt=rec)
+
+    ws = Workspace.local(workdir / "offchain")
+    keydir = workdir / "encryption-keys"
+    enc: dict[str, EncryptionKeyPair] = {}
+    for name in roles[1:5] + roles[6:]:
+        enc[name] = EncryptionKeyPair.generate()
+        slug = name.lower().replace("(", "").replace(")", "").replace(" ", "-")
+        enc[name].save(keydir / f"{slug}.key", KEY_PASSWORD)
+
+    def step(title: str) -> None:
+        rec.step = title
+        out.rule(f"[bold cyan]{title}")
+
+    # 1 -- consortium ----------------------------------------------------------------------
+    step("1. Consortium: deploy, then admit members by a 2-of-N vote")
+    deployment = deploy(sender("deployer"), [
+        GenesisMember(acct["Hospital A"].address, Role.PROVIDER, enc["Hospital A"].public_bytes),
+        GenesisMember(acct["Hospital B"].address, Role.PROVIDER, enc["Hospital B"].public_bytes),
+    ], threshold=2)
+    deployment.save(workdir / "deployments")
+    ledger = CareLedger(chain, deployment)
+    out.print(f"Contracts on chain {chain.chain_id}: InstitutionRegistry {deployment.institution_registry}, "
+              f"ConsentRegistry {deployment.consent_registry}, RecordRegistry {deployment.record_registry}")
+    reg = ledger.institutions.contract.functions
+    for name, role in (("Hospital C (emergency)", Role.PROVIDER | Role.EMERGENCY),
+                       ("Research Institute", Role.RESEARCHER)):
+        rcpt = sender("Hospital A").transact(reg.propose(0, acct[name].address, int(role),
+                                                          enc[name].public_bytes, b"\x00" * 32, 0),
+                                             description=f"propose admit {name}")
+        pid = ledger.institutions.contract.events.ProposalCreated().process_receipt(rcpt)[0]["args"]["proposalId"]
+        sender("Hospital B").transact(reg.approve(pid), description=f"approve admit {name}")
+        out.print(f"{name} admitted with roles {role!r} after 2 of 2 approvals "
+                  f"(active: {ledger.institutions.is_active(acct[name].address)})")
+
+    hospital_a = Provider(ledger, sender("Hospital A"), ws, enc["Hospital A"])
+    hospital_b = Provider(ledger, sender("Hospital B"), ws, enc["Hospital B"])
+    hospital_c = Provider(ledger, sender("Hospital C (emergency)"), ws, enc["Hospital C (emergency)"])
+    research = Researcher(ledger, sender("Research Institute"), ws, enc["Research Institute"])
+    alice = Patient(ledger, sender("Patient Alice"), ws, enc["Patient Alice"])
+    bob = Patient(ledger, sender("Patient Bob"), ws, enc["Patient Bob"])
+    chloe = Patient(ledger, sender("Patient Chloe"), ws, enc["Patient Chloe"])
+    relayer = Relayer(sender("Relayer"), ledger.consent)
+
+    # 2 -- patients ------------------------------------------------------------------------
+    step("2. Patients register their encryption keys; Chloe appoints a guardian")
+    now = chain.w3.eth.get_block("latest")["timestamp"]
+    for p in (alice, bob, chloe):
+        p.register_key()
+    chloe.set_guardian(acct["Guardian Dan"].address, now + 365 * DAY)
+    dan_for_chloe = Patient(ledger, sender("Guardian Dan"), ws, enc["Guardian Dan"],
+                            acting_for=chloe.patient)
+    out.print("Alice, Bob and Chloe registered X25519 keys (separate from their wallet keys); "
+              "Dan may act for Chloe for a year.")
+
+    # 3 -- publication ---------------------------------------------------------------------
+    step("3. Hospital A publishes records (encrypt → store → wrap → anchor)")
+    synthetic = {
+        "lab": (alice, Category.LAB, {"resourceType": "Observation", "code": "2345-7",
+                                      "display": "Glucose", "value": 5.4, "unit": "mmol/L"}),
+        "imaging": (alice, Category.IMAGING, {"resourceType": "ImagingStudy",
+                                              "modality": "CT", "note": "synthetic study"}),
+        "discharge": (alice, Category.DISCHARGE, {"resourceType": "Composition",
+                                                  "title": "Discharge summary (synthetic)"}),
+        "bob-note": (bob, Category.NOTE, {"resourceType": "Composition",
+                                          "title": "Allergy note: penicillin (synthetic)"}),
+        "chloe-med": (chloe, Category.MEDICATION, {"resourceType": "MedicationStatement",
+                                                   "medication": "salbutamol (synthetic)"}),
+    }
+    published = {}
+    for key, (patient, cat, body) in synthetic.items():
+        published[key] = hospital_a.publish(patient.patient, json.dumps(body).encode(), cat)
+    t = Table("record", "patient", "category", "CID (off chain)", "commitment (on chain)")
+    for key, pub in published.items():
+        ptr = pub.pointer
+        t.add_row(key, names[ptr.patient], ptr.category, ptr.cid[:20] + "…", ptr.commitment[:18] + "…")
+    out.print(t)
+
+    readings = [(alice.patient, json.dumps({"resourceType": "Observation", "code": "8867-4",
+                                            "display": "Heart rate", "value": 60 + (i % 40),
+                                            "seq": i}).encode()) for i in range(result.batch_size)]
+    with Progress(TextColumn("wearable batch"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=out, transient=False) as bar:
+        task = bar.add_task("encrypt", total=len(readings))
+        root, batch_ptrs, _ = hospital_a.publish_batch(
+            readings, Category.VITALS, progress=lambda n: bar.update(task, completed=n))
+    out.print(f"{len(batch_ptrs)} heart-rate readings anchored as one Merkle root 0x{root.hex()[:16]}…; "
+              "per-record proofs stay off chain.")
+    result.records_published = len(published) + len(batch_ptrs)
+
+    # 4 -- signed consent ------------------------------------------------------------------
+    step("4. Alice signs consent for Hospital B in her wallet (EIP-712); a relayer submits it")
+    alice_balance = chain.w3.eth.get_balance(alice.patient)
+    signer = ConsentSigner(ledger.consent)
+    unsigned = signer.grant_message(alice.patient, acct["Hospital B"].address, Category.LAB.code,
+                                    [Purpose.TREAT], now + 30 * DAY, deadline=now + DAY)
+    typed_data = unsigned.typed_data(signer.domain())
+    (workdir / "alice-consent-typed-data.json").write_text(json.dumps(typed_data, indent=2))
+    wallet_sig = Account.sign_typed_data(acct["Patient Alice"].private_key, full_message=typed_data)
+    signed = SignedConsent.from_wallet(typed_data, wallet_sig.signature.to_0x_hex())
+    relayed = relayer.submit(signed)
+    result.patient_gas_spent_on_consent = alice_balance - chain.w3.eth.get_balance(alice.patient)
+    out.print(f"Typed data written to {workdir / 'alice-consent-typed-data.json'}; relayed in tx "
+              f"{relayed.tx_hash[:18]}…; Alice spent {result.patient_gas_spent_on_consent} wei.")
+
+    # 5 -- share and access ----------------------------------------------------------------
+    step("5. Alice shares her lab result; Hospital B reads it")
+    lab_id = published["lab"].record_id
+    alice.share(lab_id, acct["Hospital B"].address, Purpose.TREAT)
+    plain = hospital_b.access(lab_id, Purpose.TREAT)
+    result.b_read_ok = json.loads(plain)["display"] == "Glucose"
+    out.print(f"Hospital B decrypted: {plain.decode()}")
+
+    # 6 -- research request ----------------------------------------------------------------
+    step("6. The research institute asks for Alice's vitals under HRESCH")
+    req1 = research.request_access(alice.patient, Category.VITALS.code, Purpose.HRESCH,
+                                   "cardiac rhythm study, protocol 2026-17")
+    alice.reject_request(req1)
+    out.print(f"Request #{req1}: rejected by Alice.")
+    req2 = research.request_access(alice.patient, Category.VITALS.code, Purpose.HRESCH,
+                                   "cardiac rhythm study, protocol 2026-17 (de-identified)")
+    alice.approve_request(req2, now + 2 * 3600)
+    out.print(f"Request #{req2}: approved by Alice for 2 hours.")
+    sample = batch_ptrs[7]
+    alice.share(sample.record_id, acct["Research Institute"].address, Purpose.HRESCH)
+    reading = json.loads(research.access(sample.record_id, Purpose.HRESCH))
+    result.researcher_read_ok = reading["seq"] == 7
+    out.print(f"Researcher read reading #7 (Merkle proof of {len(sample.proof)} hashes verified): "
+              f"heart rate {reading['value']}.")
+
+    # 7 -- guardian ------------------------------------------------------------------------
+    step("7. Guardian Dan grants Hospital A treatment access to Chloe's records")
+    dan_for_chloe.grant(acct["Hospital A"].address, SCOPE_ALL, [Purpose.TREAT], now + 90 * DAY)
+    result.guardian_grant_ok = ledger.consent.is_authorized(
+        chloe.patient, acct["Hospital A"].address, SCOPE_ALL, int(Purpose.TREAT))
+    out.print(f"Hospital A authorised for Chloe: {result.guardian_grant_ok}")
+
+    # 8 -- revocation ----------------------------------------------------------------------
+    step("8. Alice revokes Hospital B; its next access fails")
+    revoke_msg = signer.revoke_message(alice.patient, acct["Hospital B"].address, Category.LAB.code,
+                                       deadline=now + DAY)
+    relayer.submit(signer.sign(revoke_msg, Account.from_key(acct["Patient Alice"].private_key)))
+    alice.forget_grantee_keys(acct["Hospital B"].address, Category.LAB.code)
+    try:
+        hospital_b.access(lab_id, Purpose.TREAT)
+    except AccessNotAuthorized as exc:
+        result.denied_after_revocation = str(exc)
+        out.print(f"[red]Denied[/]: {exc}")
+
+    # 9 -- break-glass ---------------------------------------------------------------------
+    step("9. Emergency: Hospital C breaks the glass for Bob")
+    bob_note = published["bob-note"].record_id
+    hospital_c.break_glass(bob.patient, "unconscious-patient-ED", 24 * 3600)
+    hospital_a.release_key(bob_note, acct["Hospital C (emergency)"].address, Purpose.ETREAT)
+    note = json.loads(hospital_c.access(bob_note, Purpose.ETREAT))
+    result.emergency_read_ok = "penicillin" in note["title"]
+    out.print(f"Hospital C read under break-glass (ETREAT only, 24 h, logged): {note['title']}")
+
+    # 10 -- audit --------------------------------------------------------------------------
+    step("10. Alice and Bob read who accessed what; the hash chains verify")
+    audit = AuditLog(ledger, names=names)
+    for patient in (alice, bob):
+        t = Table("#", "date (UTC)", "recipient", "record", "category", "purpose", "break-glass",
+                  title=f"Access history of {names[patient.patient]}")
+        for e in audit.history(patient.patient):
+            t.add_row(str(e.seq), e.date[:19], names.get(e.accessor, e.accessor), e.record_id[:14] + "…",
+                      e.category, e.purpose, "yes" if e.via_break_glass else "")
+        out.print(t)
+        v = audit.verify(patient.patient)
+        out.print(str(v))
+        result.history_entries += v.entries
+    result.chain_verified = all(audit.verify(p.patient).ok for p in (alice, bob))
+    (workdir / "alice-history.csv").write_text(audit.export_csv(alice.patient))
+
+    # 11 -- erasure ------------------------------------------------------------------------
+    step("11. Alice erases her imaging study (crypto-shredding)")
+    img = published["imaging"].record_id
+    destroyed = alice.erase(img)
+    unreadable = []
+    for read in (lambda: alice.read(img), lambda: hospital_a.read_verified(ws.index.get(img))):
+        try:
+            read()
+            unreadable.append(False)
+        except KeyNotShared:
+            unreadable.append(True)
+    result.erased_unreadable = all(unreadable)
+    verify_commitment(ledger, ws.index.get(img), ws.blobs.get(ws.index.get(img).cid))
+    result.erased_anchor_verifies = True
+    out.print(f"{destroyed} wrapped keys destroyed; Alice and Hospital A can no longer decrypt; "
+              "the anchor still proves the ciphertext existed.")
+
+    # -- gas table -------------------------------------------------------------------------
+    t = Table("step", "who", "what", "gas", "tx", title="Transactions")
+    for r in rec.rows:
+        t.add_row(r["step"].split(".")[0], r["who"], r["what"], f"{r['gas']:,}", r["tx"][:14] + "…")
+    out.print(t)
+    result.steps = rec.rows
+
+
+def main(workdir: str | None = None, batch_size: int = 100,
+         console_factory: Callable[[], Console] | None = None) -> DemoResult:
+    """Entry point used by the CLI."""
+    import tempfile
+
+    path = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="careledger-demo-"))
+    console = console_factory() if console_factory else Console()
+    try:
+        return run_demo(path, console=console, batch_size=batch_size)
+    except CareLedgerError as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        raise
+
