@@ -66,6 +66,7 @@ class DemoResult:
     erased_anchor_verifies: bool = False
     patient_gas_spent_on_consent: int = -1
     seconds: float = 0.0
+    anvil_pid: int | None = None
 
 
 class _Recorder:
@@ -93,6 +94,7 @@ def run_demo(workdir: Path, *, console: Console | None = None, batch_size: int =
     workdir.mkdir(parents=True, exist_ok=True)
     result = DemoResult(workdir=workdir, batch_size=batch_size)
     with Devnet(accounts=12) as node:
+        result.anvil_pid = node.pid
         _story(node, workdir, out, result)
     result.seconds = time.monotonic() - t0
     out.print(Panel.fit(

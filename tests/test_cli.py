@@ -1,0 +1,197 @@
+"""Every CLI command: one success and one bad-input case, through click's runner.
+
+Bad input must end with one clear line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from careledger.cli import main
+from careledger.codes import Category
+
+PW = "correct horse battery staple"
+
+
+def _run(args: list[str], world, key: str | None = None, enc: Path | None = None,  # type: ignore[no-untyped-def]
+         expect_ok: bool = True) -> Result:
+    env = {"CARELEDGER_RPC_URL": world.node.rpc_url, "CARELEDGER_CHAIN_ID": str(world.node.chain_id),
+           "CARELEDGER_ENC_PASSWORD": PW, "CARELEDGER_WORKSPACE": str(world.workdir / "ws")}
+    if key:
+        env["CARELEDGER_PRIVATE_KEY"] = world.keys[key]
+    pre = ["--deployments", str(world.workdir / "deployments")]
+    if enc:
+        pre += ["--enc-key", str(enc)]
+    result = CliRunner().invoke(main, pre + args, env=env, catch_exceptions=True)
+    if expect_ok:
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code != 0, result.output
+        assert "Traceback" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert result.output.strip().count("\n") <= 2, result.output
+    return result
+
+
+@pytest.fixture
+def cli_world(world):  # type: ignore[no-untyped-def]
+    world.ledger.deployment.save(world.workdir / "deployments")
+    for name in ("alice", "hospital_a", "hospital_b"):
+        world.enc[name].save(world.workdir / f"{name}.key", PW)
+    return world
+
+
+def test_keys_new_then_refuses_to_overwrite(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "k.key"
+    r = _run(["keys", "new", str(out)], cli_world)
+    assert "public key 0x" in r.output and out.exists()
+    r = _run(["keys", "new", str(out)], cli_world, expect_ok=False)
+    assert "refusing to overwrite" in r.output
+
+
+def test_patient_and_record_commands_happy_path(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    alice_key, a_key, b_key = (w.workdir / f"{n}.key" for n in ("alice", "hospital_a", "hospital_b"))
+    _run(["patient", "register-key"], w, key="alice", enc=alice_key)
+    doc = tmp_path / "lab.json"
+    doc.write_text('{"resourceType": "Observation"}')
+    r = _run(["record", "publish", str(doc), "--patient", w.addr("alice"), "--category", "LAB"],
+             w, key="hospital_a", enc=a_key)
+    rid = r.output.split()[1]
+    _run(["record", "verify", rid], w)
+    assert "v1" in _run(["record", "versions", rid], w).output
+    _run(["patient", "grant", w.addr("hospital_b"), "--scope", "LAB", "--purpose", "TREAT",
+          "--expires", "2d"], w, key="alice")
+    _run(["patient", "share", rid, w.addr("hospital_b")], w, key="alice", enc=alice_key)
+    out = tmp_path / "got.json"
+    _run(["record", "get", rid, "--out", str(out)], w, key="hospital_b", enc=b_key)
+    assert out.read_text() == doc.read_text()
+    hist = _run(["audit", "show", w.addr("alice")], w).output
+    assert "verified" in hist
+    _run(["audit", "verify", w.addr("alice")], w)
+    csv_out = _run(["audit", "export", w.addr("alice"), "--format", "csv"], w).output
+    assert csv_out.startswith("date,recipient")
+    _run(["patient", "revoke", w.addr("hospital_b"), "--scope", "LAB"], w, key="alice")
+    r = _run(["record", "get", rid], w, key="hospital_b", enc=b_key, expect_ok=False)
+    assert "AccessNotAuthorized" in r.output
+    assert "erased" in _run(["patient", "erase", rid], w, key="alice").output
+
+
+def test_signed_consent_file_round_trip_and_expired_signature(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    f = tmp_path / "consent.json"
+    _run(["consent", "sign", "grant", w.addr("hospital_b"), "--scope", "ALL", "--out", str(f)], w, key="alice")
+    assert json.loads(f.read_text())
+    assert "applied" in _run(["consent", "submit", str(f)], w, key="relayer").output
+    assert w.ledger.consent.is_authorized(w.addr("alice"), w.addr("hospital_b"),
+                                          __import__("careledger.codes").codes.SCOPE_ALL, 0)
+    g = tmp_path / "expired.json"
+    _run(["consent", "sign", "revoke", w.addr("hospital_b"), "--deadline", "1", "--out", str(g)], w, key="alice")
+    w.chain.w3.provider.make_request("evm_increaseTime", [100])
+    w.chain.w3.provider.make_request("evm_mine", [])
+    r = _run(["consent", "submit", str(g)], w, key="relayer", expect_ok=False)
+    assert "xpired" in r.output
+
+
+def test_institution_propose_approve_list(cli_world) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    r = _run(["institution", "propose", "admit", w.addr("stranger"), "--roles", "RESEARCHER",
+              "--enc-pubkey", "0x" + "ab" * 32], w, key="hospital_a")
+    assert "proposal #" in r.output
+    listing = _run(["institution", "list"], w).output
+    assert w.addr("stranger") in listing and "ACTIVE" in listing
+    r = _run(["institution", "approve", "999"], w, key="hospital_a", expect_ok=False)
+    assert "ProposalNotFound" in r.output
+
+
+def test_patient_guardian_requests_approve_reject(cli_world) -> None:  # type: ignore[no-untyped-def]
+    from careledger.codes import Purpose
+    from careledger.records import Researcher, Workspace
+
+    w = cli_world
+    _run(["patient", "guardian", "set", w.addr("guardian"), "--expires", "30d"], w, key="alice")
+    _run(["patient", "--for", w.addr("alice"), "grant", w.addr("hospital_a")], w, key="guardian")
+    r = Researcher(w.ledger, w.sender("researcher"), Workspace.local(w.workdir / "ws"), w.enc["researcher"])
+    r1 = r.request_access(w.addr("alice"), Category.VITALS.code, Purpose.HRESCH, "study")
+    r2 = r.request_access(w.addr("alice"), Category.VITALS.code, Purpose.HRESCH, "study")
+    assert f"#{r1}" in _run(["patient", "requests"], w, key="alice").output
+    _run(["patient", "reject", str(r1)], w, key="alice")
+    _run(["patient", "approve", str(r2), "--expires", "1h"], w, key="alice")
+    r = _run(["patient", "approve", str(r2)], w, key="alice", expect_ok=False)
+    assert "RequestNotPending" in r.output
+    _run(["patient", "guardian", "remove", w.addr("guardian")], w, key="alice")
+    r = _run(["patient", "--for", w.addr("alice"), "grant", w.addr("hospital_a")], w, key="guardian",
+             expect_ok=False)
+    assert "NotPatientOrGuardian" in r.output
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["patient", "grant", "0xnotanaddress"], "not an Ethereum address"),
+    (["patient", "grant", "0x" + "11" * 20, "--expires", "soon"], "expiry"),
+    (["patient", "grant", "0x" + "11" * 20, "--purpose", "FUN"], "unknown purpose"),
+    (["patient", "grant", "0x" + "11" * 20, "--scope", "PIZZA"], "unknown category"),
+    (["record", "verify", "0x1234"], "32 bytes"),
+    (["record", "verify", "0x" + "ab" * 32], "not in the record index"),
+])
+def test_bad_input_is_one_line_and_nonzero(cli_world, args: list[str], needle: str) -> None:  # type: ignore[no-untyped-def]
+    r = _run(args, cli_world, key="alice", expect_ok=False)
+    assert needle in r.output
+
+
+def test_no_wallet_wrong_password_wrong_chain_missing_manifest(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    r = _run(["patient", "grant", w.addr("hospital_b")], w, expect_ok=False)
+    assert "no wallet" in r.output
+    env = {"CARELEDGER_RPC_URL": w.node.rpc_url, "CARELEDGER_ENC_PASSWORD": "wrong",
+           "CARELEDGER_PRIVATE_KEY": w.keys["alice"]}
+    r = CliRunner().invoke(main, ["--deployments", str(w.workdir / "deployments"), "--enc-key",
+                                  str(w.workdir / "alice.key"), "patient", "register-key"], env=env)
+    assert r.exit_code != 0 and "WrongPassword" in r.output
+    env = {"CARELEDGER_RPC_URL": w.node.rpc_url, "CARELEDGER_CHAIN_ID": "1"}
+    r = CliRunner().invoke(main, ["audit", "show", w.addr("alice")], env=env)
+    assert r.exit_code != 0 and "ChainIdMismatch" in r.output
+    env = {"CARELEDGER_RPC_URL": w.node.rpc_url}
+    r = CliRunner().invoke(main, ["--deployments", str(tmp_path / "none"), "audit", "show", w.addr("alice")], env=env)
+    assert r.exit_code != 0 and "careledger deploy" in r.output
+    # keystore with a wrong password
+    from eth_account import Account
+
+    ks = tmp_path / "ks.json"
+    ks.write_text(json.dumps(Account.encrypt(w.keys["alice"], "right")))
+    env = {"CARELEDGER_RPC_URL": w.node.rpc_url, "CARELEDGER_KEYSTORE_PASSWORD": "wrong"}
+    r = CliRunner().invoke(main, ["--deployments", str(w.workdir / "deployments"), "--keystore", str(ks),
+                                  "patient", "grant", w.addr("hospital_b")], env=env)
+    assert r.exit_code != 0 and "WrongPassword" in r.output
+
+
+def test_deploy_to_second_devnet_with_other_chain_id_and_mismatched_manifest_refused(tmp_path: Path) -> None:
+    from careledger.devnet import Devnet
+
+    with Devnet(chain_id=4242) as node:
+        key = node.accounts[0].private_key
+        env = {"CARELEDGER_RPC_URL": node.rpc_url, "CARELEDGER_CHAIN_ID": "4242",
+               "CARELEDGER_PRIVATE_KEY": key}
+        member = f"{node.accounts[1].address}:PROVIDER+EMERGENCY:0x{'cd' * 32}"
+        r = CliRunner().invoke(main, ["--deployments", str(tmp_path), "deploy", "--member", member,
+                                      "--threshold", "1"], env=env)
+        assert r.exit_code == 0, r.output
+        manifest = json.loads((tmp_path / "4242.json").read_text())
+        assert manifest["chain_id"] == 4242 and manifest["deployer"] == node.accounts[0].address
+        assert set(manifest["abi_hashes"]) == {"InstitutionRegistry", "ConsentRegistry", "RecordRegistry"}
+        r = CliRunner().invoke(main, ["--deployments", str(tmp_path), "deploy", "--member", member,
+                                      "--threshold", "1"], env=env)
+        assert r.exit_code != 0 and "--force" in r.output
+        # a manifest for chain 4242 copied under another chain's name is refused
+        (tmp_path / "31337.json").write_text((tmp_path / "4242.json").read_text())
+        with Devnet(chain_id=31337) as other:
+            r = CliRunner().invoke(main, ["--deployments", str(tmp_path), "audit", "show",
+                                          node.accounts[2].address],
+                                   env={"CARELEDGER_RPC_URL": other.rpc_url})
+            assert r.exit_code != 0 and "ChainIdMismatch" in r.output
+        r = CliRunner().invoke(main, ["--deployments", str(tmp_path), "deploy", "--member", "0xbad",
+                                      "--threshold", "1", "--force"], env=env)
+        assert r.exit_code != 0 and "ADDRESS:ROLES:ENCKEY" in r.output
