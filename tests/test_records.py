@@ -7,7 +7,7 @@ import json
 
 import pytest
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent import ConsentSigner, Relayer

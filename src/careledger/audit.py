@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from careledger.codes import CATEGORY_BY_CODE, Purpose
 from careledger.contracts import CareLedger
@@ -102,7 +103,7 @@ class AuditLog:
     def __init__(self, ledger: CareLedger, *, names: Mapping[str, str] | None = None,
                  chunk: int = 50_000) -> None:
         self.ledger = ledger
-        self.names = {to_checksum_address(k): v for k, v in (names or {}).items()}
+        self.names: dict[str, str] = {str(to_checksum_address(k)): v for k, v in (names or {}).items()}
         self.chunk = chunk
 
     def _logs(self, event: Any, patient: str) -> list[Any]:
@@ -112,8 +113,12 @@ class AuditLog:
         logs: list[Any] = []
         for lo in range(start, end + 1, self.chunk):
             hi = min(lo + self.chunk - 1, end)
-            logs.extend(self.ledger.chain.call_rpc("eth_getLogs", lambda lo=lo, hi=hi: event.get_logs(
-                argument_filters={"patient": patient}, from_block=lo, to_block=hi)))
+
+            def fetch(lo: int = lo, hi: int = hi) -> list[Any]:
+                return list(event.get_logs(argument_filters={"patient": patient},
+                                           from_block=lo, to_block=hi))
+
+            logs.extend(self.ledger.chain.call_rpc("eth_getLogs", fetch))
         return sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
 
     def history(self, patient: str) -> list[AccessEntry]:

@@ -29,7 +29,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
-from web3.types import TxParams, TxReceipt
+from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from careledger.errors import (
     ChainIdMismatch,
@@ -327,11 +327,11 @@ class Sender:
             "to": call.address,
             "data": call._encode_transaction_data(),
             "gas": gas,
-            "nonce": nonce,
+            "nonce": Nonce(nonce),
             "chainId": self.chain.chain_id,
-            "maxFeePerGas": int(max_fee * fee_bump),
-            "maxPriorityFeePerGas": int(tip * fee_bump),
-            "value": 0,
+            "maxFeePerGas": Wei(int(max_fee * fee_bump)),
+            "maxPriorityFeePerGas": Wei(int(tip * fee_bump)),
+            "value": Wei(0),
             "type": 2,
         }
         return tx, nonce

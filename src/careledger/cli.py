@@ -170,7 +170,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 
 def _address(value: str) -> str:
-    from eth_utils import is_address, to_checksum_address
+    from eth_utils.address import is_address, to_checksum_address
 
     from careledger.errors import InvalidInput
 

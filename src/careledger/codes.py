@@ -13,8 +13,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from eth_abi import encode
-from eth_utils import keccak
+from eth_abi.abi import encode
+from eth_utils.crypto import keccak
 
 from careledger.errors import InvalidInput
 

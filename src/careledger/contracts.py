@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 
 from careledger.artifacts import DEPLOYABLE, load_artifact
@@ -254,7 +254,10 @@ def _deploy_one(sender: Sender, name: str, *args: Any) -> tuple[str, int]:
     })
     sent = sender.send_raw_params(tx, description=f"deploy {name}")
     receipt = sender.wait(sent)
-    return to_checksum_address(receipt["contractAddress"]), int(receipt["blockNumber"])
+    address = receipt["contractAddress"]
+    if address is None:
+        raise InvalidInput(f"deploying {name} created no contract")
+    return to_checksum_address(address), int(receipt["blockNumber"])
 
 
 def deploy(sender: Sender, genesis: Sequence[GenesisMember], *, threshold: int,

@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from careledger.errors import CareLedgerError
 

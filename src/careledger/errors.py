@@ -147,7 +147,7 @@ _SELECTORS: dict[bytes, tuple[str, list[dict[str, object]]]] | None = None
 def _selectors() -> dict[bytes, tuple[str, list[dict[str, object]]]]:
     global _SELECTORS
     if _SELECTORS is None:
-        from eth_utils import keccak
+        from eth_utils.crypto import keccak
 
         from careledger.artifacts import DEPLOYABLE, load_artifact
 
@@ -173,7 +173,7 @@ def _abi_type(item: dict[str, object]) -> str:
 
 def revert_from_data(data: str | bytes) -> CareLedgerError:
     """Map ABI-encoded revert data to the matching ``ContractRevert`` subclass."""
-    from eth_abi import decode
+    from eth_abi.abi import decode
     from hexbytes import HexBytes
 
     raw = bytes(HexBytes(data)) if data else b""
