@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +44,7 @@ from careledger.errors import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("careledger.chain")
 
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, OSError)
 
@@ -115,6 +119,8 @@ class Chain:
                 return fn()
             except _TRANSIENT as exc:
                 last = exc
+                log.warning("%s: node at %s unreachable (attempt %d/%d): %s", what, self.rpc_url,
+                            attempt, self.retry.attempts, exc)
                 if self.retry.on_retry is not None:
                     self.retry.on_retry(what, attempt, exc)
                 if attempt < self.retry.attempts:
@@ -252,6 +258,47 @@ class SentTransaction:
     raw: bytes
     nonce: int
     description: str = ""
+    params: TxParams | None = None
+
+
+class TxJournal:
+    """An append-only file of every signed transaction, written before it is broadcast.
+
+    After a crash, a node restart (lost blocks) or a reorg, ``Sender.reconcile`` re-broadcasts
+    the journaled bytes whose nonces the chain has not consumed, in nonce order: same nonce,
+    same hash, so nothing executes twice and no nonce gap is left behind.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        self._lock = threading.Lock()
+
+    def record(self, sender: str, sent: SentTransaction) -> None:
+        """Append (fsync'd) one signed transaction."""
+        line = json.dumps({"from": sender, "nonce": sent.nonce, "hash": sent.tx_hash.to_0x_hex(),
+                           "raw": "0x" + sent.raw.hex(), "what": sent.description})
+        with self._lock, open(self.path, "a") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def entries(self, sender: str) -> dict[int, SentTransaction]:
+        """The latest journaled transaction per nonce of ``sender``."""
+        out: dict[int, SentTransaction] = {}
+        if not os.path.exists(self.path):
+            return out
+        with self._lock, open(self.path) as fh:
+            for line in fh:
+                try:
+                    e = json.loads(line)
+                except ValueError:  # a torn last line after a crash
+                    continue
+                if e["from"] == sender:
+                    out[int(e["nonce"])] = SentTransaction(
+                        tx_hash=HexBytes(e["hash"]), raw=bytes(HexBytes(e["raw"])),
+                        nonce=int(e["nonce"]), description=e["what"])
+        return out
 
 
 @dataclass
@@ -273,6 +320,7 @@ class Sender:
     priority_fee: int | None = None
     on_sent: Callable[[SentTransaction], None] | None = None
     on_receipt: Callable[[SentTransaction, TxReceipt], None] | None = None
+    journal: TxJournal | None = None
     _fee_cache: tuple[float, int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -349,11 +397,52 @@ class Sender:
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
         raw = bytes(signed.raw_transaction)
         sent = SentTransaction(tx_hash=HexBytes(signed.hash), raw=raw, nonce=nonce,
-                               description=description)
+                               description=description, params=tx)
+        if self.journal is not None:
+            self.journal.record(self.address, sent)  # before broadcast: a crash can resume
         if self.on_sent is not None:
-            self.on_sent(sent)  # journal before broadcast: a crash after this can resume
+            self.on_sent(sent)
         self.chain.broadcast(raw)
         return sent
+
+    def replace(self, sent: SentTransaction, *, fee_bump: float = 1.3) -> SentTransaction:
+        """Re-sign ``sent`` at the same nonce with higher fees (a stuck transaction).
+
+        Whichever of the two is mined, the other can never be: one nonce, one execution.
+        """
+        if sent.params is None:
+            raise CareLedgerError("only transactions built by this Sender can be replaced")
+        tx: dict[str, Any] = dict(sent.params)
+        tx["maxFeePerGas"] = int(int(tx["maxFeePerGas"]) * fee_bump) + 1
+        tx["maxPriorityFeePerGas"] = int(int(tx["maxPriorityFeePerGas"]) * fee_bump) + 1
+        return self._sign_and_broadcast(tx, sent.nonce, sent.description + " (fee bump)")  # type: ignore[arg-type]
+
+    def reconcile(self, *, timeout: float | None = None) -> list[TxReceipt]:
+        """After a node restart, a reorg or dropped transactions: re-broadcast every journaled
+        transaction whose nonce the chain has not consumed, in order, and wait for them.
+
+        Afterwards the account has no nonce gap and the local nonce counter is resynced.
+        Reverted re-broadcasts (e.g. an anchor that another path already made) are returned
+        with status 0, not raised.
+        """
+        if self.journal is None:
+            raise CareLedgerError("reconcile needs a TxJournal: Sender(journal=TxJournal(path))")
+        assert self.nonces is not None
+        w3 = self.chain.w3
+        mined = self.chain.call_rpc("eth_getTransactionCount",
+                                    lambda: w3.eth.get_transaction_count(self.address, "latest"))  # type: ignore[arg-type]
+        entries = self.journal.entries(self.address)
+        resend = [entries[n] for n in sorted(entries) if n >= mined]
+        expected = int(mined)
+        for s in resend:
+            if s.nonce != expected:
+                break  # a nonce we never journaled: stop before leaving a gap
+            self.chain.broadcast(s.raw)
+            expected += 1
+        receipts = [self.chain.wait_for_receipt(s.tx_hash, raw=s.raw, timeout=timeout)
+                    for s in resend if s.nonce < expected]
+        self.nonces.resync(self.address)
+        return receipts
 
     def wait(self, sent: SentTransaction, *, timeout: float | None = None) -> TxReceipt:
         """Wait for ``sent`` and raise the decoded revert if it failed on chain."""

@@ -32,7 +32,7 @@ from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from careledger import crypto
-from careledger.chain import Sender
+from careledger.chain import Sender, TxJournal
 from careledger.codes import SCOPE_ALL, Category, Purpose, purpose_mask
 from careledger.contracts import CareLedger
 from careledger.errors import (
@@ -180,6 +180,7 @@ class Workspace:
     blobs: BlobStore
     keys: KeyStore
     index: RecordIndex
+    journal: TxJournal | None = None
 
     @classmethod
     def local(cls, directory: str | os.PathLike[str]) -> Workspace:
@@ -188,7 +189,7 @@ class Workspace:
 
         root = Path(directory)
         return cls(blobs=LocalBlobStore(root / "blobs"), keys=KeyStore(root / "keys"),
-                   index=RecordIndex(root / "index"))
+                   index=RecordIndex(root / "index"), journal=TxJournal(root / "tx-journal.jsonl"))
 
 
 @dataclass
@@ -322,8 +323,30 @@ class Researcher(Institution):
     """A research institute: requests research-purpose (HRESCH) access and reads."""
 
 
+@dataclass
+class ReconcileReport:
+    """What ``Provider.reconcile`` found and did."""
+
+    checked: int = 0
+    already_on_chain: int = 0
+    rebroadcast: int = 0
+    anchored_again: int = 0
+    batches_anchored_again: int = 0
+
+
 class Provider(Institution):
-    """A hospital or lab that publishes encrypted records for patients."""
+    """A hospital or lab that publishes encrypted records for patients.
+
+    Every transaction it signs is journaled (``Workspace.journal``) before broadcast, so
+    ``reconcile`` can finish any publication interrupted by a crash, a node restart, a
+    dropped transaction or a reorg, without anchoring anything twice.
+    """
+
+    def __init__(self, ledger: CareLedger, sender: Sender | None, workspace: Workspace,
+                 keypair: EncryptionKeyPair) -> None:
+        super().__init__(ledger, sender, workspace, keypair)
+        if sender is not None and sender.journal is None and workspace.journal is not None:
+            sender.journal = workspace.journal
 
     def _encrypt_and_store(self, patient: str, plaintext: bytes, category: Category,
                            record_id: bytes, version: int, previous: bytes) -> RecordPointer:
@@ -417,10 +440,44 @@ class Provider(Institution):
                 self.ws.index.put(p)
         return PublishedRecord(self.ws.index.get(ptr.record_id), None)
 
-    def resume_all(self) -> list[PublishedRecord]:
-        """Reconcile every pending record of this provider with the chain."""
-        return [self.resume_record(p.record_id) for p in self.ws.index.all()
-                if p.issuer == self.address and p.status != "anchored"]
+    def reconcile(self) -> ReconcileReport:
+        """Make the chain hold every record this provider indexed, exactly once.
+
+        1. Re-broadcast journaled transactions the chain lost (same nonce, same hash).
+        2. Check every record against the chain; anchor again only what is still missing
+           (the contract refuses a second anchor of an id, so a race cannot duplicate).
+        """
+        report = ReconcileReport()
+        assert self.sender is not None and self.sender.nonces is not None
+        if self.sender.journal is not None:
+            report.rebroadcast = len(self.sender.reconcile())
+        else:
+            self.sender.nonces.resync(self.address)
+        mine = [p for p in self.ws.index.all() if p.issuer == self.address]
+        report.checked = len(mine)
+        roots_done: dict[str, bool] = {}
+        for p in mine:
+            if p.batch_root is not None:
+                if p.batch_root not in roots_done:
+                    on = self.ledger.records.batch(bytes.fromhex(p.batch_root[2:]))[1] > 0
+                    if not on:
+                        members = [q for q in mine if q.batch_root == p.batch_root]
+                        self._anchor_batch(bytes.fromhex(p.batch_root[2:]), len(members),
+                                           Category[p.category])
+                        report.batches_anchored_again += 1
+                    roots_done[p.batch_root] = on
+                if roots_done[p.batch_root]:
+                    report.already_on_chain += 1
+            elif self.ledger.records.commitment_of(p.id_bytes) == bytes.fromhex(p.commitment[2:]):
+                report.already_on_chain += 1
+            else:
+                self.resume_record(p.record_id)
+                report.anchored_again += 1
+                continue
+            if p.status != "anchored":
+                p.status = "anchored"
+                self.ws.index.put(p)
+        return report
 
     def publish_batch(self, items: Sequence[tuple[str, bytes]], category: Category | str,
                       *, record_ids: Sequence[bytes] | None = None,
