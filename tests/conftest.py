@@ -60,9 +60,14 @@ class World:
 def world(devnet: Devnet, tmp_path: Path) -> World:
     """Consortium A, B (PROVIDER), emergency (PROVIDER|EMERGENCY), researcher, suspended;
     threshold 1 so tests can change membership in one transaction."""
+    return build_world(devnet, tmp_path)
+
+
+def build_world(devnet: Devnet, tmp_path: Path, chain: Chain | None = None) -> World:
+    """Deploy a fresh CareLedger on ``devnet`` with the named actors."""
     from careledger.keys import EncryptionKeyPair
 
-    chain = Chain(devnet.rpc_url, chain_id=devnet.chain_id)
+    chain = chain or Chain(devnet.rpc_url, chain_id=devnet.chain_id)
     nonces = NonceManager(chain)
     keys = {name: devnet.accounts[i].private_key for i, name in enumerate(ACTORS)}
     enc = {name: EncryptionKeyPair.generate() for name in ACTORS}

@@ -32,7 +32,7 @@ from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from careledger import crypto
-from careledger.chain import Sender, TxJournal
+from careledger.chain import Sender, SentTransaction, TxJournal
 from careledger.codes import SCOPE_ALL, Category, Purpose, purpose_mask
 from careledger.contracts import CareLedger
 from careledger.errors import (
@@ -198,6 +198,7 @@ class PublishedRecord:
 
     pointer: RecordPointer
     receipt: TxReceipt | None
+    sent: SentTransaction | None = None
 
     @property
     def record_id(self) -> str:
@@ -404,11 +405,11 @@ class Provider(Institution):
         ptr.tx_hash = sent.tx_hash.to_0x_hex()
         if not wait:
             self.ws.index.put(ptr)
-            return PublishedRecord(ptr, None)
+            return PublishedRecord(ptr, None, sent)
         receipt = self.sender.wait(sent)
         ptr.status = "anchored"
         self.ws.index.put(ptr)
-        return PublishedRecord(ptr, receipt)
+        return PublishedRecord(ptr, receipt, sent)
 
     def resume_record(self, record_id: str | bytes) -> PublishedRecord:
         """Finish a publication that stopped part-way (crash, node restart, dropped tx)."""
