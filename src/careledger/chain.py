@@ -239,6 +239,11 @@ class NonceManager:
             self._next.pop(address, None)
         return self.peek(address)
 
+    def reset(self) -> None:
+        """Forget every local counter (after ``evm_revert`` or a node swap)."""
+        with self._lock:
+            self._next.clear()
+
     def peek(self, address: str) -> int:
         """The nonce the next ``allocate`` will return (without taking it)."""
         with self._lock:

@@ -1,0 +1,247 @@
+"""Stateful property test: the consent system on a real anvil against a plain Python model.
+
+Hypothesis drives random sequences of grants (direct and signed), revocations, guardian
+changes, access requests and answers, break-glass, suspensions, time jumps and accesses;
+after every step the chain must agree with the model. Each example starts from the same
+snapshot (``evm_snapshot`` / ``evm_revert``). Every transaction's timestamp is pinned with
+``evm_setNextBlockTimestamp`` so the model knows the exact block time of each check.
+
+Default: 50 examples x 20 steps. CARELEDGER_SLOW=1: 200 x 50.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from eth_account import Account
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from careledger.codes import SCOPE_ALL, Category, Purpose
+from careledger.consent import ConsentSigner, Relayer
+from careledger.errors import ContractRevert
+
+from .conftest import SLOW, World, build_world
+
+PATIENTS = ["alice", "bob"]
+INSTITUTIONS = ["hospital_a", "hospital_b", "emergency", "researcher"]
+REC = b"\x42" * 32
+SCOPES = {"ALL": SCOPE_ALL, "LAB": Category.LAB.code, "REC": REC}
+MAX_BREAK_GLASS = 72 * 3600
+
+
+@dataclass
+class Model:
+    now: int
+    grants: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
+    guardians: dict[str, int] = field(default_factory=dict)  # alice/bob -> expiry of "guardian"
+    glass: dict[tuple[str, str], int] = field(default_factory=dict)
+    suspended: set[str] = field(default_factory=set)
+    requests: dict[int, tuple[str, str, str, int]] = field(default_factory=dict)
+    accesses: dict[str, int] = field(default_factory=dict)
+
+    def live(self, expiry: int, at: int) -> bool:
+        return at < expiry
+
+    def may_act(self, actor: str, patient: str, at: int) -> bool:
+        return actor == patient or (actor == "guardian" and self.live(self.guardians.get(patient, 0), at))
+
+    def authorized(self, patient: str, inst: str, scopes: list[str], purpose: int, at: int) -> bool:
+        if inst in self.suspended:
+            return False
+        for s in scopes:
+            mask, exp = self.grants.get((patient, inst, s), (0, 0))
+            if mask >> purpose & 1 and self.live(exp, at):
+                return True
+        return purpose == int(Purpose.ETREAT) and self.live(self.glass.get((patient, inst), 0), at)
+
+
+_WORLD: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module")
+def model_world(devnet, tmp_path_factory: pytest.TempPathFactory) -> World:  # type: ignore[no-untyped-def]
+    world = build_world(devnet, tmp_path_factory.mktemp("model"))
+    # the "suspended" genesis member acts as the consortium's admin here: reinstate it first
+    world.sender("hospital_a").transact(world.ledger.institutions.contract.functions.propose(
+        2, world.addr("suspended"), 0, b"\x00" * 32, b"\x00" * 32, 0))
+    return world
+
+
+class ConsentMachine(RuleBasedStateMachine):
+    world: World
+
+    @initialize()
+    def start(self) -> None:
+        w = self.world
+        self.rpc = w.chain.w3.provider.make_request
+        self.snapshot = self.rpc("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+        self.m = Model(now=w.now())
+        self.signer = ConsentSigner(w.ledger.consent)
+        self.relayer = Relayer(w.sender("relayer"), w.ledger.consent)
+        self.consent = w.ledger.consent.contract.functions
+        self.inst = w.ledger.institutions.contract.functions
+
+    def teardown(self) -> None:
+        if hasattr(self, "snapshot"):
+            self.rpc("evm_revert", [self.snapshot])  # type: ignore[arg-type]
+            self.world.nonces.reset()  # the revert rewound every account's nonce
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _tx(self, actor: str, call: Any, allowed: bool) -> None:
+        self.m.now += 1
+        self.rpc("evm_setNextBlockTimestamp", [self.m.now])  # type: ignore[arg-type]
+        try:
+            self.world.sender(actor).transact(call, gas=400_000)
+        except ContractRevert:
+            assert not allowed, f"{actor}: {call.fn_name} refused but the model allows it"
+            self.m.now -= 1  # nothing was mined
+            return
+        assert allowed, f"{actor}: {call.fn_name} succeeded but the model refuses it"
+
+    # -- rules -----------------------------------------------------------------------------
+
+    @rule(actor=st.sampled_from(PATIENTS + ["guardian", "stranger"]), patient=st.sampled_from(PATIENTS),
+          grantee=st.sampled_from(INSTITUTIONS), scope=st.sampled_from(list(SCOPES)),
+          mask=st.integers(0, 63), duration=st.integers(2, 200_000))
+    def grant(self, actor: str, patient: str, grantee: str, scope: str, mask: int, duration: int) -> None:
+        w = self.world
+        at = self.m.now + 1
+        ok = self.m.may_act(actor, patient, at) and mask != 0
+        self._tx(actor, self.consent.grant(w.addr(patient), w.addr(grantee), SCOPES[scope], mask,
+                                           self.m.now + duration), ok)
+        if ok:
+            self.m.grants[(patient, grantee, scope)] = (mask, at - 1 + duration)
+
+    @rule(signer=st.sampled_from(PATIENTS + ["guardian", "stranger"]), patient=st.sampled_from(PATIENTS),
+          grantee=st.sampled_from(INSTITUTIONS), scope=st.sampled_from(list(SCOPES)),
+          mask=st.integers(1, 63), duration=st.integers(2, 200_000))
+    def grant_by_sig(self, signer: str, patient: str, grantee: str, scope: str, mask: int,
+                     duration: int) -> None:
+        w = self.world
+        at = self.m.now + 1
+        ok = self.m.may_act(signer, patient, at)
+        msg = self.signer.grant_message(w.addr(patient), w.addr(grantee), SCOPES[scope],
+                                        [p for p in Purpose if mask & p.bit], self.m.now + duration,
+                                        deadline=self.m.now + 1000, signer=w.addr(signer))
+        signed = self.signer.sign(msg, Account.from_key(w.keys[signer]))
+        self.m.now += 1
+        self.rpc("evm_setNextBlockTimestamp", [self.m.now])  # type: ignore[arg-type]
+        try:
+            self.relayer.submit(signed)
+        except ContractRevert:
+            assert not ok, "signed grant refused but the model allows it"
+            self.m.now -= 1
+            return
+        assert ok, f"signed grant by {signer} for {patient} accepted but the model refuses it"
+        self.m.grants[(patient, grantee, scope)] = (mask, at - 1 + duration)
+
+    @rule(actor=st.sampled_from(PATIENTS + ["guardian", "stranger"]), patient=st.sampled_from(PATIENTS),
+          grantee=st.sampled_from(INSTITUTIONS), scope=st.sampled_from(list(SCOPES)))
+    def revoke(self, actor: str, patient: str, grantee: str, scope: str) -> None:
+        w = self.world
+        exists = self.m.grants.get((patient, grantee, scope), (0, 0))[0] != 0
+        ok = self.m.may_act(actor, patient, self.m.now + 1) and exists
+        self._tx(actor, self.consent.revoke(w.addr(patient), w.addr(grantee), SCOPES[scope]), ok)
+        if ok:
+            del self.m.grants[(patient, grantee, scope)]
+
+    @rule(patient=st.sampled_from(PATIENTS), duration=st.integers(2, 100_000), remove=st.booleans())
+    def guardian(self, patient: str, duration: int, remove: bool) -> None:
+        w = self.world
+        if remove:
+            ok = self.m.guardians.get(patient, 0) != 0
+            self._tx(patient, self.consent.removeGuardian(w.addr("guardian")), ok)
+            if ok:
+                del self.m.guardians[patient]
+        else:
+            self._tx(patient, self.consent.setGuardian(w.addr("guardian"), self.m.now + duration), True)
+            self.m.guardians[patient] = self.m.now - 1 + duration
+
+    @rule(inst=st.sampled_from(INSTITUTIONS), patient=st.sampled_from(PATIENTS),
+          scope=st.sampled_from(list(SCOPES)), purpose=st.sampled_from(list(Purpose)),
+          answer=st.sampled_from(["approve", "reject", "none"]), by=st.sampled_from(PATIENTS + ["guardian"]),
+          duration=st.integers(2, 100_000))
+    def request(self, inst: str, patient: str, scope: str, purpose: Purpose, answer: str, by: str,
+                duration: int) -> None:
+        w = self.world
+        ok = inst not in self.m.suspended
+        before = w.ledger.consent.contract.functions.requestCount().call()
+        self._tx(inst, self.consent.requestAccess(w.addr(patient), SCOPES[scope], int(purpose),
+                                                  b"\x01" * 32), ok)
+        if not ok or answer == "none":
+            return
+        rid = before
+        allowed = self.m.may_act(by, patient, self.m.now + 1)
+        if answer == "reject":
+            self._tx(by, self.consent.rejectRequest(rid), allowed)
+            return
+        self._tx(by, self.consent.approveRequest(rid, self.m.now + duration), allowed)
+        if allowed:
+            self.m.grants[(patient, inst, scope)] = (purpose.bit, self.m.now - 1 + duration)
+
+    @rule(inst=st.sampled_from(INSTITUTIONS), patient=st.sampled_from(PATIENTS),
+          duration=st.integers(0, MAX_BREAK_GLASS + 10))
+    def break_glass(self, inst: str, patient: str, duration: int) -> None:
+        w = self.world
+        ok = (inst == "emergency" and inst not in self.m.suspended and 0 < duration <= MAX_BREAK_GLASS)
+        self._tx(inst, self.consent.breakGlass(w.addr(patient), b"\x07" * 32, duration), ok)
+        if ok:
+            self.m.glass[(patient, inst)] = self.m.now + duration
+
+    @rule(inst=st.sampled_from(INSTITUTIONS), suspend=st.booleans())
+    def membership(self, inst: str, suspend: bool) -> None:
+        w = self.world
+        if suspend == (inst in self.m.suspended):
+            return  # the registry refuses a no-op status change; not what this rule is about
+        kind = 1 if suspend else 2
+        self._tx("suspended", self.inst.propose(kind, w.addr(inst), 0, b"\x00" * 32, b"\x00" * 32, 0), True)
+        (self.m.suspended.add if suspend else self.m.suspended.discard)(inst)
+
+    @rule(seconds=st.integers(1, 150_000))
+    def time_passes(self, seconds: int) -> None:
+        self.m.now += seconds
+        self.rpc("evm_setNextBlockTimestamp", [self.m.now])  # type: ignore[arg-type]
+        self.rpc("evm_mine", [])  # type: ignore[arg-type]
+
+    @rule(inst=st.sampled_from(INSTITUTIONS), patient=st.sampled_from(PATIENTS),
+          purpose=st.sampled_from(list(Purpose)))
+    def access(self, inst: str, patient: str, purpose: Purpose) -> None:
+        w = self.world
+        ok = self.m.authorized(patient, inst, ["REC", "LAB", "ALL"], int(purpose), self.m.now + 1)
+        self._tx(inst, self.consent.recordAccess(w.addr(patient), REC, Category.LAB.code, int(purpose)), ok)
+        if ok:
+            self.m.accesses[patient] = self.m.accesses.get(patient, 0) + 1
+
+    # -- invariants ------------------------------------------------------------------------
+
+    @invariant()
+    def chain_agrees_with_model(self) -> None:
+        if not hasattr(self, "m"):
+            return
+        w = self.world
+        at = w.now()
+        for patient in PATIENTS:
+            assert w.ledger.consent.audit_head(w.addr(patient))[1] == self.m.accesses.get(patient, 0)
+            for inst in INSTITUTIONS:
+                for scope in ("ALL", "REC"):
+                    for purpose in (Purpose.TREAT, Purpose.ETREAT, Purpose.HRESCH):
+                        expect = self.m.authorized(patient, inst, [scope, "ALL"], int(purpose), at)
+                        got = w.ledger.consent.is_authorized(w.addr(patient), w.addr(inst),
+                                                             SCOPES[scope], int(purpose))
+                        assert got == expect, (patient, inst, scope, purpose.name, at)
+
+
+def test_consent_system_matches_the_model(model_world: World) -> None:
+    ConsentMachine.world = model_world
+    examples, steps = (200, 50) if SLOW else (50, 20)
+    ConsentMachine.TestCase.settings = settings(
+        max_examples=examples, stateful_step_count=steps, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], derandomize=not SLOW,
+    )
+    ConsentMachine.TestCase().runTest()
+
