@@ -208,5 +208,73 @@ def decode_revert(exc: BaseException) -> CareLedgerError:
 # (crypto and key errors are appended below by the crypto module's author)
 
 
+class DecryptionError(CareLedgerError, ValueError):
+    """Ciphertext, tag, nonce, associated data or key do not match: nothing was decrypted.
+
+    Never retried with other parameters: fetch the blob again, or check that the record id,
+    version and patient are those of the on-chain anchor.
+    """
+
+
+class MalformedEnvelope(DecryptionError):
+    """A serialised envelope or wrapped key is not in a format this SDK understands."""
+
+
+class KeyUnwrapFailed(DecryptionError):
+    """An HPKE-wrapped data key did not open with this private key and record binding."""
+
+
+class CommitmentMismatch(CareLedgerError, ValueError):
+    """The blob's keccak256 differs from the anchored commitment: do not trust its contents."""
+
+
+class WrongPassword(CareLedgerError, PermissionError):
+    """The password does not open this encryption key file."""
+
+
+class KeyFileError(CareLedgerError, ValueError):
+    """An encryption key file is corrupt, or in an unknown format."""
+
+
+class KeyFileNotFound(CareLedgerError, FileNotFoundError):
+    """No encryption key file at that path: create one with `EncryptionKeyPair.generate().save`."""
+
+
+class InsecureKeyFile(CareLedgerError, PermissionError):
+    """A key file is readable by other users: `chmod 600` it."""
+
+
+class KeyReuseRefused(CareLedgerError, ValueError):
+    """An encryption key equal to a wallet signing key was refused (NIST SP 800-57)."""
+
+
+class ShredIncomplete(CareLedgerError, RuntimeError):
+    """Wrapped copies of a data key survived a shred: run it again and check the key store."""
+
+
 # --- storage ------------------------------------------------------------------------------
 # (storage errors are appended below by the storage module's author)
+
+
+class StorageError(CareLedgerError):
+    """Base of blob and key store errors."""
+
+
+class BlobNotFound(StorageError, FileNotFoundError, LookupError):
+    """No blob with that CID in the store: check the CID, or that the blob was stored."""
+
+
+class BlobCorrupted(StorageError, ValueError):
+    """The bytes stored under a CID do not hash to it: restore the blob from a replica."""
+
+
+class BlobTooLarge(StorageError, ValueError):
+    """A blob exceeds the store's configured maximum size."""
+
+
+class StorageUnavailable(StorageError, ConnectionError):
+    """The blob store (e.g. the IPFS node) did not answer: check that it runs and retry."""
+
+
+class WrappedKeyNotFound(StorageError, FileNotFoundError, LookupError):
+    """No wrapped data key for that record, version and recipient: ask the patient to share."""
