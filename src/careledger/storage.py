@@ -1,0 +1,588 @@
+"""Content-addressed blob stores and the wrapped-key store.
+
+Blob addresses are CIDv1, raw codec (0x55), sha2-256, base32 (``bafkrei...``): the same bytes
+give the same CID in :class:`LocalBlobStore` (the embedded default) and :class:`IpfsBlobStore`
+(a Kubo node over its RPC HTTP API). Every read is checked against its CID: a missing blob is
+:class:`~careledger.errors.BlobNotFound`, a corrupt one :class:`~careledger.errors.BlobCorrupted`,
+never wrong bytes.
+
+Writes are durable and atomic: temp file in the same directory, write, flush, fsync,
+``os.replace``, fsync the directory. A crash before the rename leaves only a ``.tmp-*`` file,
+which no read sees and :meth:`LocalBlobStore.cleanup` removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import httpx
+from multiformats import CID, multihash
+
+from careledger.crypto import WrappedKey
+from careledger.errors import (
+    BlobCorrupted,
+    BlobNotFound,
+    BlobTooLarge,
+    InvalidInput,
+    StorageUnavailable,
+    WrappedKeyNotFound,
+)
+from careledger.keys import public_key_from_hex
+
+__all__ = [
+    "DEFAULT_MAX_BLOB_SIZE",
+    "BlobStore",
+    "IpfsBlobStore",
+    "LocalBlobStore",
+    "WrappedKeyStore",
+    "compute_cid",
+    "parse_cid",
+]
+
+#: Default largest blob accepted: 64 MiB.
+DEFAULT_MAX_BLOB_SIZE = 64 * 1024 * 1024
+_RAW_CODEC = "raw"
+_TEMP_PREFIX = ".tmp-"
+#: Temp files older than this are debris of a crashed writer (seconds).
+_STALE_TEMP_AGE = 15 * 60
+#: Largest chunk Kubo accepts (boxo ChunkSizeLimit); up to this, `add` gives a raw-leaf CID.
+_KUBO_MAX_CHUNK = 1024 * 1024
+
+
+def compute_cid(data: bytes) -> str:
+    """Return the CIDv1 (raw codec, sha2-256, base32) of ``data``."""
+    digest = multihash.digest(bytes(data), "sha2-256")
+    return str(CID("base32", 1, _RAW_CODEC, digest))
+
+
+def parse_cid(cid: str) -> CID:
+    """Parse and check a blob address: CIDv1, raw codec, sha2-256.
+
+    Raises:
+        InvalidInput: anything else (e.g. a CIDv0 or a dag-pb CID).
+    """
+    try:
+        parsed = CID.decode(cid)
+    except Exception as exc:  # multiformats raises several unrelated types
+        raise InvalidInput(f"{cid!r} is not a CID: pass the address put() returned") from exc
+    if parsed.version != 1 or parsed.codec.name != _RAW_CODEC or parsed.hashfun.name != "sha2-256":
+        raise InvalidInput(f"{cid!r} is not a CIDv1 raw sha2-256 address")
+    return parsed
+
+
+def _digest_of(cid: CID) -> bytes:
+    return bytes(cid.raw_digest)
+
+
+def _check_bytes(cid: CID, data: bytes) -> None:
+    if hashlib.sha256(data).digest() != _digest_of(cid):
+        raise BlobCorrupted(
+            f"the bytes stored under {cid.encode('base32')} do not match it: "
+            "the copy is corrupt; restore it from a replica"
+        )
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """A content-addressed store of immutable blobs."""
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` durably and return its CID (idempotent)."""
+        ...
+
+    def get(self, cid: str) -> bytes:
+        """Return the bytes whose CID is ``cid`` (verified), or raise ``BlobNotFound``."""
+        ...
+
+    def has(self, cid: str) -> bool:
+        """Whether the store holds a blob under ``cid``."""
+        ...
+
+    def delete(self, cid: str) -> None:
+        """Remove the blob (no error if absent)."""
+        ...
+
+
+# --- local directory ---------------------------------------------------------------------
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mkdirs_durable(directory: Path, stop: Path) -> None:
+    """Create ``directory`` (under ``stop``) and fsync each parent whose entry was added."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != stop:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        _fsync_dir(path.parent)
+
+
+def _atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
+    directory = target.parent
+    temp = directory / f"{_TEMP_PREFIX}{target.name}-{secrets.token_hex(8)}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(directory)
+
+
+def _cleanup_temps(root: Path, older_than: float) -> int:
+    removed = 0
+    now = time.time()
+    if not root.exists():
+        return 0
+    for path in root.rglob(f"{_TEMP_PREFIX}*"):
+        try:
+            if now - path.stat().st_mtime >= older_than:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+class LocalBlobStore:
+    """Blobs in a local directory, sharded by digest: ``<dir>/blobs/ab/cd/<cid>``.
+
+    Safe for concurrent writers (threads or processes) of the same or different content:
+    each writes its own temp file and the rename is atomic; equal content gives equal files.
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike[str], *, max_blob_size: int = DEFAULT_MAX_BLOB_SIZE
+    ) -> None:
+        """Open (creating if needed) a store and remove stale temp files of crashed writers.
+
+        Args:
+            directory: the store's root directory.
+            max_blob_size: largest blob accepted by :meth:`put`, in bytes.
+        """
+        if max_blob_size <= 0:
+            raise InvalidInput("max_blob_size must be positive")
+        self.directory = Path(directory)
+        self.max_blob_size = max_blob_size
+        self._blobs = self.directory / "blobs"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _mkdirs_durable(self._blobs, self.directory)
+        self.cleanup()
+
+    def __repr__(self) -> str:
+        """Show the directory."""
+        return f"LocalBlobStore({str(self.directory)!r})"
+
+    def _path(self, cid: CID) -> Path:
+        digest = _digest_of(cid).hex()
+        return self._blobs / digest[:2] / digest[2:4] / cid.encode("base32")
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` durably; return its CID.
+
+        Raises:
+            BlobTooLarge: ``data`` exceeds ``max_blob_size``.
+        """
+        data = bytes(data)
+        if len(data) > self.max_blob_size:
+            raise BlobTooLarge(
+                f"blob of {len(data)} bytes exceeds this store's limit of {self.max_blob_size}: "
+                "raise max_blob_size or split the record"
+            )
+        cid_text = compute_cid(data)
+        cid = CID.decode(cid_text)
+        target = self._path(cid)
+        if target.exists():
+            try:
+                if target.read_bytes() == data:
+                    return cid_text
+            except FileNotFoundError:
+                pass
+            # NOTE: a corrupt or vanished copy is repaired by rewriting it below.
+        _mkdirs_durable(target.parent, self._blobs)
+        _atomic_write(target, data)
+        return cid_text
+
+    def get(self, cid: str) -> bytes:
+        """Return the verified bytes of ``cid``.
+
+        Raises:
+            InvalidInput: ``cid`` is not a CIDv1 raw sha2-256.
+            BlobNotFound: no such blob.
+            BlobCorrupted: the stored bytes do not hash to ``cid``.
+        """
+        parsed = parse_cid(cid)
+        try:
+            data = self._path(parsed).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobNotFound(
+                f"no blob {cid} in {self.directory}: check the CID or restore the blob"
+            ) from exc
+        _check_bytes(parsed, data)
+        return data
+
+    def has(self, cid: str) -> bool:
+        """Whether a blob file exists for ``cid`` (content is checked on :meth:`get`)."""
+        return self._path(parse_cid(cid)).is_file()
+
+    def delete(self, cid: str) -> None:
+        """Remove the blob if present (idempotent); the directory entry removal is fsynced."""
+        path = self._path(parse_cid(cid))
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        _fsync_dir(path.parent)
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over the CIDs of complete blobs (temp files are never listed)."""
+        for path in self._blobs.glob("*/*/*"):
+            if not path.name.startswith(_TEMP_PREFIX) and path.is_file():
+                yield path.name
+
+    def cleanup(self, older_than: float = _STALE_TEMP_AGE) -> int:
+        """Remove temp files left by crashed writers older than ``older_than`` seconds.
+
+        Returns:
+            How many were removed.
+        """
+        return _cleanup_temps(self._blobs, older_than)
+
+
+# --- IPFS (Kubo RPC) ---------------------------------------------------------------------
+
+
+class IpfsBlobStore:
+    """Blobs on an IPFS node through the Kubo RPC HTTP API (``/api/v0``).
+
+    ``put`` adds with CIDv1 raw leaves and a chunk size of 1 MiB, so a blob of up to 1 MiB is a
+    single raw block whose CID equals :func:`compute_cid`; larger blobs are stored with
+    ``block/put`` (raw codec, ``allow-big-block``), giving the same CID. Both are pinned.
+    The CID the node returns and the bytes it serves are checked against the local CID.
+    """
+
+    def __init__(
+        self,
+        api_url: str = "http://127.0.0.1:5001",
+        *,
+        timeout: float = 30.0,
+        max_blob_size: int = DEFAULT_MAX_BLOB_SIZE,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """Configure the client (no connection is made until the first call).
+
+        Args:
+            api_url: the node's RPC address (Kubo's ``Addresses.API``).
+            timeout: per-request timeout in seconds.
+            max_blob_size: largest blob accepted by :meth:`put` and served by :meth:`get`.
+            transport: an httpx transport (tests).
+        """
+        self.api_url = api_url.rstrip("/")
+        self.max_blob_size = max_blob_size
+        self._client = httpx.Client(
+            base_url=self.api_url + "/api/v0", timeout=timeout, transport=transport
+        )
+
+    def __repr__(self) -> str:
+        """Show the API URL."""
+        return f"IpfsBlobStore({self.api_url!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> IpfsBlobStore:
+        """Use as a context manager."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close on exit."""
+        self.close()
+
+    def _post(self, endpoint: str, params: dict[str, str], **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.post(endpoint, params=params, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise StorageUnavailable(
+                f"the IPFS node at {self.api_url} timed out on {endpoint}: check it and retry"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise StorageUnavailable(
+                f"cannot reach the IPFS node at {self.api_url} ({exc}): start it or fix the URL"
+            ) from exc
+        return response
+
+    @staticmethod
+    def _error_message(response: httpx.Response) -> str:
+        try:
+            body = response.json()
+            return str(body.get("Message", response.text))
+        except (ValueError, AttributeError):
+            return response.text
+
+    def _fail(self, endpoint: str, response: httpx.Response, cid: str | None = None) -> None:
+        message = self._error_message(response)
+        lowered = message.lower()
+        if cid is not None and response.status_code == 500 and (
+            "not found" in lowered or "could not find" in lowered
+        ):
+            raise BlobNotFound(f"the IPFS node has no blob {cid}: {message}")
+        if response.status_code >= 500 and response.status_code != 500:
+            raise StorageUnavailable(f"the IPFS node failed on {endpoint}: {message}")
+        raise StorageUnavailable(
+            f"the IPFS node refused {endpoint} (HTTP {response.status_code}: {message}): "
+            "check that api_url points at a Kubo RPC API"
+        )
+
+    def put(self, data: bytes) -> str:
+        """Add and pin ``data``; return its CID after checking the node computed the same.
+
+        Raises:
+            BlobTooLarge: over ``max_blob_size``.
+            StorageUnavailable: node unreachable or failing.
+            BlobCorrupted: the node returned another CID for these bytes.
+        """
+        data = bytes(data)
+        if len(data) > self.max_blob_size:
+            raise BlobTooLarge(
+                f"blob of {len(data)} bytes exceeds the limit of {self.max_blob_size}"
+            )
+        expected = compute_cid(data)
+        if len(data) <= _KUBO_MAX_CHUNK:
+            endpoint = "/add"
+            params = {
+                "cid-version": "1",
+                "raw-leaves": "true",
+                "hash": "sha2-256",
+                "chunker": f"size-{_KUBO_MAX_CHUNK}",
+                "pin": "true",
+                "quieter": "true",
+            }
+        else:
+            endpoint = "/block/put"
+            params = {
+                "cid-codec": "raw",
+                "mhtype": "sha2-256",
+                "pin": "true",
+                "allow-big-block": "true",
+            }
+        files = {"file": ("blob", data, "application/octet-stream")}
+        response = self._post(endpoint, params, files=files)
+        if response.status_code != 200:
+            self._fail(endpoint, response)
+        returned = self._returned_cid(endpoint, response.text)
+        if returned != expected:
+            raise BlobCorrupted(
+                f"the IPFS node stored the blob as {returned}, expected {expected}: "
+                "check its settings (CIDv1, raw leaves, sha2-256)"
+            )
+        return expected
+
+    @staticmethod
+    def _returned_cid(endpoint: str, text: str) -> str:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise StorageUnavailable(f"the IPFS node sent an empty answer to {endpoint}")
+        try:
+            last = json.loads(lines[-1])
+            raw = last["Hash"] if endpoint == "/add" else last["Key"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StorageUnavailable(
+                f"the IPFS node's answer to {endpoint} is not Kubo's format: {lines[-1][:200]!r}"
+            ) from exc
+        try:
+            return str(CID.decode(str(raw)).set(base="base32"))
+        except Exception as exc:
+            raise StorageUnavailable(f"the IPFS node returned an invalid CID {raw!r}") from exc
+
+    def get(self, cid: str) -> bytes:
+        """Fetch ``cid`` with ``cat`` and verify the bytes against it.
+
+        Raises:
+            BlobNotFound: the node does not have it.
+            BlobCorrupted: the bytes served do not hash to ``cid``.
+            BlobTooLarge: the node serves more than ``max_blob_size`` bytes.
+            StorageUnavailable: node unreachable or failing.
+        """
+        parsed = parse_cid(cid)
+        params = {"arg": cid, "length": str(self.max_blob_size + 1)}
+        response = self._post("/cat", params)
+        if response.status_code != 200:
+            self._fail("/cat", response, cid)
+        data = response.content
+        if len(data) > self.max_blob_size:
+            raise BlobTooLarge(f"the IPFS node serves more than {self.max_blob_size} bytes")
+        _check_bytes(parsed, data)
+        return data
+
+    def has(self, cid: str) -> bool:
+        """Whether the node holds the block locally (``block/stat`` with ``offline``)."""
+        parse_cid(cid)
+        response = self._post("/block/stat", {"arg": cid, "offline": "true"})
+        if response.status_code == 200:
+            return True
+        try:
+            self._fail("/block/stat", response, cid)
+        except BlobNotFound:
+            return False
+        return False  # pragma: no cover - _fail always raises
+
+    def pin(self, cid: str) -> None:
+        """Pin ``cid`` on the node."""
+        parse_cid(cid)
+        response = self._post("/pin/add", {"arg": cid})
+        if response.status_code != 200:
+            self._fail("/pin/add", response, cid)
+
+    def delete(self, cid: str) -> None:
+        """Unpin and remove the local block (idempotent); other nodes may keep copies."""
+        parse_cid(cid)
+        response = self._post("/pin/rm", {"arg": cid})
+        if response.status_code != 200 and "not pinned" not in self._error_message(response):
+            self._fail("/pin/rm", response)
+        response = self._post("/block/rm", {"arg": cid, "force": "true"})
+        if response.status_code != 200:
+            self._fail("/block/rm", response)
+
+
+# --- wrapped keys ------------------------------------------------------------------------
+
+
+def _hex32(value: bytes | str, what: str) -> str:
+    if isinstance(value, bytes):
+        raw = value
+    else:
+        text = value[2:] if value.startswith(("0x", "0X")) else value
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError as exc:
+            raise InvalidInput(f"{what} {value!r} is not hex") from exc
+    if len(raw) != 32:
+        raise InvalidInput(f"{what} is 32 bytes, got {len(raw)}")
+    return raw.hex()
+
+
+class WrappedKeyStore:
+    """Wrapped data keys on disk, keyed by (record id, version, recipient public key).
+
+    Layout: ``<dir>/<record id hex>/<version>/<recipient hex>.key`` (files 0600, atomic
+    writes). Not content-addressed: deleting is the point (crypto-shredding, revocation).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        """Open (creating if needed) a wrapped-key store rooted at ``directory``."""
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _cleanup_temps(self.directory, _STALE_TEMP_AGE)
+
+    def __repr__(self) -> str:
+        """Show the directory."""
+        return f"WrappedKeyStore({str(self.directory)!r})"
+
+    def _path(self, record_id: bytes | str, version: int, recipient: bytes | str) -> Path:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise InvalidInput("version must be a non-negative int")
+        pub = public_key_from_hex(recipient).hex()
+        return self.directory / _hex32(record_id, "record id") / str(version) / f"{pub}.key"
+
+    def put(self, record_id: bytes | str, version: int, wrapped: WrappedKey) -> Path:
+        """Store (or replace) the wrapped key for ``wrapped.recipient``; return its path."""
+        target = self._path(record_id, version, wrapped.recipient)
+        _mkdirs_durable(target.parent, self.directory)
+        _atomic_write(target, wrapped.to_bytes(), 0o600)
+        return target
+
+    def get(self, record_id: bytes | str, version: int, recipient: bytes | str) -> WrappedKey:
+        """Return the wrapped key of one recipient.
+
+        Raises:
+            WrappedKeyNotFound: none stored (never shared, revoked, or shredded).
+        """
+        path = self._path(record_id, version, recipient)
+        try:
+            return WrappedKey.from_bytes(path.read_bytes())
+        except FileNotFoundError as exc:
+            raise WrappedKeyNotFound(
+                f"no wrapped key of record {record_id!r} v{version} for this recipient: "
+                "ask the patient to share it (or it was revoked or erased)"
+            ) from exc
+
+    def has(self, record_id: bytes | str, version: int, recipient: bytes | str) -> bool:
+        """Whether a wrapped key is stored for that recipient."""
+        return self._path(record_id, version, recipient).is_file()
+
+    def delete(self, record_id: bytes | str, version: int, recipient: bytes | str) -> bool:
+        """Delete one recipient's wrapped key (revocation); return whether one existed."""
+        path = self._path(record_id, version, recipient)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        return True
+
+    def list(self, record_id: bytes | str) -> list[tuple[int, bytes]]:
+        """Every (version, recipient public key) holding a wrapped key of ``record_id``."""
+        base = self.directory / _hex32(record_id, "record id")
+        found: list[tuple[int, bytes]] = []
+        if not base.is_dir():
+            return found
+        for version_dir in base.iterdir():
+            if not version_dir.is_dir() or not version_dir.name.isdigit():
+                continue
+            for path in version_dir.glob("*.key"):
+                if not path.name.startswith(_TEMP_PREFIX):
+                    found.append((int(version_dir.name), bytes.fromhex(path.stem)))
+        return sorted(found)
+
+    def count(self, record_id: bytes | str) -> int:
+        """How many wrapped keys of ``record_id`` are stored (all versions)."""
+        return len(self.list(record_id))
+
+    def delete_all(self, record_id: bytes | str) -> int:
+        """Delete every wrapped key of ``record_id`` (all versions, all recipients).
+
+        Used by :func:`careledger.crypto.shred`. Temp files of interrupted writes of this
+        record are removed too, so no copy of a wrapped key survives.
+
+        Returns:
+            How many wrapped keys were deleted.
+        """
+        base = self.directory / _hex32(record_id, "record id")
+        deleted = 0
+        if not base.is_dir():
+            return 0
+        for path in sorted(base.rglob("*")):
+            if path.is_file():
+                is_key = path.suffix == ".key" and not path.name.startswith(_TEMP_PREFIX)
+                path.unlink(missing_ok=True)
+                deleted += int(is_key)
+        for version_dir in base.iterdir():
+            if version_dir.is_dir():
+                _fsync_dir(version_dir)
+        return deleted
