@@ -38,22 +38,20 @@ from careledger.contracts import CareLedger
 from careledger.errors import (
     AccessNotAuthorized,
     CareLedgerError,
+    CommitmentMismatch,
     InvalidInput,
+    WrappedKeyNotFound,
 )
 from careledger.keys import EncryptionKeyPair
 from careledger.merkle import MerkleTree, leaf_hash
 from careledger.merkle import verify as merkle_verify
-from careledger.storage import BlobStore, KeyStore
+from careledger.storage import BlobStore, WrappedKeyStore
 
 ZERO32 = b"\x00" * 32
 
 
 class RecordNotFound(CareLedgerError, LookupError):
     """No record with this id is known to the record index."""
-
-
-class CommitmentMismatch(CareLedgerError, ValueError):
-    """The ciphertext fetched does not match the commitment anchored on chain."""
 
 
 class KeyNotShared(CareLedgerError, PermissionError):
@@ -112,6 +110,11 @@ class RecordPointer:
     def category_code(self) -> bytes:
         """The category's on-chain bytes32."""
         return Category.parse(self.category).code
+
+    @property
+    def binding(self) -> crypto.RecordBinding:
+        """Record id, version and patient: what the ciphertext and wrapped keys are bound to."""
+        return crypto.RecordBinding(self.id_bytes, self.version, self.patient)
 
 
 class RecordIndex:
@@ -178,7 +181,7 @@ class Workspace:
     """Where the off-chain parts live: blob store, wrapped-key store, record index."""
 
     blobs: BlobStore
-    keys: KeyStore
+    keys: WrappedKeyStore
     index: RecordIndex
     journal: TxJournal | None = None
 
@@ -188,7 +191,7 @@ class Workspace:
         from careledger.storage import LocalBlobStore
 
         root = Path(directory)
-        return cls(blobs=LocalBlobStore(root / "blobs"), keys=KeyStore(root / "keys"),
+        return cls(blobs=LocalBlobStore(root / "blobs"), keys=WrappedKeyStore(root / "keys"),
                    index=RecordIndex(root / "index"), journal=TxJournal(root / "tx-journal.jsonl"))
 
 
@@ -226,19 +229,20 @@ class _Actor:
             raise InvalidInput("this actor has no wallet: use a signed consent and a relayer")
         return self.sender.transact(call, description=description)
 
-    def _unwrap(self, ptr: RecordPointer) -> bytes:
-        wrapped = self.ws.keys.get(ptr.record_id, ptr.version, self.keypair.public_bytes)
-        if wrapped is None:
+    def _unwrap(self, ptr: RecordPointer) -> crypto.DataKey:
+        try:
+            wrapped = self.ws.keys.get(ptr.record_id, ptr.version, self.keypair.public_bytes)
+        except WrappedKeyNotFound:
             raise KeyNotShared(
                 f"no data key for record {ptr.record_id} is wrapped to your key: it was not "
                 "shared with you yet, or it was revoked or erased; ask the patient to share it"
-            )
-        return crypto.unwrap_key(wrapped, self.keypair, ptr.id_bytes, ptr.version, ptr.patient)
+            ) from None
+        return crypto.unwrap_data_key(wrapped, ptr.binding, self.keypair)
 
     def _rewrap(self, ptr: RecordPointer, recipient_key: bytes) -> None:
         data_key = self._unwrap(ptr)
-        wrapped = crypto.wrap_key(data_key, recipient_key, ptr.id_bytes, ptr.version, ptr.patient)
-        self.ws.keys.put(ptr.record_id, ptr.version, recipient_key, wrapped)
+        self.ws.keys.put(ptr.record_id, ptr.version,
+                         crypto.wrap_data_key(data_key, ptr.binding, recipient_key))
 
 
 class Institution(_Actor):
@@ -286,8 +290,7 @@ class Institution(_Actor):
         """Fetch, verify against the anchor, unwrap and decrypt (after ``log_access``)."""
         blob = self.ws.blobs.get(ptr.cid)
         verify_commitment(self.ledger, ptr, blob)
-        data_key = self._unwrap(ptr)
-        return crypto.decrypt_record(blob, data_key, ptr.id_bytes, ptr.version, ptr.patient)
+        return crypto.decrypt_record(blob, self._unwrap(ptr), ptr.binding)
 
     def release_key(self, record_id: str | bytes, grantee: str,
                     purpose: Purpose | str = Purpose.TREAT) -> None:
@@ -358,11 +361,12 @@ class Provider(Institution):
                 f"patient {patient} has not registered an encryption key: ask them to run "
                 "`careledger patient register-key` first"
             )
-        blob, data_key = crypto.encrypt_record(plaintext, record_id, version, patient)
+        binding = crypto.RecordBinding(record_id, version, patient)
+        envelope, data_key = crypto.encrypt_record(plaintext, binding)
+        blob = envelope.to_bytes()
         cid = self.ws.blobs.put(blob)  # durable before anything goes on chain
         for recipient in (patient_key, self.keypair.public_bytes):
-            self.ws.keys.put(_hex(record_id), version, recipient,
-                             crypto.wrap_key(data_key, recipient, record_id, version, patient))
+            self.ws.keys.put(record_id, version, crypto.wrap_data_key(data_key, binding, recipient))
         return RecordPointer(
             record_id=_hex(record_id), version=version, patient=patient, issuer=self.address,
             category=category.name, cid=cid, commitment=_hex(keccak(blob)),
@@ -638,8 +642,7 @@ class Patient(_Actor):
         ptr = self.ws.index.get(record_id)
         blob = self.ws.blobs.get(ptr.cid)
         verify_commitment(self.ledger, ptr, blob)
-        return crypto.decrypt_record(blob, self._unwrap(ptr), ptr.id_bytes, ptr.version,
-                                     ptr.patient)
+        return crypto.decrypt_record(blob, self._unwrap(ptr), ptr.binding)
 
     def erase(self, record_id: str | bytes) -> int:
         """Crypto-shred: destroy every wrapped copy of the record's data key.
@@ -650,7 +653,7 @@ class Patient(_Actor):
         ptr = self.ws.index.get(record_id)
         if ptr.patient != self.patient:
             raise InvalidInput(f"record {ptr.record_id} belongs to another patient")
-        return self.ws.keys.delete_all(ptr.record_id)
+        return crypto.shred(self.ws.keys, ptr.id_bytes)
 
 
 def verify_commitment(ledger: CareLedger, ptr: RecordPointer, blob: bytes) -> None:
