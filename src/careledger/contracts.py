@@ -195,7 +195,7 @@ class Deployment:
                 f"no deployment manifest at {p}: run `careledger deploy` for this chain first"
             )
         try:
-            data: dict[str, Any] = json.loads(p.read_text())
+            data: dict[str, Any] = json.loads(p.read_bytes().decode("utf-8"))
             dep = cls(**data)
         except (ValueError, TypeError) as exc:
             raise InvalidInput(f"{p} is not a CareLedger deployment manifest: {exc}") from exc

@@ -44,8 +44,10 @@ from careledger.errors import (
 )
 from careledger.keys import EncryptionKeyPair
 from careledger.merkle import MerkleTree, leaf_hash
+from careledger.validate import address as _addr
+from careledger.validate import bytes32
 from careledger.merkle import verify as merkle_verify
-from careledger.storage import BlobStore, WrappedKeyStore
+from careledger.storage import DEFAULT_MAX_BLOB_SIZE, BlobStore, WrappedKeyStore
 
 ZERO32 = b"\x00" * 32
 
@@ -72,16 +74,7 @@ def _hex(b: bytes) -> str:
 
 
 def _b32(value: str | bytes, what: str = "record id") -> bytes:
-    if isinstance(value, bytes):
-        raw = value
-    else:
-        try:
-            raw = bytes.fromhex(value.removeprefix("0x"))
-        except ValueError:
-            raise InvalidInput(f"{what} must be 32 bytes of hex (0x + 64 hex digits)") from None
-    if len(raw) != 32:
-        raise InvalidInput(f"{what} must be 32 bytes, got {len(raw)}")
-    return raw
+    return bytes32(value, what)
 
 
 @dataclass
@@ -172,7 +165,7 @@ class RecordIndex:
 
     def for_patient(self, patient: str) -> list[RecordPointer]:
         """Every record of ``patient``."""
-        p = to_checksum_address(patient)
+        p = _addr(patient)
         return [r for r in self.all() if r.patient == p]
 
 
@@ -186,12 +179,18 @@ class Workspace:
     journal: TxJournal | None = None
 
     @classmethod
-    def local(cls, directory: str | os.PathLike[str]) -> Workspace:
-        """The embedded default: everything under one local directory."""
+    def local(cls, directory: str | os.PathLike[str], *,
+              max_blob_size: int = DEFAULT_MAX_BLOB_SIZE) -> Workspace:
+        """The embedded default: everything under one local directory.
+
+        Args:
+            directory: root of blobs, wrapped keys, record index and transaction journal.
+            max_blob_size: largest encrypted record accepted (``BlobTooLarge`` above it).
+        """
         from careledger.storage import LocalBlobStore
 
         root = Path(directory)
-        return cls(blobs=LocalBlobStore(root / "blobs"), keys=WrappedKeyStore(root / "keys"),
+        return cls(blobs=LocalBlobStore(root / "blobs", max_blob_size=max_blob_size), keys=WrappedKeyStore(root / "keys"),
                    index=RecordIndex(root / "index"), journal=TxJournal(root / "tx-journal.jsonl"))
 
 
@@ -261,7 +260,7 @@ class Institution(_Actor):
         """
         reason_hash = keccak(text=f"careledger.reason:{secrets.token_hex(16)}:{reason}")
         receipt = self._tx(self.ledger.consent.contract.functions.requestAccess(
-            to_checksum_address(patient), scope, int(Purpose.parse(purpose)), reason_hash),
+            _addr(patient), scope, int(Purpose.parse(purpose)), reason_hash),
             "request access")
         ev = self.ledger.consent.contract.events.AccessRequested().process_receipt(receipt)
         return int(ev[0]["args"]["requestId"])
@@ -303,7 +302,7 @@ class Institution(_Actor):
             AccessNotAuthorized: the chain does not authorise ``grantee``.
         """
         ptr = self.ws.index.get(record_id)
-        grantee = to_checksum_address(grantee)
+        grantee = _addr(grantee)
         p = Purpose.parse(purpose)
         if not self.ledger.consent.is_authorized_for_record(ptr.patient, grantee, ptr.id_bytes,
                                                             ptr.category_code, int(p)):
@@ -319,7 +318,7 @@ class Institution(_Actor):
     def break_glass(self, patient: str, reason_code: str, duration: int) -> TxReceipt:
         """Open emergency (ETREAT) access to ``patient`` for ``duration`` seconds (≤ 72 h)."""
         return self._tx(self.ledger.consent.contract.functions.breakGlass(
-            to_checksum_address(patient), keccak(text=f"careledger.reason:{reason_code}"),
+            _addr(patient), keccak(text=f"careledger.reason:{reason_code}"),
             duration), "break-glass")
 
 
@@ -354,7 +353,7 @@ class Provider(Institution):
 
     def _encrypt_and_store(self, patient: str, plaintext: bytes, category: Category,
                            record_id: bytes, version: int, previous: bytes) -> RecordPointer:
-        patient = to_checksum_address(patient)
+        patient = _addr(patient, "patient")
         patient_key = self.ledger.consent.patient_key(patient)
         if patient_key == ZERO32:
             raise InvalidInput(
@@ -549,8 +548,8 @@ class Patient(_Actor):
         own = address or (sender.address if sender is not None else None)
         if own is None:
             raise InvalidInput("a patient needs a wallet address")
-        self.wallet = to_checksum_address(own)
-        self.patient = to_checksum_address(acting_for) if acting_for else self.wallet
+        self.wallet = _addr(own, "patient wallet")
+        self.patient = _addr(acting_for, "patient") if acting_for else self.wallet
 
     def register_key(self) -> TxReceipt:
         """Register this patient's X25519 public key on chain (records get wrapped to it)."""
@@ -561,12 +560,12 @@ class Patient(_Actor):
               expires_at: int) -> TxReceipt:
         """Grant ``grantee`` access to ``scope`` for ``purposes`` until ``expires_at``."""
         return self._tx(self.ledger.consent.contract.functions.grant(
-            self.patient, to_checksum_address(grantee), scope, purpose_mask(purposes), expires_at),
+            self.patient, _addr(grantee), scope, purpose_mask(purposes), expires_at),
             "grant")
 
     def revoke(self, grantee: str, scope: bytes) -> TxReceipt:
         """Revoke a grant and delete every data key wrapped to ``grantee`` under that scope."""
-        grantee = to_checksum_address(grantee)
+        grantee = _addr(grantee)
         receipt = self._tx(self.ledger.consent.contract.functions.revoke(
             self.patient, grantee, scope), "revoke")
         self.forget_grantee_keys(grantee, scope)
@@ -574,7 +573,7 @@ class Patient(_Actor):
 
     def forget_grantee_keys(self, grantee: str, scope: bytes = SCOPE_ALL) -> int:
         """Delete the wrapped keys of ``grantee`` for this patient's records in ``scope``."""
-        key = self.ledger.institutions.encryption_key(to_checksum_address(grantee))
+        key = self.ledger.institutions.encryption_key(_addr(grantee))
         removed = 0
         for ptr in self.ws.index.for_patient(self.patient):
             if scope in (SCOPE_ALL, ptr.id_bytes, ptr.category_code):
@@ -584,12 +583,12 @@ class Patient(_Actor):
     def set_guardian(self, guardian: str, expires_at: int) -> TxReceipt:
         """Appoint ``guardian`` to act for this patient until ``expires_at``."""
         return self._tx(self.ledger.consent.contract.functions.setGuardian(
-            to_checksum_address(guardian), expires_at), "set guardian")
+            _addr(guardian), expires_at), "set guardian")
 
     def remove_guardian(self, guardian: str) -> TxReceipt:
         """Remove a guardian."""
         return self._tx(self.ledger.consent.contract.functions.removeGuardian(
-            to_checksum_address(guardian)), "remove guardian")
+            _addr(guardian)), "remove guardian")
 
     def approve_request(self, request_id: int, expires_at: int) -> TxReceipt:
         """Approve an access request (creates the grant)."""
@@ -625,7 +624,7 @@ class Patient(_Actor):
         ptr = self.ws.index.get(record_id)
         if ptr.patient != self.patient:
             raise InvalidInput(f"record {ptr.record_id} belongs to another patient")
-        grantee = to_checksum_address(grantee)
+        grantee = _addr(grantee)
         p = Purpose.parse(purpose)
         if not self.ledger.consent.is_authorized_for_record(self.patient, grantee, ptr.id_bytes,
                                                             ptr.category_code, int(p)):

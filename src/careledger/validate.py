@@ -1,0 +1,39 @@
+"""Input checks shared by the SDK and the CLI: each failure is an ``InvalidInput`` that says
+what was expected."""
+
+from __future__ import annotations
+
+from eth_utils.address import is_address, to_checksum_address
+
+from careledger.errors import InvalidInput
+
+
+def address(value: object, what: str = "address") -> str:
+    """A checksummed Ethereum address.
+
+    Raises:
+        InvalidInput: not 0x + 40 hex digits (or a wrong EIP-55 checksum).
+    """
+    if not isinstance(value, str) or not is_address(value):
+        raise InvalidInput(f"{what} {value!r} is not an Ethereum address (0x + 40 hex digits)")
+    return str(to_checksum_address(value))
+
+
+def bytes32(value: object, what: str = "value") -> bytes:
+    """32 raw bytes from bytes or 0x-hex.
+
+    Raises:
+        InvalidInput: not exactly 32 bytes of hex.
+    """
+    if isinstance(value, bytes | bytearray):
+        raw = bytes(value)
+    elif isinstance(value, str):
+        try:
+            raw = bytes.fromhex(value.removeprefix("0x"))
+        except ValueError:
+            raise InvalidInput(f"{what} must be 32 bytes of hex (0x + 64 hex digits)") from None
+    else:
+        raise InvalidInput(f"{what} must be bytes or a 0x-hex string")
+    if len(raw) != 32:
+        raise InvalidInput(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw
