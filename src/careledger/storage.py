@@ -284,6 +284,10 @@ class IpfsBlobStore:
     single raw block whose CID equals :func:`compute_cid`; larger blobs are stored with
     ``block/put`` (raw codec, ``allow-big-block``), giving the same CID. Both are pinned.
     The CID the node returns and the bytes it serves are checked against the local CID.
+
+    # NOTE: Kubo warns that blocks over 1 MiB are not transferable over standard bitswap: such
+    # blobs are served by the node that holds them (or a pinning service reached over RPC),
+    # not fetched from the wider network. Keep records under 1 MiB where replication matters.
     """
 
     def __init__(
@@ -352,8 +356,6 @@ class IpfsBlobStore:
             "not found" in lowered or "could not find" in lowered
         ):
             raise BlobNotFound(f"the IPFS node has no blob {cid}: {message}")
-        if response.status_code >= 500 and response.status_code != 500:
-            raise StorageUnavailable(f"the IPFS node failed on {endpoint}: {message}")
         raise StorageUnavailable(
             f"the IPFS node refused {endpoint} (HTTP {response.status_code}: {message}): "
             "check that api_url points at a Kubo RPC API"
