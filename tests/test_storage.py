@@ -142,7 +142,7 @@ def test_concurrent_threads_writing_the_same_content(tmp_path: Path) -> None:
             for _ in range(10):
                 results.append(LocalBlobStore(tmp_path).put(data))
                 assert store.get(compute_cid(data)) == data
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=writer) for _ in range(16)]
@@ -187,7 +187,7 @@ def test_a_crash_between_write_and_rename_leaves_no_visible_blob(tmp_path: Path)
     )
     proc = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path)], input=data, capture_output=True,
-        env={**os.environ, "PYTHONPATH": SRC}, timeout=60,
+        env={**os.environ, "PYTHONPATH": SRC}, timeout=60, check=False,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     leftovers = list(tmp_path.rglob(".tmp-*"))
@@ -374,7 +374,7 @@ def test_ipfs_store_gives_the_same_cids_as_the_local_store(
             assert cid == local.put(data) == compute_cid(data)
             assert ipfs.has(cid) and ipfs.get(cid) == data
             assert cid in state.pins
-    add = [q for path, q in state.requests if path == "/api/v0/add"][0]
+    add = next(q for path, q in state.requests if path == "/api/v0/add")
     assert add["cid-version"] == ["1"] and add["raw-leaves"] == ["true"] and add["pin"] == ["true"]
     assert any(path == "/api/v0/block/put" for path, _ in state.requests)  # the > 1 MiB blob
 
@@ -406,16 +406,20 @@ def test_ipfs_tampered_bytes_or_a_different_cid_are_detected(kubo: tuple[FakeKub
 
 
 def test_ipfs_unreachable_or_slow_node_is_storage_unavailable() -> None:
-    with IpfsBlobStore("http://127.0.0.1:9", timeout=2) as ipfs:
-        with pytest.raises(StorageUnavailable, match="cannot reach"):
-            ipfs.put(b"x")
+    with (
+        IpfsBlobStore("http://127.0.0.1:9", timeout=2) as ipfs,
+        pytest.raises(StorageUnavailable, match="cannot reach"),
+    ):
+        ipfs.put(b"x")
 
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)
 
-    with IpfsBlobStore("http://kubo.invalid", transport=httpx.MockTransport(slow)) as ipfs:
-        with pytest.raises(StorageUnavailable, match="timed out"):
-            ipfs.get(compute_cid(b"x"))
+    with (
+        IpfsBlobStore("http://kubo.invalid", transport=httpx.MockTransport(slow)) as ipfs,
+        pytest.raises(StorageUnavailable, match="timed out"),
+    ):
+        ipfs.get(compute_cid(b"x"))
     assert issubclass(StorageUnavailable, ConnectionError)
 
 
@@ -423,20 +427,23 @@ def test_ipfs_non_kubo_answers_are_storage_unavailable() -> None:
     def not_kubo(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>hello</html>")
 
-    with IpfsBlobStore("http://kubo.invalid", transport=httpx.MockTransport(not_kubo)) as ipfs:
-        with pytest.raises(StorageUnavailable, match="Kubo's format"):
-            ipfs.put(b"x")
+    with (
+        IpfsBlobStore("http://kubo.invalid", transport=httpx.MockTransport(not_kubo)) as ipfs,
+        pytest.raises(StorageUnavailable, match="Kubo's format"),
+    ):
+        ipfs.put(b"x")
 
     def forbidden(request: httpx.Request) -> httpx.Response:
         return httpx.Response(403, text="403 - Forbidden")
 
-    with IpfsBlobStore("http://kubo.invalid", transport=httpx.MockTransport(forbidden)) as ipfs:
-        with pytest.raises(StorageUnavailable, match="HTTP 403"):
-            ipfs.get(compute_cid(b"x"))
+    with (
+        IpfsBlobStore("http://kubo.invalid", transport=httpx.MockTransport(forbidden)) as ipfs,
+        pytest.raises(StorageUnavailable, match="HTTP 403"),
+    ):
+        ipfs.get(compute_cid(b"x"))
 
 
 def test_ipfs_blob_over_the_limit_is_refused(kubo: tuple[FakeKubo, str]) -> None:
     _, url = kubo
-    with IpfsBlobStore(url, max_blob_size=4) as ipfs:
-        with pytest.raises(BlobTooLarge):
-            ipfs.put(b"12345")
+    with IpfsBlobStore(url, max_blob_size=4) as ipfs, pytest.raises(BlobTooLarge):
+        ipfs.put(b"12345")

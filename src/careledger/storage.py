@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import httpx
 from multiformats import CID, multihash
@@ -320,7 +320,7 @@ class IpfsBlobStore:
         """Close the HTTP connection pool."""
         self._client.close()
 
-    def __enter__(self) -> IpfsBlobStore:
+    def __enter__(self) -> Self:
         """Use as a context manager."""
         return self
 
