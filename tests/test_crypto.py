@@ -392,3 +392,12 @@ def test_shred_reports_surviving_copies() -> None:
 
     with pytest.raises(ShredIncomplete):
         shred(Stubborn(), BINDING.record_id)
+
+
+def test_the_stored_blob_carries_no_record_id_patient_or_plaintext() -> None:
+    # The blob may sit on a public IPFS network: it must not link itself to a patient.
+    canary = b"CANARY-Jane-Doe-MRN-0042"
+    binding = RecordBinding(keccak(b"record-1"), 7, "0x" + "c3" * 20)
+    blob = encrypt_record(canary * 4, binding)[0].to_bytes()
+    for secret in (canary, binding.record_id, binding.patient, bytes(keccak(canary))):
+        assert secret not in blob
