@@ -366,6 +366,22 @@ def test_signature_for_another_chain_or_contract_is_refused(env: Env) -> None:
     assert env.registry.nonce(p.address) == 0
 
 
+def test_signature_for_one_deployment_is_refused_by_a_second_deployment(env: Env) -> None:
+    p = patient()
+    signed = signed_grant(env, p)
+    deployer = env.sender(env.node.accounts[0].private_key)
+    genesis = [GenesisMember(env.hospital_a, Role.PROVIDER, os.urandom(32)),
+               GenesisMember(env.hospital_b, Role.PROVIDER, os.urandom(32))]
+    second = CareLedger(env.chain, deploy(deployer, genesis, threshold=1)).consent
+    relayer = Relayer(env.sender(env.relayer_key), second)
+    with pytest.raises(DomainMismatch):
+        relayer.submit(signed)
+    with pytest.raises(InvalidSignature):
+        relayer.submit(signed, local_checks=False)
+    # the same message signed for the second deployment is accepted there
+    assert relayer.submit(sign_consent(signed.message, ConsentSigner(second).domain(), p)).applied_by_us
+
+
 def test_high_s_signature_is_refused(env: Env) -> None:
     p = patient()
     signed = signed_grant(env, p)
