@@ -40,6 +40,7 @@ $(SOLC_SHIM): tools/solc.js $(NODE_STAMP)
 
 $(BUILD_STAMP): $(VENV_STAMP) $(SOLC_SHIM) $(SOURCES) ape-config.yaml
 	$(VENV)/bin/ape compile --force
+	mkdir -p .build
 	touch $@
 
 compile: $(BUILD_STAMP)

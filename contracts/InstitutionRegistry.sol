@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {IInstitutionRegistry} from "./interfaces/IInstitutionRegistry.sol";
+
+/// @title InstitutionRegistry — M-of-N governed consortium membership
+/// @notice See {IInstitutionRegistry}. Approvals are counted when cast; a member suspended after
+/// approving keeps that approval until the proposal executes or expires (proposals live for
+/// `proposalLifetime` seconds), which avoids any loop over approvers.
+contract InstitutionRegistry is IInstitutionRegistry {
+    uint8 public constant ROLE_PROVIDER = 1;
+    uint8 public constant ROLE_RESEARCHER = 2;
+    uint8 public constant ROLE_EMERGENCY = 4;
+    uint8 internal constant ALL_ROLES = 7;
+
+    uint8 internal constant STATUS_NONE = 0;
+    uint8 internal constant STATUS_ACTIVE = 1;
+    uint8 internal constant STATUS_SUSPENDED = 2;
+    uint8 internal constant STATUS_REMOVED = 3;
+
+    /// @notice How long a proposal stays open, in seconds.
+    uint64 public immutable proposalLifetime;
+
+    mapping(address account => Institution) private _institutions;
+    Proposal[] private _proposals;
+    mapping(uint256 proposalId => mapping(address member => bool)) private _approved;
+    uint32 private _threshold;
+    uint32 private _members;
+
+    constructor(
+        address[] memory genesis,
+        uint8[] memory roles,
+        bytes32[] memory encryptionKeys,
+        bytes32[] memory metadataHashes,
+        uint32 threshold_,
+        uint64 proposalLifetime_
+    ) {
+        uint256 n = genesis.length;
+        if (n == 0 || roles.length != n || encryptionKeys.length != n || metadataHashes.length != n) {
+            revert GenesisLengthMismatch();
+        }
+        if (proposalLifetime_ == 0) revert InvalidLifetime();
+        proposalLifetime = proposalLifetime_;
+        for (uint256 i = 0; i < n; ++i) {
+            address account = genesis[i];
+            if (account == address(0)) revert ZeroAddress();
+            if (_institutions[account].status != STATUS_NONE) revert AlreadyMember(account);
+            _checkRoles(roles[i]);
+            _checkKey(encryptionKeys[i]);
+            _admit(account, roles[i], encryptionKeys[i], metadataHashes[i]);
+        }
+        if (threshold_ == 0 || threshold_ > _members) revert InvalidThreshold(threshold_, _members);
+        _threshold = threshold_;
+        emit ThresholdChanged(threshold_);
+    }
+
+    // ---------------------------------------------------------------- governance
+
+    /// @inheritdoc IInstitutionRegistry
+    function propose(
+        ProposalKind kind,
+        address subject,
+        uint8 roles,
+        bytes32 encryptionKey,
+        bytes32 metadataHash,
+        uint32 newThreshold
+    ) external returns (uint256 proposalId) {
+        _onlyActive(msg.sender);
+        Proposal memory p = Proposal({
+            kind: kind,
+            subject: subject,
+            roles: roles,
+            expiresAt: uint64(block.timestamp) + proposalLifetime,
+            approvals: 0,
+            executed: false,
+            encryptionKey: encryptionKey,
+            metadataHash: metadataHash,
+            newThreshold: newThreshold,
+            proposer: msg.sender
+        });
+        _validate(p);
+        proposalId = _proposals.length;
+        _proposals.push(p);
+        emit ProposalCreated(proposalId, kind, subject, msg.sender, p.expiresAt);
+        _approve(proposalId);
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function approve(uint256 proposalId) external {
+        _onlyActive(msg.sender);
+        if (proposalId >= _proposals.length) revert ProposalNotFound(proposalId);
+        Proposal storage p = _proposals[proposalId];
+        if (p.executed) revert ProposalAlreadyExecuted(proposalId);
+        if (block.timestamp >= p.expiresAt) revert ProposalExpired(proposalId, p.expiresAt);
+        _approve(proposalId);
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function updateEncryptionKey(bytes32 encryptionKey, bytes32 metadataHash) external {
+        _onlyActive(msg.sender);
+        _checkKey(encryptionKey);
+        Institution storage inst = _institutions[msg.sender];
+        inst.encryptionKey = encryptionKey;
+        inst.metadataHash = metadataHash;
+        emit EncryptionKeyUpdated(msg.sender, encryptionKey, metadataHash);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IInstitutionRegistry
+    function institution(address account) external view returns (Institution memory) {
+        return _institutions[account];
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function isActive(address account) external view returns (bool) {
+        return _institutions[account].status == STATUS_ACTIVE;
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function hasRole(address account, uint8 role) external view returns (bool) {
+        Institution storage inst = _institutions[account];
+        return role != 0 && inst.status == STATUS_ACTIVE && inst.roles & role == role;
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function statusOf(address account) external view returns (uint8) {
+        return _institutions[account].status;
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function encryptionKeyOf(address account) external view returns (bytes32) {
+        return _institutions[account].encryptionKey;
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function threshold() external view returns (uint32) {
+        return _threshold;
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function memberCount() external view returns (uint32) {
+        return _members;
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function proposal(uint256 proposalId) external view returns (Proposal memory) {
+        if (proposalId >= _proposals.length) revert ProposalNotFound(proposalId);
+        return _proposals[proposalId];
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function proposalCount() external view returns (uint256) {
+        return _proposals.length;
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function hasApproved(uint256 proposalId, address member) external view returns (bool) {
+        return _approved[proposalId][member];
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _approve(uint256 proposalId) private {
+        if (_approved[proposalId][msg.sender]) revert AlreadyApproved(proposalId, msg.sender);
+        _approved[proposalId][msg.sender] = true;
+        Proposal storage p = _proposals[proposalId];
+        uint32 approvals = p.approvals + 1;
+        p.approvals = approvals;
+        emit ProposalApproved(proposalId, msg.sender, approvals);
+        if (approvals >= _threshold) {
+            p.executed = true;
+            _execute(p);
+            emit ProposalExecuted(proposalId);
+        }
+    }
+
+    /// @dev Checks that `p` applies to the current state; run at proposal and again at execution.
+    function _validate(Proposal memory p) private view {
+        if (p.kind == ProposalKind.ChangeThreshold) {
+            if (p.newThreshold == 0 || p.newThreshold > _members) revert InvalidThreshold(p.newThreshold, _members);
+            return;
+        }
+        address subject = p.subject;
+        if (subject == address(0)) revert ZeroAddress();
+        uint8 status = _institutions[subject].status;
+        if (p.kind == ProposalKind.Admit) {
+            if (status == STATUS_ACTIVE || status == STATUS_SUSPENDED) revert AlreadyMember(subject);
+            _checkRoles(p.roles);
+            _checkKey(p.encryptionKey);
+            return;
+        }
+        if (status == STATUS_NONE || status == STATUS_REMOVED) revert NotMember(subject);
+        if (p.kind == ProposalKind.Suspend) {
+            if (status != STATUS_ACTIVE) revert InvalidStatus(subject, status);
+            _checkThresholdAfter(_members - 1);
+        } else if (p.kind == ProposalKind.Reinstate) {
+            if (status != STATUS_SUSPENDED) revert InvalidStatus(subject, status);
+        } else if (p.kind == ProposalKind.Remove) {
+            if (status == STATUS_ACTIVE) _checkThresholdAfter(_members - 1);
+        } else {
+            // ChangeRoles
+            _checkRoles(p.roles);
+        }
+    }
+
+    function _execute(Proposal storage stored) private {
+        Proposal memory p = stored;
+        _validate(p);
+        address subject = p.subject;
+        if (p.kind == ProposalKind.Admit) {
+            _admit(subject, p.roles, p.encryptionKey, p.metadataHash);
+        } else if (p.kind == ProposalKind.Suspend) {
+            _institutions[subject].status = STATUS_SUSPENDED;
+            --_members;
+            emit InstitutionSuspended(subject);
+        } else if (p.kind == ProposalKind.Reinstate) {
+            _institutions[subject].status = STATUS_ACTIVE;
+            ++_members;
+            emit InstitutionReinstated(subject);
+        } else if (p.kind == ProposalKind.Remove) {
+            if (_institutions[subject].status == STATUS_ACTIVE) --_members;
+            _institutions[subject].status = STATUS_REMOVED;
+            emit InstitutionRemoved(subject);
+        } else if (p.kind == ProposalKind.ChangeRoles) {
+            _institutions[subject].roles = p.roles;
+            emit RolesChanged(subject, p.roles);
+        } else {
+            _threshold = p.newThreshold;
+            emit ThresholdChanged(p.newThreshold);
+        }
+    }
+
+    function _admit(address account, uint8 roles, bytes32 encryptionKey, bytes32 metadataHash) private {
+        _institutions[account] = Institution({
+            status: STATUS_ACTIVE,
+            roles: roles,
+            admittedAt: uint64(block.timestamp),
+            encryptionKey: encryptionKey,
+            metadataHash: metadataHash
+        });
+        ++_members;
+        emit InstitutionAdmitted(account, roles, encryptionKey, metadataHash);
+    }
+
+    function _onlyActive(address account) private view {
+        if (_institutions[account].status != STATUS_ACTIVE) revert NotActiveMember(account);
+    }
+
+    function _checkThresholdAfter(uint32 members) private view {
+        if (_threshold > members) revert InvalidThreshold(_threshold, members);
+    }
+
+    function _checkRoles(uint8 roles) private pure {
+        if (roles == 0 || roles & ~ALL_ROLES != 0) revert InvalidRoles(roles);
+    }
+
+    function _checkKey(bytes32 key) private pure {
+        if (key == bytes32(0)) revert InvalidEncryptionKey();
+    }
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+
+import {IInstitutionRegistry} from "./interfaces/IInstitutionRegistry.sol";
+import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
+
+/// @title RecordRegistry — write-once commitments of encrypted records
+/// @notice See {IRecordRegistry}. Storage keeps only what contracts read: per version the
+/// commitment, its issuer (who alone may supersede it) and its successor; per batch a header.
+/// The patient of each version lives in the immutable `RecordAnchored` event.
+contract RecordRegistry is IRecordRegistry {
+    uint8 public constant ROLE_PROVIDER = 1;
+
+    struct Version {
+        bytes32 commitment;
+        address issuer;
+        uint64 anchoredAt;
+    }
+
+    struct BatchHeader {
+        address issuer;
+        uint32 count;
+        uint64 anchoredAt;
+        bytes32 category;
+    }
+
+    IInstitutionRegistry public immutable institutions;
+
+    mapping(bytes32 recordId => Version) private _versions;
+    mapping(bytes32 recordId => bytes32 nextVersion) private _next;
+    mapping(bytes32 root => BatchHeader) private _batches;
+
+    constructor(IInstitutionRegistry institutions_) {
+        if (address(institutions_) == address(0)) revert ZeroAddress();
+        institutions = institutions_;
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function anchor(address patient, bytes32 recordId, bytes32 commitment, bytes32 category, bytes32 previousVersion)
+        external
+    {
+        _onlyProvider();
+        if (patient == address(0)) revert ZeroAddress();
+        if (recordId == bytes32(0)) revert ZeroRecordId();
+        if (commitment == bytes32(0)) revert ZeroCommitment();
+        Version storage v = _versions[recordId];
+        if (v.commitment != bytes32(0)) revert AlreadyAnchored(recordId);
+        if (previousVersion != bytes32(0)) {
+            Version storage prev = _versions[previousVersion];
+            if (prev.commitment == bytes32(0)) revert PreviousVersionNotFound(previousVersion);
+            if (prev.issuer != msg.sender) revert NotIssuer(previousVersion, prev.issuer, msg.sender);
+            bytes32 next = _next[previousVersion];
+            if (next != bytes32(0)) revert VersionAlreadySuperseded(previousVersion, next);
+            _next[previousVersion] = recordId;
+        }
+        v.commitment = commitment;
+        v.issuer = msg.sender;
+        v.anchoredAt = uint64(block.timestamp);
+        emit RecordAnchored(recordId, patient, msg.sender, commitment, category, previousVersion);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function anchorBatch(bytes32 root, uint32 count, bytes32 category) external {
+        _onlyProvider();
+        if (root == bytes32(0)) revert ZeroCommitment();
+        if (count == 0) revert EmptyBatch();
+        BatchHeader storage b = _batches[root];
+        if (b.issuer != address(0)) revert BatchAlreadyAnchored(root);
+        b.issuer = msg.sender;
+        b.count = count;
+        b.anchoredAt = uint64(block.timestamp);
+        b.category = category;
+        emit BatchAnchored(root, msg.sender, count, category);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function commitmentOf(bytes32 recordId) external view returns (bytes32) {
+        return _versions[recordId].commitment;
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function isAnchored(bytes32 recordId) external view returns (bool) {
+        return _versions[recordId].commitment != bytes32(0);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function issuerOf(bytes32 recordId) external view returns (address) {
+        return _versions[recordId].issuer;
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function nextVersionOf(bytes32 recordId) external view returns (bytes32) {
+        return _next[recordId];
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function batch(bytes32 root)
+        external
+        view
+        returns (address issuer, uint32 count, uint64 anchoredAt, bytes32 category)
+    {
+        BatchHeader storage b = _batches[root];
+        return (b.issuer, b.count, b.anchoredAt, b.category);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function verifyBatchRecord(
+        bytes32 root,
+        bytes32[] calldata proof,
+        address patient,
+        bytes32 recordId,
+        bytes32 commitment,
+        bytes32 category
+    ) external view returns (bool) {
+        if (_batches[root].issuer == address(0)) return false;
+        return MerkleProof.verifyCalldata(proof, root, _leaf(patient, recordId, commitment, category));
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function leafHash(address patient, bytes32 recordId, bytes32 commitment, bytes32 category)
+        external
+        pure
+        returns (bytes32)
+    {
+        return _leaf(patient, recordId, commitment, category);
+    }
+
+    function _leaf(address patient, bytes32 recordId, bytes32 commitment, bytes32 category)
+        private
+        pure
+        returns (bytes32)
+    {
+        return keccak256(bytes.concat(keccak256(abi.encode(patient, recordId, commitment, category))));
+    }
+
+    function _onlyProvider() private view {
+        if (!institutions.hasRole(msg.sender, ROLE_PROVIDER)) {
+            if (!institutions.isActive(msg.sender)) revert NotActiveInstitution(msg.sender);
+            revert MissingRole(msg.sender, ROLE_PROVIDER);
+        }
+    }
+}
