@@ -37,8 +37,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     bytes32 public constant SET_GUARDIAN_TYPEHASH =
         keccak256("SetGuardian(address patient,address guardian,uint64 expiresAt,uint256 nonce,uint256 deadline)");
 
+    /// @dev One storage slot per patient: the chain head (the first 24 bytes of the keccak256
+    /// step, 192 bits) and the entry count. Keeping both in one slot is what holds recordAccess
+    /// under its gas budget; a 192-bit head still needs ~2^192 work to forge a history.
     struct AuditState {
-        bytes32 head;
+        bytes24 head;
         uint64 count;
     }
 
@@ -223,15 +226,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (purpose > MAX_PURPOSE) revert InvalidPurpose(purpose);
         (bool ok, bool viaBreakGlass) = _authorized(patient, msg.sender, recordId, category, purpose);
         if (!ok) revert AccessNotAuthorized(patient, msg.sender, recordId, purpose);
-        AuditState storage audit = _audit[patient];
-        uint64 seq = audit.count;
-        uint64 timestamp = uint64(block.timestamp);
-        bytes32 entryHash =
-            keccak256(abi.encode(msg.sender, recordId, category, purpose, timestamp, seq, viaBreakGlass));
-        head = keccak256(abi.encode(audit.head, patient, entryHash));
-        audit.head = head;
-        audit.count = seq + 1;
-        emit AccessRecorded(patient, msg.sender, recordId, category, purpose, timestamp, seq, viaBreakGlass, head);
+        uint64 seq;
+        (head, seq) = _appendAudit(patient, recordId, category, purpose, viaBreakGlass);
+        emit AccessRecorded(
+            patient, msg.sender, recordId, category, purpose, uint64(block.timestamp), seq, viaBreakGlass, head
+        );
     }
 
     // ---------------------------------------------------------------- views
@@ -282,7 +281,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     /// @inheritdoc IConsentRegistry
     function auditHead(address patient) external view returns (bytes32 head, uint64 count) {
         AuditState storage audit = _audit[patient];
-        return (audit.head, audit.count);
+        return (bytes32(audit.head), audit.count);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -356,6 +355,21 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
             viaBreakGlass = true;
         }
         if (ok && !_institutions.isActive(grantee)) return (false, false);
+    }
+
+    /// @dev Advance the patient's audit chain by the caller's access entry; returns (head, seq).
+    function _appendAudit(address patient, bytes32 recordId, bytes32 category, uint8 purpose, bool viaBreakGlass)
+        private
+        returns (bytes32 head, uint64 seq)
+    {
+        AuditState storage audit = _audit[patient];
+        seq = audit.count;
+        bytes32 entryHash =
+            keccak256(abi.encode(msg.sender, recordId, category, purpose, uint64(block.timestamp), seq, viaBreakGlass));
+        bytes24 next = bytes24(keccak256(abi.encode(bytes32(audit.head), patient, entryHash)));
+        audit.head = next;
+        audit.count = seq + 1;
+        head = bytes32(next);
     }
 
     function _live(address patient, address grantee, bytes32 scope, uint8 purpose) private view returns (bool) {

@@ -7,17 +7,13 @@ import {IInstitutionRegistry} from "./interfaces/IInstitutionRegistry.sol";
 import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
 
 /// @title RecordRegistry — write-once commitments of encrypted records
-/// @notice See {IRecordRegistry}. Storage keeps only what contracts read: per version the
-/// commitment, its issuer (who alone may supersede it) and its successor; per batch a header.
-/// The patient of each version lives in the immutable `RecordAnchored` event.
+/// @notice See {IRecordRegistry}. Storage keeps only what contracts read: per version its
+/// commitment and successor, per batch a header. A record id starts with the 20 bytes of its
+/// issuer's address (then 12 bytes chosen by the issuer), so the issuer of every version is known
+/// without storing it and only that issuer can supersede it. The patient of each version lives in
+/// the immutable `RecordAnchored` event.
 contract RecordRegistry is IRecordRegistry {
     uint8 public constant ROLE_PROVIDER = 1;
-
-    struct Version {
-        bytes32 commitment;
-        address issuer;
-        uint64 anchoredAt;
-    }
 
     struct BatchHeader {
         address issuer;
@@ -28,7 +24,7 @@ contract RecordRegistry is IRecordRegistry {
 
     IInstitutionRegistry public immutable institutions;
 
-    mapping(bytes32 recordId => Version) private _versions;
+    mapping(bytes32 recordId => bytes32 commitment) private _commitments;
     mapping(bytes32 recordId => bytes32 nextVersion) private _next;
     mapping(bytes32 root => BatchHeader) private _batches;
 
@@ -43,21 +39,18 @@ contract RecordRegistry is IRecordRegistry {
     {
         _onlyProvider();
         if (patient == address(0)) revert ZeroAddress();
-        if (recordId == bytes32(0)) revert ZeroRecordId();
+        if (_issuer(recordId) != msg.sender) revert RecordIdNotOwned(recordId, msg.sender);
         if (commitment == bytes32(0)) revert ZeroCommitment();
-        Version storage v = _versions[recordId];
-        if (v.commitment != bytes32(0)) revert AlreadyAnchored(recordId);
+        if (_commitments[recordId] != bytes32(0)) revert AlreadyAnchored(recordId);
         if (previousVersion != bytes32(0)) {
-            Version storage prev = _versions[previousVersion];
-            if (prev.commitment == bytes32(0)) revert PreviousVersionNotFound(previousVersion);
-            if (prev.issuer != msg.sender) revert NotIssuer(previousVersion, prev.issuer, msg.sender);
+            if (_commitments[previousVersion] == bytes32(0)) revert PreviousVersionNotFound(previousVersion);
+            address issuer = _issuer(previousVersion);
+            if (issuer != msg.sender) revert NotIssuer(previousVersion, issuer, msg.sender);
             bytes32 next = _next[previousVersion];
             if (next != bytes32(0)) revert VersionAlreadySuperseded(previousVersion, next);
             _next[previousVersion] = recordId;
         }
-        v.commitment = commitment;
-        v.issuer = msg.sender;
-        v.anchoredAt = uint64(block.timestamp);
+        _commitments[recordId] = commitment;
         emit RecordAnchored(recordId, patient, msg.sender, commitment, category, previousVersion);
     }
 
@@ -77,19 +70,18 @@ contract RecordRegistry is IRecordRegistry {
 
     /// @inheritdoc IRecordRegistry
     function commitmentOf(bytes32 recordId) external view returns (bytes32) {
-        return _versions[recordId].commitment;
+        return _commitments[recordId];
     }
 
     /// @inheritdoc IRecordRegistry
     function isAnchored(bytes32 recordId) external view returns (bool) {
-        return _versions[recordId].commitment != bytes32(0);
+        return _commitments[recordId] != bytes32(0);
     }
 
     /// @inheritdoc IRecordRegistry
     function issuerOf(bytes32 recordId) external view returns (address) {
-        return _versions[recordId].issuer;
+        return _commitments[recordId] == bytes32(0) ? address(0) : _issuer(recordId);
     }
-
     /// @inheritdoc IRecordRegistry
     function nextVersionOf(bytes32 recordId) external view returns (bytes32) {
         return _next[recordId];
@@ -133,6 +125,11 @@ contract RecordRegistry is IRecordRegistry {
         returns (bytes32)
     {
         return keccak256(bytes.concat(keccak256(abi.encode(patient, recordId, commitment, category))));
+    }
+
+    /// @dev The issuer namespace of a record id: its first 20 bytes.
+    function _issuer(bytes32 recordId) private pure returns (address) {
+        return address(bytes20(recordId));
     }
 
     function _onlyProvider() private view {

@@ -24,7 +24,7 @@ from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent import ConsentSigner, Relayer
 from careledger.errors import ContractRevert
 
-from .conftest import SLOW, World, build_world
+from conftest import SLOW, World, build_world
 
 PATIENTS = ["alice", "bob"]
 INSTITUTIONS = ["hospital_a", "hospital_b", "emergency", "researcher"]
@@ -181,8 +181,10 @@ class ConsentMachine(RuleBasedStateMachine):
             self._tx(by, self.consent.rejectRequest(rid), allowed)
             return
         self._tx(by, self.consent.approveRequest(rid, self.m.now + duration), allowed)
-        if allowed:
-            self.m.grants[(patient, inst, scope)] = (purpose.bit, self.m.now - 1 + duration)
+        if allowed:  # the requested purpose joins what is live; the grant takes the new expiry
+            old_mask, old_exp = self.m.grants.get((patient, inst, scope), (0, 0))
+            mask = purpose.bit | (old_mask if self.m.live(old_exp, self.m.now) else 0)
+            self.m.grants[(patient, inst, scope)] = (mask, self.m.now - 1 + duration)
 
     @rule(inst=st.sampled_from(INSTITUTIONS), patient=st.sampled_from(PATIENTS),
           duration=st.integers(0, MAX_BREAK_GLASS + 10))

@@ -28,7 +28,7 @@ from careledger.devnet import Devnet
 from careledger.errors import RpcUnavailable
 from careledger.records import Patient, Provider, Workspace
 
-from .conftest import SLOW, World, build_world
+from conftest import SLOW, World, build_world
 
 KILL_CYCLES = 40 if SLOW else 20
 REORGS = 20 if SLOW else 10

@@ -88,7 +88,7 @@ def test_access_with_wrong_purpose_is_refused_and_nothing_is_decrypted(world) ->
 
 def test_publication_is_idempotent_by_record_id(world) -> None:  # type: ignore[no-untyped-def]
     ws, a, _, alice = _actors(world)
-    rid = b"\x11" * 32
+    rid = bytes.fromhex(world.addr("hospital_a")[2:]) + b"\x11" * 12
     first = a.publish(alice.patient, b"v1", Category.LAB, record_id=rid)
     again = a.publish(alice.patient, b"v1", Category.LAB, record_id=rid)
     assert again.pointer.commitment == first.pointer.commitment

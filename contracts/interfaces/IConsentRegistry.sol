@@ -45,7 +45,10 @@ interface IConsentRegistry {
     event AccessRequestApproved(uint256 indexed requestId, address indexed patient, uint64 expiresAt, address actor);
     event AccessRequestRejected(uint256 indexed requestId, address indexed patient, address actor);
     event BreakGlassOpened(address indexed patient, address indexed institution, bytes32 reasonCode, uint64 expiresAt);
-    /// @notice One access, in the patient's hash chain: `head` is the chain head after it.
+    /// @notice One access, in the patient's hash chain: `head` is the chain head after it,
+    /// `bytes32(bytes24(keccak256(abi.encode(previousHead, patient, keccak256(entry)))))` with
+    /// `entry = abi.encode(accessor, recordId, category, purpose, timestamp, seq, viaBreakGlass)`
+    /// and a genesis head of zero.
     event AccessRecorded(
         address indexed patient,
         address indexed accessor,

@@ -3,9 +3,11 @@ pragma solidity 0.8.30;
 
 /// @title IRecordRegistry — anchors, never data
 /// @notice Providers anchor the commitment (keccak256 of the encrypted blob) of each record
-/// version, write-once, or the Merkle root of a batch. Amendments are new record ids pointing
-/// to the version they supersede; only the issuer of a version may supersede it. The patient and
-/// issuer of each version are in the immutable `RecordAnchored` event.
+/// version, write-once, or the Merkle root of a batch. A record id is the issuer's 20-byte address
+/// followed by 12 bytes of the issuer's choice (random in the SDK), so ids never collide across
+/// institutions and the issuer of a version needs no storage. Amendments are new record ids
+/// pointing to the version they supersede; only the issuer of a version may supersede it. The
+/// patient and issuer of each version are in the immutable `RecordAnchored` event.
 interface IRecordRegistry {
     event RecordAnchored(
         bytes32 indexed recordId,
@@ -25,13 +27,15 @@ interface IRecordRegistry {
     error BatchAlreadyAnchored(bytes32 root);
     error EmptyBatch();
     error ZeroCommitment();
-    error ZeroRecordId();
+    /// @notice A record id must start with the anchoring institution's address.
+    error RecordIdNotOwned(bytes32 recordId, address caller);
     error ZeroAddress();
     error NotActiveInstitution(address account);
     error MissingRole(address account, uint8 role);
 
-    /// @notice Anchor one record version (active PROVIDER). `previousVersion` is zero for a first
-    /// version, else an anchored, not yet superseded version issued by the caller.
+    /// @notice Anchor one record version (active PROVIDER). `recordId` starts with the caller's
+    /// address. `previousVersion` is zero for a first version, else an anchored, not yet
+    /// superseded version issued by the caller.
     function anchor(address patient, bytes32 recordId, bytes32 commitment, bytes32 category, bytes32 previousVersion)
         external;
     /// @notice Anchor the Merkle root of `count` records (active PROVIDER), write-once per root.

@@ -88,7 +88,8 @@ def chain_step(previous: bytes, patient: str, accessor: str, record_id: bytes, c
     """One step of the audit hash chain, exactly as the ConsentRegistry computes it."""
     entry = encode(ENTRY_TYPES, [accessor, record_id, category, purpose, timestamp, seq,
                                  via_break_glass])
-    return keccak(encode(["bytes32", "address", "bytes32"], [previous, patient, keccak(entry)]))
+    step = keccak(encode(["bytes32", "address", "bytes32"], [previous, patient, keccak(entry)]))
+    return step[:24] + bytes(8)  # the contract keeps 192 bits of head beside the count, one slot
 
 
 class AuditLog:

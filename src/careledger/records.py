@@ -64,9 +64,23 @@ class NotAnchored(CareLedgerError, LookupError):
     """The record is not (yet) anchored on chain."""
 
 
-def new_record_id() -> bytes:
-    """A fresh random 32-byte record id (reveals nothing about the record)."""
-    return secrets.token_bytes(32)
+def new_record_id(issuer: str) -> bytes:
+    """A fresh record id in ``issuer``'s namespace: its 20-byte address, then 12 random bytes.
+
+    The RecordRegistry only accepts ids that start with the anchoring institution's address;
+    that is how it knows, without storing anything, who may supersede a version. The id reveals
+    nothing about the record (the issuer is public in the anchor event anyway).
+    """
+    return bytes.fromhex(_addr(issuer)[2:]) + secrets.token_bytes(12)
+
+
+def check_record_id(record_id: bytes, issuer: str) -> bytes:
+    """Raise ``InvalidInput`` unless ``record_id`` lies in ``issuer``'s namespace."""
+    if record_id[:20] != bytes.fromhex(_addr(issuer)[2:]):
+        raise InvalidInput(
+            f"record id 0x{record_id.hex()} must start with the issuing institution's address "
+            f"{_addr(issuer)}; let the SDK choose one (omit record_id) or use new_record_id(issuer)")
+    return record_id
 
 
 def _hex(b: bytes) -> str:
@@ -372,6 +386,11 @@ class Provider(Institution):
             previous_version=_hex(previous),
         )
 
+    def _record_id(self, record_id: bytes | str | None) -> bytes:
+        if record_id is None:
+            return new_record_id(self.address)
+        return check_record_id(_b32(record_id), self.address)
+
     def publish(self, patient: str, plaintext: bytes, category: Category | str,
                 *, record_id: bytes | str | None = None, wait: bool = True) -> PublishedRecord:
         """Encrypt, store and anchor one record for ``patient``.
@@ -380,7 +399,7 @@ class Provider(Institution):
         (anchors it if the earlier attempt stopped before the chain) and never anchors twice.
         """
         cat = category if isinstance(category, Category) else Category.parse(category)
-        rid = _b32(record_id) if record_id is not None else new_record_id()
+        rid = self._record_id(record_id)
         if self.ws.index.has(rid):
             return self.resume_record(rid)
         ptr = self._encrypt_and_store(patient, plaintext, cat, rid, 1, ZERO32)
@@ -391,7 +410,7 @@ class Provider(Institution):
               *, record_id: bytes | str | None = None) -> PublishedRecord:
         """Publish a new version of a record; the old one stays anchored and readable."""
         prev = self.ws.index.get(previous_id)
-        rid = _b32(record_id) if record_id is not None else new_record_id()
+        rid = self._record_id(record_id)
         if self.ws.index.has(rid):
             return self.resume_record(rid)
         ptr = self._encrypt_and_store(prev.patient, plaintext, Category[prev.category], rid,
@@ -507,7 +526,7 @@ class Provider(Institution):
             raise InvalidInput("record_ids must have one id per item")
         pointers: list[RecordPointer] = []
         for i, (patient, plaintext) in enumerate(items):
-            rid = _b32(record_ids[i]) if record_ids is not None else new_record_id()
+            rid = self._record_id(record_ids[i] if record_ids is not None else None)
             if self.ws.index.has(rid):
                 pointers.append(self.ws.index.get(rid))
             else:
