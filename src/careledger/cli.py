@@ -24,6 +24,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from web3.logs import DISCARD
+
 from careledger import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -384,7 +386,7 @@ def institution_propose(ctx: Ctx, kind: str, subject: str | None, roles: str, en
     receipt = ctx.sender().transact(ledger.institutions.contract.functions.propose(
         _KINDS.index(kind), subj, role_mask, key, b"\x00" * 32, new_threshold),
         description=f"propose {kind}")
-    ev = ledger.institutions.contract.events.ProposalCreated().process_receipt(receipt)
+    ev = ledger.institutions.contract.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)
     click.echo(f"proposal #{ev[0]['args']['proposalId']} created")
     _tx_line(receipt, "propose")
 
@@ -397,7 +399,7 @@ def institution_approve(ctx: Ctx, proposal_id: int) -> None:
     ledger = ctx.ledger()
     receipt = ctx.sender().transact(ledger.institutions.contract.functions.approve(proposal_id),
                                     description="approve")
-    executed = ledger.institutions.contract.events.ProposalExecuted().process_receipt(receipt)
+    executed = ledger.institutions.contract.events.ProposalExecuted().process_receipt(receipt, errors=DISCARD)
     _tx_line(receipt, "approved" + (" and executed" if executed else ""))
 
 

@@ -48,6 +48,11 @@ class _Wrapper:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.address})"
 
+    def _view(self, fn: str, *args: Any) -> Any:
+        """Call a view function, retrying while the node is unreachable (``RpcUnavailable`` after)."""
+        return self.chain.call_rpc(f"{self.NAME}.{fn}",
+                                   lambda: getattr(self.contract.functions, fn)(*args).call())
+
 
 @dataclass(frozen=True)
 class Institution:
@@ -68,21 +73,21 @@ class InstitutionRegistry(_Wrapper):
 
     def institution(self, account: str) -> Institution:
         """The registry's record of ``account`` (status NONE if unknown)."""
-        status, roles, admitted, key, meta = self.contract.functions.institution(account).call()
+        status, roles, admitted, key, meta = self._view("institution", account)
         return Institution(to_checksum_address(account), InstitutionStatus(status), Role(roles),
                            admitted, bytes(key), bytes(meta))
 
     def is_active(self, account: str) -> bool:
         """True while ``account`` is an admitted, unsuspended member."""
-        return bool(self.contract.functions.isActive(account).call())
+        return bool(self._view("isActive", account))
 
     def encryption_key(self, account: str) -> bytes:
         """The member's registered X25519 public key (32 bytes)."""
-        return bytes(self.contract.functions.encryptionKeyOf(account).call())
+        return bytes(self._view("encryptionKeyOf", account))
 
     def threshold(self) -> int:
         """Approvals a proposal needs."""
-        return int(self.contract.functions.threshold().call())
+        return int(self._view("threshold"))
 
 
 class ConsentRegistry(_Wrapper):
@@ -92,35 +97,35 @@ class ConsentRegistry(_Wrapper):
 
     def patient_key(self, patient: str) -> bytes:
         """The patient's registered X25519 public key (zero bytes if none)."""
-        return bytes(self.contract.functions.patientKeyOf(patient).call())
+        return bytes(self._view("patientKeyOf", patient))
 
     def nonce(self, signer: str) -> int:
         """The signer's current EIP-712 nonce."""
-        return int(self.contract.functions.nonces(signer).call())
+        return int(self._view("nonces", signer))
 
     def is_authorized(self, patient: str, grantee: str, scope: bytes, purpose: int) -> bool:
         """O(1) consent check at the latest block."""
-        return bool(self.contract.functions.isAuthorized(patient, grantee, scope, purpose).call())
+        return bool(self._view("isAuthorized", patient, grantee, scope, purpose))
 
     def is_authorized_for_record(self, patient: str, grantee: str, record_id: bytes,
                                  category: bytes, purpose: int) -> bool:
         """Consent check for a record: its id, its category or ALL."""
-        return bool(self.contract.functions.isAuthorizedForRecord(
-            patient, grantee, record_id, category, purpose).call())
+        return bool(self._view("isAuthorizedForRecord",
+            patient, grantee, record_id, category, purpose))
 
     def grant_of(self, patient: str, grantee: str, scope: bytes) -> tuple[int, int, int]:
         """``(purposes, expiresAt, grantedAt)`` of one grant (zeros if none)."""
-        p, e, g = self.contract.functions.getGrant(patient, grantee, scope).call()
+        p, e, g = self._view("getGrant", patient, grantee, scope)
         return int(p), int(e), int(g)
 
     def audit_head(self, patient: str) -> tuple[bytes, int]:
         """``(head, count)`` of the patient's on-chain access hash chain."""
-        head, count = self.contract.functions.auditHead(patient).call()
+        head, count = self._view("auditHead", patient)
         return bytes(head), int(count)
 
     def is_guardian(self, patient: str, guardian: str) -> bool:
         """True while ``guardian`` may act for ``patient``."""
-        return bool(self.contract.functions.isGuardian(patient, guardian).call())
+        return bool(self._view("isGuardian", patient, guardian))
 
 
 class RecordRegistry(_Wrapper):
@@ -130,22 +135,22 @@ class RecordRegistry(_Wrapper):
 
     def commitment_of(self, record_id: bytes) -> bytes:
         """The anchored commitment (32 zero bytes when not anchored)."""
-        return bytes(self.contract.functions.commitmentOf(record_id).call())
+        return bytes(self._view("commitmentOf", record_id))
 
     def next_version_of(self, record_id: bytes) -> bytes:
         """The id of the version that amended ``record_id`` (zero when it is the latest)."""
-        return bytes(self.contract.functions.nextVersionOf(record_id).call())
+        return bytes(self._view("nextVersionOf", record_id))
 
     def batch(self, root: bytes) -> tuple[str, int, int, bytes]:
         """``(issuer, count, anchoredAt, category)`` of a batch root."""
-        issuer, count, at, cat = self.contract.functions.batch(root).call()
+        issuer, count, at, cat = self._view("batch", root)
         return to_checksum_address(issuer), int(count), int(at), bytes(cat)
 
     def verify_batch_record(self, root: bytes, proof: Sequence[bytes], patient: str,
                             record_id: bytes, commitment: bytes, category: bytes) -> bool:
         """On-chain MerkleProof check of one record's inclusion in a batch."""
-        return bool(self.contract.functions.verifyBatchRecord(
-            root, list(proof), patient, record_id, commitment, category).call())
+        return bool(self._view("verifyBatchRecord", root, list(proof), patient, record_id,
+                               commitment, category))
 
 
 @dataclass

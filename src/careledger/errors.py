@@ -136,6 +136,23 @@ BatchAlreadyAnchored = _revert("BatchAlreadyAnchored", FileExistsError,
 EmptyBatch = _revert("EmptyBatch", ValueError, "a batch needs at least one record", "Empty batch.")
 ZeroCommitment = _revert("ZeroCommitment", ValueError, "a commitment cannot be zero",
     "Zero commitment.")
+InvalidPurposes = _revert("InvalidPurposes", ValueError,
+    "a purpose mask may only carry TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH and PUBHLTH",
+    "Unknown purpose bits.")
+InvalidScope = _revert("InvalidScope", ValueError,
+    "a scope is a record id, a category code or SCOPE_ALL, never zero", "Zero scope.")
+UnknownInstitution = _revert("UnknownInstitution", LookupError,
+    "consent can only be granted to a consortium member: check the grantee address "
+    "(careledger institution list)", "Grantee is not a consortium member.")
+NotIssuer = _revert("NotIssuer", PermissionError,
+    "only the institution that anchored a version may amend it", "Not the issuer of that version.")
+RecordIdNotOwned = _revert("RecordIdNotOwned", ValueError,
+    "a record id must start with the issuing institution's address: let the SDK choose it",
+    "Record id outside the issuer's namespace.")
+GenesisLengthMismatch = _revert("GenesisLengthMismatch", ValueError,
+    "give one role, key and metadata hash per genesis member", "Genesis arrays differ in length.")
+InvalidLifetime = _revert("InvalidLifetime", ValueError,
+    "the proposal lifetime must be at least one second", "Zero proposal lifetime.")
 
 _BY_NAME: dict[str, type[ContractRevert]] = {
     c.__name__: c for c in list(globals().values())

@@ -31,6 +31,8 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
+from web3.logs import DISCARD
+
 from careledger import crypto
 from careledger.chain import Sender, SentTransaction, TxJournal
 from careledger.codes import SCOPE_ALL, Category, Purpose, purpose_mask
@@ -276,7 +278,7 @@ class Institution(_Actor):
         receipt = self._tx(self.ledger.consent.contract.functions.requestAccess(
             _addr(patient), scope, int(Purpose.parse(purpose)), reason_hash),
             "request access")
-        ev = self.ledger.consent.contract.events.AccessRequested().process_receipt(receipt)
+        ev = self.ledger.consent.contract.events.AccessRequested().process_receipt(receipt, errors=DISCARD)
         return int(ev[0]["args"]["requestId"])
 
     def access(self, record_id: str | bytes, purpose: Purpose | str = Purpose.TREAT) -> bytes:
