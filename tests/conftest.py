@@ -21,12 +21,12 @@ def devnet() -> Iterator[Devnet]:
 
 # -- a deployed CareLedger with named actors -------------------------------------------------
 
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+from dataclasses import dataclass
+from pathlib import Path
 
-from careledger.chain import Chain, NonceManager, Sender  # noqa: E402
-from careledger.codes import Role  # noqa: E402
-from careledger.contracts import CareLedger, GenesisMember, deploy  # noqa: E402
+from careledger.chain import Chain, NonceManager, Sender
+from careledger.codes import Role
+from careledger.contracts import CareLedger, GenesisMember, deploy
 
 ACTORS = ["deployer", "hospital_a", "hospital_b", "emergency", "researcher", "relayer",
           "alice", "bob", "guardian", "stranger", "suspended", "attacker"]

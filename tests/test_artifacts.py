@@ -22,7 +22,7 @@ def _contract_names() -> set[str]:
         if ".cache" in path.parts:
             continue
         text = path.read_text()
-        names |= set(re.findall(r"^\s*(?:abstract\s+)?contract\s+(\w+)", text, re.M))
+        names |= set(re.findall(r"^\s*(?:abstract\s+)?contract\s+(\w+)", text, re.MULTILINE))
     return names
 
 

@@ -40,7 +40,7 @@ def actors(world):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("bad", ["0x123", "not-an-address", "0x" + "zz" * 20, "", "0x" + "11" * 21])
 def test_malformed_addresses_are_invalid_input_and_nothing_is_written(actors, bad: str) -> None:  # type: ignore[no-untyped-def]
-    world, ws, alice, a = actors
+    world, _ws, alice, a = actors
     before = _files(world.workdir / "ws")
     with pytest.raises(InvalidInput, match="not an Ethereum address"):
         a.publish(bad, b"x", Category.LAB)
@@ -51,7 +51,7 @@ def test_malformed_addresses_are_invalid_input_and_nothing_is_written(actors, ba
 
 @pytest.mark.parametrize("bad", [b"", b"\x01" * 31, b"\x01" * 33, "0x1234", "0xzz"])
 def test_wrong_length_keys_and_ids_are_invalid_input(actors, bad: bytes | str) -> None:  # type: ignore[no-untyped-def]
-    world, ws, alice, a = actors
+    _world, ws, alice, a = actors
     with pytest.raises(InvalidInput):
         a.publish(alice.patient, b"x", Category.LAB, record_id=bad)
     if isinstance(bad, bytes):
@@ -61,7 +61,7 @@ def test_wrong_length_keys_and_ids_are_invalid_input(actors, bad: bytes | str) -
 
 
 def test_oversized_record_is_refused_before_anything_is_stored(actors) -> None:  # type: ignore[no-untyped-def]
-    world, ws, alice, a = actors
+    world, _ws, alice, a = actors
     before = _files(world.workdir / "ws")
     with pytest.raises(BlobTooLarge, match="limit of 4096"):
         a.publish(alice.patient, b"\x00" * 5000, Category.IMAGING)
@@ -69,7 +69,7 @@ def test_oversized_record_is_refused_before_anything_is_stored(actors) -> None: 
 
 
 def test_non_utf8_record_bytes_round_trip_untouched(actors) -> None:  # type: ignore[no-untyped-def]
-    world, ws, alice, a = actors
+    _world, _ws, alice, a = actors
     raw = bytes(range(256)) + b"\xff\xfe\xc3\x28"
     pub = a.publish(alice.patient, raw, Category.IMAGING)
     assert alice.read(pub.record_id) == raw
@@ -87,7 +87,7 @@ def test_unknown_codes_are_invalid_input(actors) -> None:  # type: ignore[no-unt
 
 
 def test_truncated_or_corrupted_blob_is_a_typed_error_never_wrong_plaintext(actors) -> None:  # type: ignore[no-untyped-def]
-    world, ws, alice, a = actors
+    world, _ws, alice, a = actors
     pub = a.publish(alice.patient, b"glucose 5.4 mmol/L", Category.LAB)
     blob_files = [p for p in (world.workdir / "ws" / "blobs").rglob("*") if p.is_file()
                   and pub.pointer.cid in p.name]

@@ -23,7 +23,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent import ConsentSigner, Relayer
 from careledger.errors import ContractRevert
-
 from conftest import SLOW, World, build_world
 
 PATIENTS = ["alice", "bob"]

@@ -64,7 +64,7 @@ def test_full_flow_publish_signed_grant_share_access_revoke_erase(world) -> None
     alice.revoke(world.addr("hospital_b"), Category.LAB.code)
     with pytest.raises(AccessNotAuthorized, match="AccessNotAuthorized"):
         b.access(pub.record_id, Purpose.TREAT)
-    head, count = world.ledger.consent.audit_head(alice.patient)
+    _head, count = world.ledger.consent.audit_head(alice.patient)
     # two logged accesses (the one before sharing, which found no key, and the read);
     # the refused one after revocation reverted and left no entry
     assert count == 2
@@ -78,7 +78,7 @@ def test_full_flow_publish_signed_grant_share_access_revoke_erase(world) -> None
 
 
 def test_access_with_wrong_purpose_is_refused_and_nothing_is_decrypted(world) -> None:  # type: ignore[no-untyped-def]
-    ws, a, b, alice = _actors(world)
+    _ws, a, b, alice = _actors(world)
     pub = a.publish(alice.patient, b"note", Category.NOTE)
     alice.grant(world.addr("hospital_b"), Category.NOTE.code, [Purpose.TREAT], world.now() + DAY)
     alice.share(pub.record_id, world.addr("hospital_b"))
@@ -107,7 +107,7 @@ def test_anchor_is_write_once_on_chain(world) -> None:  # type: ignore[no-untype
 
 
 def test_amendments_are_new_versions_and_latest_is_found(world) -> None:  # type: ignore[no-untyped-def]
-    ws, a, _, alice = _actors(world)
+    _ws, a, _, alice = _actors(world)
     v1 = a.publish(alice.patient, b"draft", Category.DISCHARGE)
     v2 = a.amend(v1.record_id, b"final")
     assert v2.pointer.version == 2
@@ -186,7 +186,7 @@ def test_suspended_institution_can_neither_publish_nor_access(world) -> None:  #
 
 
 def test_guardian_acts_for_patient_until_removed(world) -> None:  # type: ignore[no-untyped-def]
-    ws, a, _, alice = _actors(world)
+    ws, _a, _, alice = _actors(world)
     alice.set_guardian(world.addr("guardian"), world.now() + DAY)
     g = Patient(world.ledger, world.sender("guardian"), ws, world.enc["guardian"], acting_for=alice.patient)
     g.grant(world.addr("hospital_b"), SCOPE_ALL, [Purpose.TREAT], world.now() + DAY)
@@ -202,7 +202,7 @@ CANARIES = ["CANARY-Zyxwv-Jane-Doe-1970-01-01", "MRN-CANARY-99887766", "CANARY d
 
 
 def test_no_canary_or_its_hash_reaches_any_calldata_log_or_storage(world) -> None:  # type: ignore[no-untyped-def]
-    ws, a, b, alice = _actors(world)
+    _ws, a, b, alice = _actors(world)
     start = world.chain.w3.eth.block_number
     pubs = [a.publish(alice.patient, json.dumps({"name": c, "note": c}).encode(), Category.NOTE)
             for c in CANARIES]

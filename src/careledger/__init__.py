@@ -31,8 +31,8 @@ from careledger.consent import (
     ConsentSigner,
     Eip712Domain,
     GrantConsent,
-    RelayResult,
     Relayer,
+    RelayResult,
     RevokeConsent,
     SetGuardianConsent,
     SignedConsent,
@@ -46,7 +46,13 @@ from careledger.contracts import (
     RecordRegistry,
     deploy,
 )
-from careledger.crypto import DataKey, EncryptedRecord, RecordBinding, decrypt_record, encrypt_record
+from careledger.crypto import (
+    DataKey,
+    EncryptedRecord,
+    RecordBinding,
+    decrypt_record,
+    encrypt_record,
+)
 from careledger.devnet import Devnet
 from careledger.errors import (
     AccessNotAuthorized,
@@ -84,7 +90,13 @@ from careledger.records import (
     new_record_id,
     verify_commitment,
 )
-from careledger.storage import BlobStore, IpfsBlobStore, LocalBlobStore, WrappedKeyStore, compute_cid
+from careledger.storage import (
+    BlobStore,
+    IpfsBlobStore,
+    LocalBlobStore,
+    WrappedKeyStore,
+    compute_cid,
+)
 
 __version__ = "0.1.0"
 

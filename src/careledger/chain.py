@@ -35,8 +35,8 @@ from web3.exceptions import (
 from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from careledger.errors import (
-    ChainIdMismatch,
     CareLedgerError,
+    ChainIdMismatch,
     RpcUnavailable,
     TransactionFailed,
     TransactionTimeout,

@@ -20,13 +20,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-
 from web3.logs import DISCARD
 
 from careledger import __version__
+
+if TYPE_CHECKING:
+    from careledger.consent import GrantConsent, RevokeConsent
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -569,6 +571,7 @@ def consent_sign(ctx: Ctx, action: str, grantee: str, patient_addr: str | None, 
     now = _now(ctx)
     signer = ConsentSigner(ledger.consent)
     pat = _address(patient_addr) if patient_addr else acct.address
+    msg: GrantConsent | RevokeConsent
     if action == "grant":
         msg = signer.grant_message(pat, _address(grantee), _scope(scope), list(purposes),
                                    _expiry(expires, now), deadline=_expiry(deadline, now),

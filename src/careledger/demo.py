@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_utils.address import to_checksum_address
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from web3.types import TxReceipt
-
 from web3.logs import DISCARD
+from web3.types import TxReceipt
 
 from careledger.audit import AuditLog
 from careledger.chain import Chain, NonceManager, Sender, SentTransaction
@@ -46,7 +46,7 @@ from careledger.records import (
 )
 
 DAY = 24 * 3600
-KEY_PASSWORD = "demo-only-password"  # noqa: S105 - synthetic keys of a throwaway devnet
+KEY_PASSWORD = "demo-only-password"
 
 
 @dataclass
@@ -215,7 +215,7 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
 
     # 4 -- signed consent ------------------------------------------------------------------
     step("4. Alice signs consent for Hospital B in her wallet (EIP-712); a relayer submits it")
-    alice_balance = chain.w3.eth.get_balance(alice.patient)
+    alice_balance = chain.w3.eth.get_balance(to_checksum_address(alice.patient))
     signer = ConsentSigner(ledger.consent)
     unsigned = signer.grant_message(alice.patient, acct["Hospital B"].address, Category.LAB.code,
                                     [Purpose.TREAT], now + 30 * DAY, deadline=now + DAY)
@@ -224,7 +224,8 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     wallet_sig = Account.sign_typed_data(acct["Patient Alice"].private_key, full_message=typed_data)
     signed = SignedConsent.from_wallet(typed_data, wallet_sig.signature.to_0x_hex())
     relayed = relayer.submit(signed)
-    result.patient_gas_spent_on_consent = alice_balance - chain.w3.eth.get_balance(alice.patient)
+    alice_after = chain.w3.eth.get_balance(to_checksum_address(alice.patient))
+    result.patient_gas_spent_on_consent = alice_balance - alice_after
     out.print(f"Typed data written to {workdir / 'alice-consent-typed-data.json'}; relayed in tx "
               f"{relayed.tx_hash[:18]}…; Alice spent {result.patient_gas_spent_on_consent} wei.")
 
@@ -304,7 +305,9 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     img = published["imaging"].record_id
     destroyed = alice.erase(img)
     unreadable = []
-    for read in (lambda: alice.read(img), lambda: hospital_a.read_verified(ws.index.get(img))):
+    readers: list[Callable[[], bytes]] = [lambda: alice.read(img),
+                                          lambda: hospital_a.read_verified(ws.index.get(img))]
+    for read in readers:
         try:
             read()
             unreadable.append(False)

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from eth_utils.address import to_checksum_address
@@ -339,8 +339,9 @@ class Devnet:
             self.requested_port = self._last_port
         return self.start()
 
-    def __enter__(self) -> Devnet:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(
         self,

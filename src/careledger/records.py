@@ -27,11 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from web3.types import TxReceipt
-
 from web3.logs import DISCARD
+from web3.types import TxReceipt
 
 from careledger import crypto
 from careledger.chain import Sender, SentTransaction, TxJournal
@@ -46,10 +44,10 @@ from careledger.errors import (
 )
 from careledger.keys import EncryptionKeyPair
 from careledger.merkle import MerkleTree, leaf_hash
-from careledger.validate import address as _addr
-from careledger.validate import bytes32
 from careledger.merkle import verify as merkle_verify
 from careledger.storage import DEFAULT_MAX_BLOB_SIZE, BlobStore, WrappedKeyStore
+from careledger.validate import address as _addr
+from careledger.validate import bytes32
 
 ZERO32 = b"\x00" * 32
 
@@ -455,7 +453,7 @@ class Provider(Institution):
     def _resume_batch_member(self, ptr: RecordPointer) -> PublishedRecord:
         assert ptr.batch_root is not None
         root = bytes.fromhex(ptr.batch_root[2:])
-        issuer, count, _, _ = self.ledger.records.batch(root)
+        _issuer, count, _, _ = self.ledger.records.batch(root)
         if count == 0:
             members = [p for p in self.ws.index.all() if p.batch_root == ptr.batch_root]
             self._anchor_batch(root, len(members), Category[ptr.category])
