@@ -32,7 +32,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
-from web3.types import Nonce, TxParams, TxReceipt, Wei
+from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from careledger.errors import (
     CareLedgerError,
@@ -41,6 +41,7 @@ from careledger.errors import (
     TransactionFailed,
     TransactionTimeout,
     decode_revert,
+    revert_from_data,
 )
 
 T = TypeVar("T")
@@ -469,16 +470,27 @@ class Sender:
 
     def _explain_failure(self, sent: SentTransaction, receipt: TxReceipt) -> CareLedgerError:
         w3 = self.chain.w3
-        tx = w3.eth.get_transaction(sent.tx_hash)
+        # 1. the exact revert data of the mined transaction, where the node can trace it
         try:
-            w3.eth.call(
-                {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]},
-                receipt["blockNumber"] - 1,
-            )
-        except (ContractCustomError, ContractLogicError) as exc:
-            return decode_revert(exc)
-        except Web3RPCError:
-            pass
+            trace = w3.provider.make_request(
+                RPCEndpoint("debug_traceTransaction"),
+                [sent.tx_hash.to_0x_hex(), {"tracer": "callTracer"}])
+            output = (trace.get("result") or {}).get("output")
+            if output and len(output) >= 10:
+                return revert_from_data(output)
+        except Exception as exc:  # noqa: BLE001 - tracing is optional on public nodes
+            log.debug("debug_traceTransaction unavailable (%s); replaying the call instead", exc)
+        # 2. replay: before the block, then after it (a transaction earlier in the same block,
+        #    e.g. a revocation, is only visible in the block's post-state)
+        tx = w3.eth.get_transaction(sent.tx_hash)
+        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
+        for block in (receipt["blockNumber"] - 1, receipt["blockNumber"]):
+            try:
+                w3.eth.call(call, block)  # type: ignore[arg-type]
+            except (ContractCustomError, ContractLogicError) as exc:
+                return decode_revert(exc)
+            except Web3RPCError:
+                pass
         return TransactionFailed(
             f"transaction {sent.tx_hash.to_0x_hex()} reverted in block {receipt['blockNumber']} "
             f"(gas used {receipt['gasUsed']} of {tx['gas']}); the state changed between "

@@ -1,0 +1,154 @@
+"""Adversarial scenarios through the SDK, against real anvils (issue 6, part 2).
+
+The contract-level rows of SECURITY.md have their own ape and forge tests; these check that
+they hold end to end through the flows an integrator calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from careledger.codes import SCOPE_ALL, Category, Purpose
+from careledger.consent import ConsentSigner, Relayer
+from careledger.devnet import Devnet
+from careledger.errors import (
+    AccessNotAuthorized,
+    InvalidSignature,
+    MissingRole,
+    NotActiveInstitution,
+    NotActiveMember,
+    NotIssuer,
+)
+from careledger.records import Patient, Provider, Researcher, Workspace
+from conftest import World, build_world
+
+DAY = 86400
+
+
+def _actors(world: World) -> tuple[Workspace, Provider, Provider, Patient]:
+    ws = Workspace.local(world.workdir / "offchain")
+    a = Provider(world.ledger, world.sender("hospital_a"), ws, world.enc["hospital_a"])  # type: ignore[arg-type]
+    b = Provider(world.ledger, world.sender("hospital_b"), ws, world.enc["hospital_b"])  # type: ignore[arg-type]
+    alice = Patient(world.ledger, world.sender("alice"), ws, world.enc["alice"])  # type: ignore[arg-type]
+    alice.register_key()
+    return ws, a, b, alice
+
+
+def test_access_racing_a_revocation_fails_and_releases_nothing(world: World) -> None:
+    """The revocation is mined first, in the same block: the access reverts, no plaintext."""
+    _, a, b, alice = _actors(world)
+    pub = a.publish(alice.patient, b"HbA1c 6.1 %", Category.LAB)
+    alice.grant(b.address, Category.LAB.code, [Purpose.TREAT], world.now() + DAY)
+    alice.share(pub.record_id, b.address)
+    rpc = world.chain.w3.provider.make_request
+    rpc("evm_setAutomine", [False])  # type: ignore[arg-type]
+    outcome: dict[str, object] = {}
+    try:
+        assert alice.sender is not None
+        revoke = alice.sender.send(world.ledger.consent.contract.functions.revoke(
+            alice.patient, b.address, Category.LAB.code))
+
+        def read() -> None:
+            try:
+                outcome["plaintext"] = b.access(pub.record_id, Purpose.TREAT)
+            except Exception as exc:  # noqa: BLE001 - inspected below
+                outcome["error"] = exc
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=1.0)  # estimated against the pending revoke, or sent and waiting
+        rpc("evm_mine", [])  # type: ignore[arg-type]
+        reader.join(timeout=30)
+        assert not reader.is_alive()
+    finally:
+        rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert alice.sender.wait(revoke)["status"] == 1
+    assert "plaintext" not in outcome
+    assert isinstance(outcome["error"], AccessNotAuthorized), outcome
+    assert world.ledger.consent.audit_head(alice.patient)[1] == 0  # nothing was logged
+    assert not world.ledger.consent.is_authorized(alice.patient, b.address, Category.LAB.code, 0)
+
+
+def test_suspended_institution_is_refused_everywhere(world: World) -> None:
+    ws, a, _, alice = _actors(world)
+    s = Provider(world.ledger, world.sender("suspended"), ws, world.enc["suspended"])  # type: ignore[arg-type]
+    pub = a.publish(alice.patient, b"x-ray report", Category.IMAGING)
+    alice.grant(s.address, SCOPE_ALL, [Purpose.TREAT, Purpose.ETREAT], world.now() + DAY)
+
+    with pytest.raises(NotActiveInstitution):
+        s.publish(alice.patient, b"forged result", Category.LAB)
+    with pytest.raises(NotActiveInstitution):
+        s.publish_batch([(alice.patient, b"r1"), (alice.patient, b"r2")], Category.VITALS)
+    with pytest.raises(NotActiveInstitution):
+        s.request_access(alice.patient, SCOPE_ALL, Purpose.HRESCH, "study")
+    with pytest.raises(NotActiveInstitution):
+        s.break_glass(alice.patient, "trauma", 3600)
+    with pytest.raises(AccessNotAuthorized):  # the patient's grant exists, but counts for nothing
+        s.access(pub.record_id, Purpose.TREAT)
+    with pytest.raises(AccessNotAuthorized):  # nobody may release a key to it either
+        a.release_key(pub.record_id, s.address, Purpose.TREAT)
+    inst = world.ledger.institutions.contract.functions
+    assert s.sender is not None
+    for call in (inst.propose(0, world.addr("stranger"), 1, b"\x01" * 32, b"\x00" * 32, 0),
+                 inst.approve(0),
+                 inst.updateEncryptionKey(b"\x02" * 32, b"\x00" * 32)):
+        with pytest.raises(NotActiveMember):
+            s.sender.transact(call)
+    assert world.ledger.consent.audit_head(alice.patient)[1] == 0
+
+
+def test_a_provider_cannot_supersede_another_providers_record(world: World) -> None:
+    ws, a, _b, alice = _actors(world)
+    pub = a.publish(alice.patient, b"discharge letter v1", Category.NOTE)
+    b_view = Provider(world.ledger, world.sender("hospital_b"), ws, world.enc["hospital_b"])  # type: ignore[arg-type]
+    with pytest.raises(NotIssuer):
+        b_view.amend(pub.record_id, b"discharge letter, forged v2")
+    assert world.ledger.records.next_version_of(bytes.fromhex(pub.record_id[2:])) == b"\x00" * 32
+    v2 = a.amend(pub.record_id, b"discharge letter v2")  # the issuer still can
+    assert world.ledger.records.next_version_of(bytes.fromhex(pub.record_id[2:])).hex() == v2.record_id[2:]
+
+
+def test_researcher_cannot_read_beyond_its_research_grant(world: World) -> None:
+    ws, a, _, alice = _actors(world)
+    r = Researcher(world.ledger, world.sender("researcher"), ws, world.enc["researcher"])  # type: ignore[arg-type]
+    lab = a.publish(alice.patient, b"cholesterol 5.2", Category.LAB)
+    note = a.publish(alice.patient, b"psychiatric note", Category.NOTE)
+    rid = r.request_access(alice.patient, Category.LAB.code, Purpose.HRESCH, "lipid study")
+    alice.approve_request(rid, world.now() + DAY)
+    alice.share(lab.record_id, r.address, Purpose.HRESCH)
+    assert r.access(lab.record_id, Purpose.HRESCH) == b"cholesterol 5.2"
+    with pytest.raises(AccessNotAuthorized):  # another category
+        r.access(note.record_id, Purpose.HRESCH)
+    with pytest.raises(AccessNotAuthorized):  # another purpose on the granted category
+        r.access(lab.record_id, Purpose.TREAT)
+    with pytest.raises(MissingRole):  # break-glass needs the EMERGENCY role
+        r.break_glass(alice.patient, "curiosity", 60)
+    assert world.ledger.consent.audit_head(alice.patient)[1] == 1  # only the granted read
+
+
+def test_cross_chain_replay_on_a_second_anvil_with_another_chain_id(tmp_path: Path) -> None:
+    """Same deployer, same nonces: the registry has the same address on both chains, so only
+    the chain id in the EIP-712 domain stands between a signature and its replay."""
+    with Devnet(accounts=20) as home_node, Devnet(accounts=20, chain_id=31_338) as other_node:
+        home = build_world(home_node, tmp_path / "home")
+        other = build_world(other_node, tmp_path / "other")
+        assert other.ledger.consent.address == home.ledger.consent.address
+        assert other.chain.chain_id != home.chain.chain_id
+        alice = Account.from_key(home.keys["alice"])
+        signer = ConsentSigner(home.ledger.consent)
+        msg = signer.grant_message(alice.address, home.addr("hospital_b"), SCOPE_ALL,
+                                   [Purpose.TREAT], home.now() + DAY, deadline=home.now() + DAY)
+        signed = signer.sign(msg, alice)
+        relayer = Relayer(other.sender("relayer"), other.ledger.consent)
+        with pytest.raises(InvalidSignature):
+            relayer.submit(signed, local_checks=False)
+        assert other.ledger.consent.nonce(alice.address) == 0
+        assert not other.ledger.consent.is_authorized(alice.address, other.addr("hospital_b"),
+                                                      SCOPE_ALL, 0)
+        # and on its own chain it works
+        Relayer(home.sender("relayer"), home.ledger.consent).submit(signed)
+        assert home.ledger.consent.is_authorized(alice.address, home.addr("hospital_b"), SCOPE_ALL, 0)
