@@ -133,3 +133,13 @@ def test_manifest_for_another_chain_or_damaged_manifest(world, tmp_path: Path) -
     bad.write_text(json.dumps({"chain_id": 1}))
     with pytest.raises(InvalidInput):
         Deployment.load(bad, world.chain)
+
+
+def test_record_id_outside_the_issuers_namespace_is_refused_before_anything_is_written(actors) -> None:  # type: ignore[no-untyped-def]
+    world, ws, alice, a = actors
+    foreign = bytes.fromhex(world.addr("hospital_b")[2:]) + b"\x07" * 12
+    before = _files(world.workdir / "ws")
+    with pytest.raises(InvalidInput, match="must start with the issuing institution's address"):
+        a.publish(alice.patient, b"x", Category.LAB, record_id=foreign)
+    assert ws.index.all() == []
+    assert _files(world.workdir / "ws") == before
