@@ -136,19 +136,35 @@ class BulkSender:
         return raw, keccak(raw)
 
     def send_many(self, calls: Iterable[tuple[str, bytes, int]], *, chunk: int = 256,
-                  check: bool = True) -> list[bytes]:
-        """Sign and send ``(to, data, gas)`` calls in batches; wait for all; check statuses."""
+                  check: bool = True, full_blocks: bool = True) -> list[bytes]:
+        """Sign and send ``(to, data, gas)`` calls in batches; wait for all; check statuses.
+
+        With ``full_blocks`` automine is paused while the batch is sent and blocks are then
+        mined until the pool is empty (many transactions per block, as on a busy chain);
+        otherwise anvil mines one block per transaction.
+        """
         hashes: list[bytes] = []
         pending: list[tuple[str, list[Any]]] = []
-        for to, data, gas in calls:
-            raw, h = self.sign(to, data, gas)
-            hashes.append(h)
-            pending.append(("eth_sendRawTransaction", ["0x" + raw.hex()]))
-            if len(pending) >= chunk:
+        if full_blocks:
+            self.rpc.call("evm_setAutomine", False)
+        try:
+            for to, data, gas in calls:
+                raw, h = self.sign(to, data, gas)
+                hashes.append(h)
+                pending.append(("eth_sendRawTransaction", ["0x" + raw.hex()]))
+                if len(pending) >= chunk:
+                    self.rpc.batch(pending)
+                    pending = []
+            if pending:
                 self.rpc.batch(pending)
-                pending = []
-        if pending:
-            self.rpc.batch(pending)
+            if full_blocks:
+                for _ in range(len(hashes) + 10):
+                    if int(self.rpc.call("txpool_status")["pending"], 16) == 0:
+                        break
+                    self.rpc.call("evm_mine")
+        finally:
+            if full_blocks:
+                self.rpc.call("evm_setAutomine", True)
         self.wait_nonce()
         if check:
             check_receipts(self.rpc, hashes)
@@ -320,6 +336,7 @@ def machine_facts(rpc_url: str | None = None) -> dict[str, Any]:
         "solc_eas": node_solc29,
         "anvil": anvil[0] if anvil else "unknown",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
     }
     if rpc_url is not None:
         try:
