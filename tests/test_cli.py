@@ -195,3 +195,106 @@ def test_deploy_to_second_devnet_with_other_chain_id_and_mismatched_manifest_ref
         r = CliRunner().invoke(main, ["--deployments", str(tmp_path), "deploy", "--member", "0xbad",
                                       "--threshold", "1", "--force"], env=env)
         assert r.exit_code != 0 and "ADDRESS:ROLES:ENCKEY" in r.output
+
+
+# -- one bad-input case for every remaining command ------------------------------------------
+
+_NOBODY = "0x" + "11" * 20
+_NO_RECORD = "0x" + "ab" * 32
+
+
+@pytest.mark.parametrize("args,key,needle", [
+    (["institution", "propose", "admit", "0xbad"], "hospital_a", "not an Ethereum address"),
+    (["institution", "propose", "admit", _NOBODY, "--roles", "WIZARD"], "hospital_a", "unknown role"),
+    (["institution", "approve", "999"], "hospital_a", "ProposalNotFound"),
+    (["institution", "propose", "suspend", _NOBODY], "stranger", "NotActiveMember"),
+    (["patient", "revoke", _NOBODY, "--scope", "LAB"], "alice", "GrantNotFound"),
+    (["patient", "guardian", "remove", _NOBODY], "alice", "GuardianNotFound"),
+    (["patient", "approve", "999"], "alice", "RequestNotFound"),
+    (["patient", "reject", "999"], "alice", "RequestNotFound"),
+    (["patient", "--for", "0xbad", "history"], "alice", "not an Ethereum address"),
+    (["patient", "erase", _NO_RECORD], "alice", "not in the record index"),
+    (["patient", "share", _NO_RECORD, _NOBODY], "alice", "not in the record index"),
+    (["consent", "sign", "grant", "0xbad", "--out", "x.json"], "alice", "not an Ethereum address"),
+    (["record", "get", _NO_RECORD], "hospital_b", "not in the record index"),
+    (["record", "versions", _NO_RECORD], "hospital_a", "not anchored"),
+    (["audit", "show", "0xbad"], None, "not an Ethereum address"),
+    (["audit", "verify", "not-an-address"], None, "not an Ethereum address"),
+    (["audit", "export", "0x12"], None, "not an Ethereum address"),
+])
+def test_every_command_refuses_bad_input_in_one_line(cli_world, args: list[str], key: str | None,  # type: ignore[no-untyped-def]
+                                                     needle: str) -> None:
+    enc = cli_world.workdir / "alice.key"
+    r = _run(args, cli_world, key=key, enc=enc, expect_ok=False)
+    assert needle.lower() in r.output.lower(), r.output
+
+
+def test_patient_register_key_without_an_encryption_key_file(cli_world) -> None:  # type: ignore[no-untyped-def]
+    r = _run(["patient", "register-key"], cli_world, key="alice", expect_ok=False)
+    assert "--enc-key" in r.output
+
+
+def test_record_publish_batch_and_patient_history(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    _run(["patient", "register-key"], w, key="alice", enc=w.workdir / "alice.key")
+    files = []
+    for i in range(3):
+        f = tmp_path / f"hr-{i}.json"
+        f.write_text(json.dumps({"resourceType": "Observation", "valueQuantity": 60 + i}))
+        files.append(str(f))
+    r = _run(["record", "publish-batch", *files, "--patient", w.addr("alice"), "--category", "VITALS"],
+             w, key="hospital_a", enc=w.workdir / "hospital_a.key")
+    assert "anchored with 3 records" in r.output
+    ids = [line.split(": ")[1] for line in r.output.splitlines() if line.startswith("  ")]
+    assert len(ids) == 3
+    r = _run(["record", "verify", ids[0]], w, key="hospital_a")
+    assert "batch" in r.output.lower() or "verif" in r.output.lower()
+    r = _run(["record", "publish-batch", *files, "--patient", w.addr("alice"), "--category", "PIZZA"],
+             w, key="hospital_a", enc=w.workdir / "hospital_a.key", expect_ok=False)
+    assert "unknown category" in r.output
+    # the history is empty, then holds the read
+    _run(["patient", "grant", w.addr("hospital_a"), "--scope", "VITALS"], w, key="alice")
+    _run(["record", "get", ids[1]], w, key="hospital_a", enc=w.workdir / "hospital_a.key")
+    r = _run(["patient", "history"], w, key="alice")
+    assert "VITALS" in r.output and "TREAT" in r.output
+
+
+def test_devnet_command_runs_in_the_foreground_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from careledger.devnet import pid_alive
+
+    proc = subprocess.Popen([sys.executable, "-c", "from careledger.cli import main; main()",
+                             "devnet", "--chain-id", "31999"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "Ctrl-C" in line or not line:
+                break
+        text = "".join(lines)
+        url = next(line.split()[-1] for line in lines if line.startswith("RPC URL"))
+        assert "chain id  31999" in text and "(9)" in text
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+        req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert int(json.loads(resp.read())["result"], 16) == 31999
+        anvil_pids = subprocess.run(["pgrep", "-f", f"anvil.*--port {url.rsplit(':', 1)[1]}"],
+                                    capture_output=True, text=True, check=False).stdout.split()
+        assert len(anvil_pids) == 1
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "devnet stopped" in out
+        assert not pid_alive(int(anvil_pids[0]))
+    finally:
+        if proc.poll() is None:
+            proc.kill()

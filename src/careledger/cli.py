@@ -684,10 +684,13 @@ def record_verify(ctx: Ctx, record_id: str) -> None:
 @pass_ctx
 def record_versions(ctx: Ctx, record_id: str) -> None:
     """Follow the on-chain version links from RECORD_ID to the latest."""
-    from careledger.records import _b32
+    from careledger.records import NotAnchored, _b32
 
     ledger = ctx.ledger()
     rid = _b32(record_id)
+    if ledger.records.commitment_of(rid) == b"\x00" * 32:
+        raise NotAnchored(f"record 0x{rid.hex()} is not anchored on this chain: check the id "
+                          "(careledger record publish prints it)")
     n = 0
     while rid != b"\x00" * 32:
         n += 1
