@@ -1,0 +1,674 @@
+"""InstitutionRegistry: genesis, M-of-N proposals of every kind, expiry, and who may vote or act."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from contract_kit import (
+    ADMIT,
+    CHANGE_ROLES,
+    CHANGE_THRESHOLD,
+    REINSTATE,
+    REMOVE,
+    ROLE_EMERGENCY,
+    ROLE_PROVIDER,
+    ROLE_RESEARCHER,
+    STATUS_ACTIVE,
+    STATUS_NONE,
+    STATUS_REMOVED,
+    STATUS_SUSPENDED,
+    SUSPEND,
+    ZERO32,
+    ZERO_ADDRESS,
+    addr,
+    as_dict,
+    assert_deploy_reverts,
+    assert_view_reverts,
+    emitted,
+    ev,
+    h,
+    reverts,
+)
+
+from conftest import ALL_ROLES, PROPOSAL_LIFETIME, Actors, deploy_registry, fund
+
+# The council: six genesis members, threshold 2; `suspended` and `removed` voted out in the
+# fixture, leaving four active members (hospital, clinic, researcher, emergency).
+COUNCIL = {
+    "hospital": ROLE_PROVIDER,
+    "clinic": ROLE_PROVIDER,
+    "researcher": ROLE_RESEARCHER,
+    "emergency": ROLE_EMERGENCY,
+    "suspended": ALL_ROLES,
+    "removed": ALL_ROLES,
+}
+ACTIVE = ["hospital", "researcher", "emergency"]  # one of each role (clinic votes second)
+INACTIVE = ["suspended", "removed", "stranger", "patient", "guardian"]
+
+
+@pytest.fixture(scope="module")
+def council(project: Any, chain: Any, actors: Actors) -> Any:
+    fund(chain, actors)
+    reg = deploy_registry(project, actors, COUNCIL, threshold=2)
+    reg.propose(SUSPEND, actors.suspended, 0, ZERO32, ZERO32, 0, sender=actors.hospital)
+    reg.approve(0, sender=actors.clinic)
+    reg.propose(REMOVE, actors.removed, 0, ZERO32, ZERO32, 0, sender=actors.hospital)
+    reg.approve(1, sender=actors.clinic)
+    return reg
+
+
+def propose(
+    reg: Any,
+    kind: int,
+    subject: Any,
+    sender: Any,
+    *,
+    roles: int = 0,
+    key: bytes = ZERO32,
+    meta: bytes = ZERO32,
+    threshold: int = 0,
+) -> tuple[int, Any]:
+    pid = reg.proposalCount()
+    subject_addr = ZERO_ADDRESS if subject is None else addr(subject)
+    tx = reg.propose(kind, subject_addr, roles, key, meta, threshold, sender=sender)
+    return pid, tx
+
+
+# -- genesis ---------------------------------------------------------------------------------
+
+
+def test_genesis_admits_every_member_with_its_roles_key_and_metadata(project, chain, actors):
+    reg = deploy_registry(
+        project,
+        actors,
+        {"hospital": ROLE_PROVIDER, "emergency": ROLE_EMERGENCY | ROLE_PROVIDER},
+        threshold=2,
+        lifetime=3600,
+    )
+    receipt = reg.creation_metadata.receipt
+    ts = chain.blocks[receipt.block_number].timestamp
+    assert emitted(receipt) == [
+        ev(
+            reg,
+            "InstitutionAdmitted",
+            account=actors.hospital,
+            roles=ROLE_PROVIDER,
+            encryptionKey=h("x25519:hospital"),
+            metadataHash=h("metadata:hospital"),
+        ),
+        ev(
+            reg,
+            "InstitutionAdmitted",
+            account=actors.emergency,
+            roles=ROLE_EMERGENCY | ROLE_PROVIDER,
+            encryptionKey=h("x25519:emergency"),
+            metadataHash=h("metadata:emergency"),
+        ),
+        ev(reg, "ThresholdChanged", threshold=2),
+    ]
+    assert as_dict(reg.institution(actors.hospital)) == {
+        "status": STATUS_ACTIVE,
+        "roles": ROLE_PROVIDER,
+        "admittedAt": ts,
+        "encryptionKey": h("x25519:hospital"),
+        "metadataHash": h("metadata:hospital"),
+    }
+    assert (reg.memberCount(), reg.threshold(), reg.proposalLifetime(), reg.proposalCount()) == (
+        2,
+        2,
+        3600,
+        0,
+    )
+    assert reg.encryptionKeyOf(actors.emergency) == h("x25519:emergency")
+    assert reg.hasRole(actors.emergency, ROLE_EMERGENCY | ROLE_PROVIDER)
+    assert not reg.hasRole(actors.hospital, ROLE_EMERGENCY)
+    assert reg.statusOf(actors.stranger) == STATUS_NONE and not reg.isActive(actors.stranger)
+
+
+def _genesis(a: Actors, case: str) -> tuple[tuple[Any, ...], str, dict[str, Any]]:
+    one, two = a.hospital.address, a.clinic.address
+    k, m = h("k"), h("m")
+    cases: dict[str, tuple[tuple[Any, ...], str, dict[str, Any]]] = {
+        "empty": (([], [], [], [], 1, 60), "GenesisLengthMismatch", {}),
+        "roles_short": (([one, two], [1], [k, k], [m, m], 1, 60), "GenesisLengthMismatch", {}),
+        "keys_short": (([one, two], [1, 1], [k], [m, m], 1, 60), "GenesisLengthMismatch", {}),
+        "metadata_long": (([one], [1], [k], [m, m], 1, 60), "GenesisLengthMismatch", {}),
+        "zero_lifetime": (([one], [1], [k], [m], 1, 0), "InvalidLifetime", {}),
+        "zero_address": (([one, ZERO_ADDRESS], [1, 1], [k, k], [m, m], 1, 60), "ZeroAddress", {}),
+        "duplicate": (
+            ([one, one], [1, 2], [k, k], [m, m], 1, 60),
+            "AlreadyMember",
+            {"account": one},
+        ),
+        "no_roles": (([one], [0], [k], [m], 1, 60), "InvalidRoles", {"roles": 0}),
+        "unknown_role": (([one], [8], [k], [m], 1, 60), "InvalidRoles", {"roles": 8}),
+        "zero_key": (([one], [1], [ZERO32], [m], 1, 60), "InvalidEncryptionKey", {}),
+        "zero_threshold": (
+            ([one, two], [1, 1], [k, k], [m, m], 0, 60),
+            "InvalidThreshold",
+            {"threshold": 0, "members": 2},
+        ),
+        "threshold_above_members": (
+            ([one, two], [1, 1], [k, k], [m, m], 3, 60),
+            "InvalidThreshold",
+            {"threshold": 3, "members": 2},
+        ),
+    }
+    return cases[case]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "empty",
+        "roles_short",
+        "keys_short",
+        "metadata_long",
+        "zero_lifetime",
+        "zero_address",
+        "duplicate",
+        "no_roles",
+        "unknown_role",
+        "zero_key",
+        "zero_threshold",
+        "threshold_above_members",
+    ],
+)
+def test_genesis_validation_refuses_a_bad_consortium(project, actors, case):
+    args, error, expected = _genesis(actors, case)
+    assert_deploy_reverts(project.InstitutionRegistry, args, error, **expected)
+
+
+def test_genesis_with_threshold_equal_to_members_deploys(project, actors):
+    reg = deploy_registry(project, actors, {"hospital": 1, "clinic": 1}, threshold=2)
+    assert (reg.threshold(), reg.memberCount()) == (2, 2)
+
+
+# -- proposals -------------------------------------------------------------------------------
+
+
+def test_propose_stores_the_proposal_and_counts_the_proposers_approval(council, chain, actors):
+    pid = council.proposalCount()
+    t = chain.pending_timestamp + 5
+    chain.pending_timestamp = t
+    tx = council.propose(
+        ADMIT, actors.newcomer, ROLE_RESEARCHER, h("nk"), h("nm"), 0, sender=actors.hospital
+    )
+    assert tx.return_value == pid
+    assert emitted(tx) == [
+        ev(
+            council,
+            "ProposalCreated",
+            proposalId=pid,
+            kind=ADMIT,
+            subject=actors.newcomer,
+            proposer=actors.hospital,
+            expiresAt=t + PROPOSAL_LIFETIME,
+        ),
+        ev(council, "ProposalApproved", proposalId=pid, member=actors.hospital, approvals=1),
+    ]
+    assert as_dict(council.proposal(pid)) == {
+        "kind": ADMIT,
+        "subject": addr(actors.newcomer),
+        "roles": ROLE_RESEARCHER,
+        "expiresAt": t + PROPOSAL_LIFETIME,
+        "approvals": 1,
+        "executed": False,
+        "encryptionKey": h("nk"),
+        "metadataHash": h("nm"),
+        "newThreshold": 0,
+        "proposer": addr(actors.hospital),
+    }
+    assert council.proposalCount() == pid + 1
+    assert council.hasApproved(pid, actors.hospital) and not council.hasApproved(pid, actors.clinic)
+    assert council.statusOf(actors.newcomer) == STATUS_NONE  # 1 of 2: not executed
+
+
+PROVIDER_RESEARCHER = ROLE_PROVIDER | ROLE_RESEARCHER
+# case: (kind, subject, (roles, encryptionKey, metadataHash, newThreshold) of the proposal)
+KIND_CASES = {
+    "admit": (ADMIT, "newcomer", (PROVIDER_RESEARCHER, h("nk"), h("nm"), 0)),
+    "suspend": (SUSPEND, "researcher", (0, ZERO32, ZERO32, 0)),
+    "reinstate": (REINSTATE, "suspended", (0, ZERO32, ZERO32, 0)),
+    "remove_active": (REMOVE, "emergency", (0, ZERO32, ZERO32, 0)),
+    "remove_suspended": (REMOVE, "suspended", (0, ZERO32, ZERO32, 0)),
+    "change_roles": (CHANGE_ROLES, "clinic", (PROVIDER_RESEARCHER, ZERO32, ZERO32, 0)),
+    "change_threshold": (CHANGE_THRESHOLD, None, (0, ZERO32, ZERO32, 3)),
+}
+
+
+@pytest.mark.parametrize("case", list(KIND_CASES))
+def test_each_kind_executes_when_the_second_approval_reaches_the_threshold(
+    council, chain, actors, case
+):
+    a = actors
+    kind, subject_name, (roles, key, meta, threshold) = KIND_CASES[case]
+    subject = actors.by(subject_name) if subject_name else None
+    pid, _ = propose(
+        council, kind, subject, a.hospital, roles=roles, key=key, meta=meta, threshold=threshold
+    )
+    members = council.memberCount()
+    chain.pending_timestamp = t = chain.pending_timestamp + 3
+    tx = council.approve(pid, sender=a.clinic)
+    effect = {
+        "admit": ev(
+            council,
+            "InstitutionAdmitted",
+            account=a.newcomer,
+            roles=PROVIDER_RESEARCHER,
+            encryptionKey=h("nk"),
+            metadataHash=h("nm"),
+        ),
+        "suspend": ev(council, "InstitutionSuspended", account=a.researcher),
+        "reinstate": ev(council, "InstitutionReinstated", account=a.suspended),
+        "remove_active": ev(council, "InstitutionRemoved", account=a.emergency),
+        "remove_suspended": ev(council, "InstitutionRemoved", account=a.suspended),
+        "change_roles": ev(
+            council, "RolesChanged", account=a.clinic, roles=ROLE_PROVIDER | ROLE_RESEARCHER
+        ),
+        "change_threshold": ev(council, "ThresholdChanged", threshold=3),
+    }[case]
+    assert emitted(tx) == [
+        ev(council, "ProposalApproved", proposalId=pid, member=a.clinic, approvals=2),
+        effect,
+        ev(council, "ProposalExecuted", proposalId=pid),
+    ]
+    assert council.proposal(pid).executed
+    delta = {"admit": 1, "suspend": -1, "reinstate": 1, "remove_active": -1}.get(case, 0)
+    assert council.memberCount() == members + delta
+    if case == "admit":
+        assert as_dict(council.institution(a.newcomer)) == {
+            "status": STATUS_ACTIVE,
+            "roles": ROLE_PROVIDER | ROLE_RESEARCHER,
+            "admittedAt": t,
+            "encryptionKey": h("nk"),
+            "metadataHash": h("nm"),
+        }
+        assert council.hasRole(a.newcomer, ROLE_RESEARCHER)
+    elif case == "suspend":
+        assert council.statusOf(a.researcher) == STATUS_SUSPENDED and not council.isActive(
+            a.researcher
+        )
+        assert not council.hasRole(a.researcher, ROLE_RESEARCHER)
+        assert (
+            council.institution(a.researcher).roles == ROLE_RESEARCHER
+        )  # roles kept for reinstatement
+    elif case == "reinstate":
+        assert council.statusOf(a.suspended) == STATUS_ACTIVE and council.hasRole(
+            a.suspended, ALL_ROLES
+        )
+    elif case in ("remove_active", "remove_suspended"):
+        assert council.statusOf(subject) == STATUS_REMOVED and not council.isActive(subject)
+    elif case == "change_roles":
+        assert council.hasRole(a.clinic, ROLE_PROVIDER | ROLE_RESEARCHER)
+    else:
+        assert council.threshold() == 3
+
+
+def test_threshold_one_executes_on_the_proposal_itself(registry, actors):
+    pid = registry.proposalCount()
+    tx = registry.propose(
+        CHANGE_ROLES, actors.clinic, ROLE_EMERGENCY, ZERO32, ZERO32, 0, sender=actors.researcher
+    )
+    names = [e[1] for e in emitted(tx)]
+    assert names == ["ProposalCreated", "ProposalApproved", "RolesChanged", "ProposalExecuted"]
+    assert registry.proposal(pid).executed and registry.hasRole(actors.clinic, ROLE_EMERGENCY)
+
+
+def test_with_threshold_three_two_approvals_do_not_execute_and_the_third_does(council, actors):
+    a = actors
+    pid, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=3)
+    council.approve(pid, sender=a.clinic)
+    assert council.threshold() == 3
+    pid, _ = propose(council, SUSPEND, a.emergency, a.hospital)
+    tx = council.approve(pid, sender=a.clinic)
+    assert emitted(tx) == [
+        ev(council, "ProposalApproved", proposalId=pid, member=a.clinic, approvals=2)
+    ]
+    assert council.isActive(a.emergency) and not council.proposal(pid).executed
+    tx = council.approve(pid, sender=a.researcher)
+    assert [e[1] for e in emitted(tx)] == [
+        "ProposalApproved",
+        "InstitutionSuspended",
+        "ProposalExecuted",
+    ]
+    assert council.statusOf(a.emergency) == STATUS_SUSPENDED and council.memberCount() == 3
+
+
+def test_a_lowered_threshold_lets_the_next_approval_execute_an_older_proposal(council, actors):
+    a = actors
+    pid_admit, _ = propose(council, ADMIT, a.newcomer, a.hospital, roles=ROLE_PROVIDER, key=h("nk"))
+    pid, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=1)
+    council.approve(pid, sender=a.researcher)
+    assert council.threshold() == 1
+    council.approve(pid_admit, sender=a.emergency)
+    assert council.isActive(a.newcomer)
+
+
+# -- approval errors -------------------------------------------------------------------------
+
+
+def test_approving_an_unknown_proposal_reverts_proposal_not_found(council, actors):
+    pid = council.proposalCount()
+    with reverts(council.ProposalNotFound, proposalId=pid):
+        council.approve(pid, sender=actors.clinic)
+    assert_view_reverts(council, "proposal", (pid,), "ProposalNotFound", proposalId=pid)
+
+
+def test_approving_an_executed_proposal_reverts(council, actors):
+    pid, _ = propose(council, CHANGE_ROLES, actors.clinic, actors.hospital, roles=ALL_ROLES)
+    council.approve(pid, sender=actors.clinic)
+    with reverts(council.ProposalAlreadyExecuted, proposalId=pid):
+        council.approve(pid, sender=actors.researcher)
+
+
+def test_a_member_approves_once_and_the_proposer_already_has(council, actors):
+    a = actors
+    pid, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=3)
+    council.approve(pid, sender=a.clinic)  # executes: threshold 3
+    pid, _ = propose(council, CHANGE_ROLES, a.clinic, a.hospital, roles=ALL_ROLES)
+    with reverts(council.AlreadyApproved, proposalId=pid, member=a.hospital):
+        council.approve(pid, sender=a.hospital)
+    council.approve(pid, sender=a.researcher)
+    with reverts(council.AlreadyApproved, proposalId=pid, member=a.researcher):
+        council.approve(pid, sender=a.researcher)
+    assert council.proposal(pid).approvals == 2 and not council.proposal(pid).executed
+
+
+def test_a_proposal_is_live_until_one_second_before_expires_at(council, chain, actors):
+    a = actors
+    t0 = chain.pending_timestamp + 10
+    chain.pending_timestamp = t0
+    late, _ = propose(council, CHANGE_ROLES, a.clinic, a.hospital, roles=ALL_ROLES)
+    just_in_time, _ = propose(council, CHANGE_ROLES, a.researcher, a.hospital, roles=ALL_ROLES)
+    expires = t0 + PROPOSAL_LIFETIME
+    assert council.proposal(late).expiresAt == expires
+    chain.pending_timestamp = expires - 1
+    council.approve(just_in_time, sender=a.clinic)
+    assert council.proposal(just_in_time).executed
+    chain.pending_timestamp = expires
+    with reverts(council.ProposalExpired, proposalId=late, expiredAt=expires):
+        council.approve(late, sender=a.clinic)
+    chain.pending_timestamp = expires + 1
+    with reverts(council.ProposalExpired, proposalId=late, expiredAt=expires):
+        council.approve(late, sender=a.emergency)
+    assert (
+        not council.proposal(late).executed and council.institution(a.clinic).roles == ROLE_PROVIDER
+    )
+
+
+# -- who may act -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ACTIVE)
+def test_every_active_member_whatever_its_role_proposes_approves_and_rotates_its_key(
+    council, actors, who
+):
+    member = actors.by(who)
+    pid, tx = propose(council, CHANGE_ROLES, actors.clinic, member, roles=ALL_ROLES)
+    assert emitted(tx)[1] == ev(
+        council, "ProposalApproved", proposalId=pid, member=member, approvals=1
+    )
+    other, _ = propose(
+        council,
+        CHANGE_ROLES,
+        actors.hospital if who != "hospital" else actors.researcher,
+        actors.clinic,
+        roles=ALL_ROLES,
+    )
+    council.approve(other, sender=member)
+    assert council.proposal(other).executed
+    tx = council.updateEncryptionKey(h("rotated"), h("meta2"), sender=member)
+    assert emitted(tx) == [
+        ev(
+            council,
+            "EncryptionKeyUpdated",
+            account=member,
+            encryptionKey=h("rotated"),
+            metadataHash=h("meta2"),
+        )
+    ]
+    assert council.encryptionKeyOf(member) == h("rotated")
+    assert council.institution(member).metadataHash == h("meta2")
+
+
+@pytest.mark.parametrize("who", INACTIVE)
+def test_suspended_removed_and_outsiders_can_neither_propose_nor_approve_nor_rotate_keys(
+    council, actors, who
+):
+    caller = actors.by(who)
+    pid, _ = propose(council, CHANGE_ROLES, actors.clinic, actors.hospital, roles=ALL_ROLES)
+    with reverts(council.NotActiveMember, account=caller):
+        council.propose(
+            CHANGE_ROLES, actors.researcher, ALL_ROLES, ZERO32, ZERO32, 0, sender=caller
+        )
+    with reverts(council.NotActiveMember, account=caller):
+        council.approve(pid, sender=caller)
+    with reverts(council.NotActiveMember, account=caller):
+        council.updateEncryptionKey(h("k"), h("m"), sender=caller)
+    assert council.proposal(pid).approvals == 1
+    assert council.proposalCount() == pid + 1
+
+
+def test_update_encryption_key_refuses_a_zero_key(council, actors):
+    with reverts(council.InvalidEncryptionKey):
+        council.updateEncryptionKey(ZERO32, h("m"), sender=actors.hospital)
+    assert council.encryptionKeyOf(actors.hospital) == h("x25519:hospital")
+
+
+def test_an_approval_cast_before_suspension_still_counts_as_documented(council, actors):
+    # InstitutionRegistry's NatSpec: approvals are counted when cast; a member suspended after
+    # approving keeps that approval until the proposal executes or expires (no loop over voters).
+    a = actors
+    pid, _ = propose(council, CHANGE_ROLES, a.clinic, a.researcher, roles=ALL_ROLES)
+    sid, _ = propose(council, SUSPEND, a.researcher, a.hospital)
+    council.approve(sid, sender=a.emergency)
+    assert not council.isActive(a.researcher)
+    with reverts(council.NotActiveMember, account=a.researcher):
+        council.approve(pid, sender=a.researcher)
+    council.approve(pid, sender=a.hospital)
+    assert council.proposal(pid).executed and council.proposal(pid).approvals == 2
+
+
+def test_a_removed_member_can_be_admitted_again_and_then_acts(council, actors):
+    a = actors
+    pid, _ = propose(council, ADMIT, a.removed, a.hospital, roles=ROLE_EMERGENCY, key=h("fresh"))
+    council.approve(pid, sender=a.clinic)
+    assert as_dict(council.institution(a.removed))["roles"] == ROLE_EMERGENCY
+    assert council.isActive(a.removed) and council.encryptionKeyOf(a.removed) == h("fresh")
+    council.updateEncryptionKey(h("again"), ZERO32, sender=a.removed)
+    assert council.encryptionKeyOf(a.removed) == h("again")
+
+
+# -- validation of proposals ------------------------------------------------------------------
+
+
+def _bad_proposal(a: Actors, case: str) -> tuple[tuple[Any, ...], str, dict[str, Any]]:
+    k = h("k")
+    cases: dict[str, tuple[tuple[Any, ...], str, dict[str, Any]]] = {
+        "admit_active": (
+            (ADMIT, a.clinic, 1, k, ZERO32, 0),
+            "AlreadyMember",
+            {"account": a.clinic},
+        ),
+        "admit_suspended": (
+            (ADMIT, a.suspended, 1, k, ZERO32, 0),
+            "AlreadyMember",
+            {"account": a.suspended},
+        ),
+        "admit_zero_address": ((ADMIT, ZERO_ADDRESS, 1, k, ZERO32, 0), "ZeroAddress", {}),
+        "admit_no_roles": ((ADMIT, a.newcomer, 0, k, ZERO32, 0), "InvalidRoles", {"roles": 0}),
+        "admit_unknown_role": ((ADMIT, a.newcomer, 9, k, ZERO32, 0), "InvalidRoles", {"roles": 9}),
+        "admit_zero_key": ((ADMIT, a.newcomer, 1, ZERO32, ZERO32, 0), "InvalidEncryptionKey", {}),
+        "suspend_outsider": (
+            (SUSPEND, a.stranger, 0, ZERO32, ZERO32, 0),
+            "NotMember",
+            {"account": a.stranger},
+        ),
+        "suspend_removed": (
+            (SUSPEND, a.removed, 0, ZERO32, ZERO32, 0),
+            "NotMember",
+            {"account": a.removed},
+        ),
+        "suspend_suspended": (
+            (SUSPEND, a.suspended, 0, ZERO32, ZERO32, 0),
+            "InvalidStatus",
+            {"account": a.suspended, "status": STATUS_SUSPENDED},
+        ),
+        "reinstate_active": (
+            (REINSTATE, a.clinic, 0, ZERO32, ZERO32, 0),
+            "InvalidStatus",
+            {"account": a.clinic, "status": STATUS_ACTIVE},
+        ),
+        "reinstate_removed": (
+            (REINSTATE, a.removed, 0, ZERO32, ZERO32, 0),
+            "NotMember",
+            {"account": a.removed},
+        ),
+        "remove_removed": (
+            (REMOVE, a.removed, 0, ZERO32, ZERO32, 0),
+            "NotMember",
+            {"account": a.removed},
+        ),
+        "remove_zero_address": ((REMOVE, ZERO_ADDRESS, 0, ZERO32, ZERO32, 0), "ZeroAddress", {}),
+        "change_roles_outsider": (
+            (CHANGE_ROLES, a.stranger, 1, ZERO32, ZERO32, 0),
+            "NotMember",
+            {"account": a.stranger},
+        ),
+        "change_roles_to_none": (
+            (CHANGE_ROLES, a.clinic, 0, ZERO32, ZERO32, 0),
+            "InvalidRoles",
+            {"roles": 0},
+        ),
+        "change_roles_unknown": (
+            (CHANGE_ROLES, a.clinic, 0x80, ZERO32, ZERO32, 0),
+            "InvalidRoles",
+            {"roles": 0x80},
+        ),
+        "threshold_zero": (
+            (CHANGE_THRESHOLD, ZERO_ADDRESS, 0, ZERO32, ZERO32, 0),
+            "InvalidThreshold",
+            {"threshold": 0, "members": 4},
+        ),
+        "threshold_above_members": (
+            (CHANGE_THRESHOLD, ZERO_ADDRESS, 0, ZERO32, ZERO32, 5),
+            "InvalidThreshold",
+            {"threshold": 5, "members": 4},
+        ),
+    }
+    return cases[case]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "admit_active",
+        "admit_suspended",
+        "admit_zero_address",
+        "admit_no_roles",
+        "admit_unknown_role",
+        "admit_zero_key",
+        "suspend_outsider",
+        "suspend_removed",
+        "suspend_suspended",
+        "reinstate_active",
+        "reinstate_removed",
+        "remove_removed",
+        "remove_zero_address",
+        "change_roles_outsider",
+        "change_roles_to_none",
+        "change_roles_unknown",
+        "threshold_zero",
+        "threshold_above_members",
+    ],
+)
+def test_a_proposal_that_does_not_apply_reverts_with_the_reason(council, actors, case):
+    args, error, expected = _bad_proposal(actors, case)
+    count = council.proposalCount()
+    with reverts(getattr(council, error), **expected):
+        council.propose(*args, sender=actors.hospital)
+    assert council.proposalCount() == count
+
+
+# -- the threshold never exceeds the active members -----------------------------------------
+
+
+def test_at_threshold_equal_to_members_no_active_member_can_be_suspended_or_removed(
+    council, actors
+):
+    a = actors
+    pid, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=4)
+    council.approve(pid, sender=a.clinic)
+    assert (council.threshold(), council.memberCount()) == (4, 4)
+    for kind in (SUSPEND, REMOVE):
+        with reverts(council.InvalidThreshold, threshold=4, members=3):
+            council.propose(kind, a.emergency, 0, ZERO32, ZERO32, 0, sender=a.hospital)
+    # a suspended member's removal does not change the active count, so it still passes
+    pid, _ = propose(council, REMOVE, a.suspended, a.hospital)
+    for who in (a.clinic, a.researcher, a.emergency):
+        council.approve(pid, sender=who)
+    assert council.statusOf(a.suspended) == STATUS_REMOVED and council.memberCount() == 4
+
+
+def test_execution_revalidates_a_threshold_change_against_the_members_left(council, actors):
+    a = actors
+    raise_to_four, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=4)
+    sid, _ = propose(council, SUSPEND, a.researcher, a.clinic)
+    council.approve(sid, sender=a.emergency)
+    assert council.memberCount() == 3
+    with reverts(council.InvalidThreshold, threshold=4, members=3):
+        council.approve(raise_to_four, sender=a.clinic)
+    assert council.threshold() == 2 and not council.proposal(raise_to_four).executed
+
+
+def test_execution_revalidates_a_suspension_against_the_threshold(council, actors):
+    a = actors
+    first, _ = propose(council, SUSPEND, a.researcher, a.hospital)
+    second, _ = propose(council, SUSPEND, a.emergency, a.hospital)
+    tid, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=3)
+    council.approve(tid, sender=a.clinic)
+    council.approve(first, sender=a.clinic)
+    council.approve(first, sender=a.emergency)
+    assert (council.threshold(), council.memberCount()) == (3, 3)
+    council.approve(second, sender=a.clinic)
+    with reverts(council.InvalidThreshold, threshold=3, members=2):
+        council.approve(second, sender=a.emergency)
+    assert council.isActive(a.emergency) and council.memberCount() == 3
+
+
+def test_execution_revalidates_an_admission_already_done_by_another_proposal(council, actors):
+    a = actors
+    first, _ = propose(council, ADMIT, a.newcomer, a.hospital, roles=ROLE_PROVIDER, key=h("k1"))
+    second, _ = propose(council, ADMIT, a.newcomer, a.clinic, roles=ALL_ROLES, key=h("k2"))
+    council.approve(first, sender=a.clinic)
+    with reverts(council.AlreadyMember, account=a.newcomer):
+        council.approve(second, sender=a.hospital)
+    assert council.institution(a.newcomer).roles == ROLE_PROVIDER
+
+
+# -- views -----------------------------------------------------------------------------------
+
+
+def test_has_role_needs_active_status_and_every_bit_of_a_non_empty_mask(council, actors):
+    a = actors
+    assert council.hasRole(a.clinic, ROLE_PROVIDER)
+    assert not council.hasRole(a.clinic, ROLE_PROVIDER | ROLE_RESEARCHER)
+    assert not council.hasRole(a.clinic, 0)
+    assert not council.hasRole(a.suspended, ROLE_PROVIDER)
+    assert not council.hasRole(a.removed, ROLE_EMERGENCY)
+    assert not council.hasRole(a.stranger, ROLE_PROVIDER)
+    assert as_dict(council.institution(a.stranger)) == {
+        "status": 0,
+        "roles": 0,
+        "admittedAt": 0,
+        "encryptionKey": ZERO32,
+        "metadataHash": ZERO32,
+    }
+    assert [council.statusOf(x) for x in (a.hospital, a.suspended, a.removed, a.stranger)] == [
+        STATUS_ACTIVE,
+        STATUS_SUSPENDED,
+        STATUS_REMOVED,
+        STATUS_NONE,
+    ]
