@@ -1,27 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {Fixture} from "../utils/Fixture.sol";
+import {HandlerBase} from "./HandlerBase.sol";
 import {ConsentRegistry} from "../../contracts/ConsentRegistry.sol";
 import {IConsentRegistry} from "../../contracts/interfaces/IConsentRegistry.sol";
-import {IInstitutionRegistry} from "../../contracts/interfaces/IInstitutionRegistry.sol";
 
 /// @notice The invariant fuzzer's only target. Each entry point draws every argument from one
 /// random word, calls the real contracts as some actor (patients, guardians, a stranger,
 /// institutions, a non-member), predicts the outcome from an independent model of the consent
 /// state, and records a violation when the contracts disagree with the model or break one of
-/// SECURITY.md's invariants. The invariant functions (ConsentInvariants.t.sol) compare the
-/// contracts' state with the model after every call and fail on any recorded violation.
-contract ConsentHandler is Fixture {
+/// SECURITY.md's invariants; after every call it compares a rotating sample of the contracts'
+/// state with the model (_postCheck). ConsentInvariants.t.sol fails on any recorded violation and
+/// compares the whole state at the end of each run.
+contract ConsentHandler is HandlerBase {
     // ---------------------------------------------------------------- world
     ConsentRegistry public second; // a second deployment: signatures for one are void on the other
-    uint256 public now_; // the ghost clock (every entry point warps to it first)
     uint256 public homeChain;
-    uint256 public ncalls;
 
     uint256[5] internal pks; // P0, P1 (patients), G0, G1 (guardian candidates), S0 (stranger)
     address[5] public signers;
-    address[4] public insts;
     address[5] internal grantees; // the four members and a non-member
     bytes32[5] public scopes;
 
@@ -42,8 +39,6 @@ contract ConsentHandler is Fixture {
     mapping(bytes32 key => G) internal mGrant;
     mapping(address patient => mapping(address guardian => uint64)) public mGuardian;
     mapping(address patient => mapping(address inst => uint64)) public mGlass;
-    mapping(address inst => uint8) public mStatus;
-    mapping(address inst => uint8) public mRoles;
     mapping(address signer => uint256) public mNonce;
     mapping(address patient => bytes32) public mHead;
     mapping(address patient => uint64) public mCount;
@@ -63,12 +58,6 @@ contract ConsentHandler is Fixture {
     uint256 internal grantedCursor;
     uint256 internal sigCursor;
 
-    /// @dev Violations by category: 0 = the model disagrees with the contract, 1..7 = SECURITY.md
-    /// invariant number. The first message of each category is kept for the failure report.
-    mapping(uint256 category => uint256) public violationCount;
-    mapping(uint256 category => string) public firstViolation;
-    mapping(string name => uint256) public successes; // for the coverage summary
-
     /// @dev Pass-through of an EIP-712 attempt (kept in memory: the legacy code generator has
     /// only 16 stack slots).
     struct Sig {
@@ -86,16 +75,13 @@ contract ConsentHandler is Fixture {
     }
 
     constructor() {
-        _deploy();
         second = new ConsentRegistry(inst);
-        now_ = block.timestamp;
         homeChain = block.chainid;
         string[5] memory names = ["patient-0", "patient-1", "guardian-0", "guardian-1", "stranger"];
         for (uint256 i = 0; i < 5; ++i) {
             pks[i] = _pk(names[i]);
             signers[i] = vm.addr(pks[i]);
         }
-        insts = [HOSP_A, HOSP_B, LAB, ER];
         grantees = [HOSP_A, HOSP_B, LAB, ER, OUTSIDER];
         scopes = [
             SCOPE_ALL,
@@ -104,27 +90,12 @@ contract ConsentHandler is Fixture {
             _recordId(HOSP_B, 1),
             _recordId(HOSP_A, 2)
         ];
-        mStatus[HOSP_A] = 1;
-        mStatus[HOSP_B] = 1;
-        mStatus[LAB] = 1;
-        mStatus[ER] = 1;
-        mRoles[HOSP_A] = ROLE_PROVIDER | ROLE_EMERGENCY;
-        mRoles[HOSP_B] = ROLE_PROVIDER;
-        mRoles[LAB] = ROLE_RESEARCHER;
-        mRoles[ER] = ROLE_EMERGENCY;
-    }
-
-    modifier tick() {
-        vm.warp(now_);
-        ++ncalls;
-        _;
-        _postCheck();
     }
 
     /// @dev After every call: a rotating sample of the contracts' state against the model (the
     /// whole state is compared at the end of each run by the test's afterInvariant). Any
     /// difference is recorded under its invariant's number.
-    function _postCheck() internal {
+    function _postCheck() internal override {
         uint256 k = ncalls;
         for (uint256 j = 0; j < 2; ++j) {
             uint256 i = (k * 2 + j) % 300;
@@ -159,31 +130,11 @@ contract ConsentHandler is Fixture {
 
     // ================================================================ model helpers
 
-    /// @dev The fuzzer's words are often dictionary values (mostly zero bytes): hash them so every
-    /// byte field is uniform. Edge values are drawn on purpose where they matter (_exp).
-    function _mix(uint256 seed) internal view returns (uint256) {
-        return uint256(keccak256(abi.encode(seed, ncalls)));
-    }
-
-    /// @dev An expiry: one time in 16 exactly now (invalid), else 1 s .. `maxLife` ahead.
-    function _exp(uint256 seed, uint256 i, uint256 maxLife) internal view returns (uint64) {
-        if (_b(seed, i) % 16 == 0) return uint64(now_);
-        return uint64(now_ + 1 + _u32(seed, i + 1) % maxLife);
-    }
-
     /// @dev Who acts for patient `p`: half the time `p`, a quarter a guardian candidate, else anyone.
     function _actorFor(address p, uint256 x) internal view returns (address) {
         if (x < 128) return p;
         if (x < 192) return signers[2 + x % 3];
         return _actor(x);
-    }
-
-    function _b(uint256 seed, uint256 i) internal pure returns (uint256) {
-        return (seed >> (8 * i)) & 0xff;
-    }
-
-    function _u32(uint256 seed, uint256 i) internal pure returns (uint256) {
-        return (seed >> (8 * i)) & 0xffffffff;
     }
 
     function _patient(uint256 x) internal view returns (address) {
@@ -215,10 +166,6 @@ contract ConsentHandler is Fixture {
         return actor == p || now_ < mGuardian[p][actor];
     }
 
-    function _member(address g) internal view returns (bool) {
-        return mStatus[g] == 1 || mStatus[g] == 2;
-    }
-
     function _liveM(address p, address g, bytes32 s, uint8 purpose) internal view returns (bool) {
         G storage x = mGrant[_key(p, g, s)];
         return (x.purposes >> purpose) & 1 == 1 && now_ < x.expiresAt;
@@ -241,15 +188,6 @@ contract ConsentHandler is Fixture {
         return (x.purposes, x.expiresAt);
     }
 
-    uint256 public violationTotal;
-
-    function _violate(string memory what) internal {
-        bytes memory b = bytes(what);
-        uint256 category = b[0] == "i" ? uint8(b[3]) - 48 : 0; // "invN: ..." or "model: ..."
-        if (violationCount[category]++ == 0) firstViolation[category] = what;
-        ++violationTotal;
-    }
-
     /// @notice Model audit head and count of a patient, in one call.
     function modelAudit(address p) external view returns (bytes32, uint64) {
         return (mHead[p], mCount[p]);
@@ -259,20 +197,12 @@ contract ConsentHandler is Fixture {
         return address(consent);
     }
 
-    function instAddress() external view returns (address) {
-        return address(inst);
-    }
-
     function requestCount() external view returns (uint256) {
         return mReqs.length;
     }
 
     function modelRequestStatus(uint256 id) external view returns (uint8) {
         return mReqs[id].status;
-    }
-
-    function _ok(string memory name) internal {
-        ++successes[name];
     }
 
     /// @dev After a change of (p, g, s): the stored grant and every purpose's answer agree with
@@ -288,16 +218,6 @@ contract ConsentHandler is Fixture {
     }
 
     // ================================================================ time
-
-    function warp(uint256 seed) external tick {
-        seed = _mix(seed);
-        uint256 k = _b(seed, 0) % 4;
-        if (k == 0) now_ += _u32(seed, 1) % 1 hours;
-        else if (k == 1) now_ += _u32(seed, 1) % 1 days;
-        else if (k == 2) now_ += 1;
-        else now_ += _u32(seed, 1) % 3 days;
-        vm.warp(now_);
-    }
 
     /// @notice Jump to an expiry edge (one second before, at, or after) of a grant, guardian or
     /// break-glass window that ends within three days.
@@ -720,84 +640,5 @@ contract ConsentHandler is Fixture {
         if (head != want) _violate("inv7: returned audit head differs from the recomputed chain");
         mHead[a.p] = want;
         ++mCount[a.p];
-    }
-
-    // ================================================================ consortium (threshold 1)
-
-    function _activeCount() internal view returns (uint256 n) {
-        for (uint256 i = 0; i < 4; ++i) {
-            if (mStatus[insts[i]] == 1) ++n;
-        }
-    }
-
-    function _proposer(address not_) internal view returns (address) {
-        for (uint256 i = 0; i < 4; ++i) {
-            if (mStatus[insts[i]] == 1 && insts[i] != not_) return insts[i];
-        }
-        return address(0);
-    }
-
-    function _propose(IInstitutionRegistry.ProposalKind kind, address subject, uint8 roles, bool expect)
-        internal
-        returns (bool ok)
-    {
-        address proposer = _proposer(subject);
-        if (proposer == address(0)) return false;
-        vm.prank(proposer);
-        try inst.propose(kind, subject, roles, keccak256(abi.encode(subject, roles)), bytes32(0), 0) {
-            ok = true;
-            if (!expect) _violate("model: consortium proposal executed unexpectedly");
-        } catch {
-            if (expect) _violate("model: consortium proposal reverted unexpectedly");
-        }
-    }
-
-    /// @notice Suspend, reinstate, remove, re-admit or change the roles of a member.
-    function govern(uint256 seed) external tick {
-        seed = _mix(seed);
-        address subject = insts[_b(seed, 0) % 4];
-        uint256 k = _b(seed, 1) % 5;
-        if (k == 1 || k == 3) {
-            // reinstate a suspended member / re-admit a removed one, when there is one
-            uint8 want = k == 1 ? 2 : 3;
-            for (uint256 i = 0; i < 4; ++i) {
-                address x = insts[(_b(seed, 0) + i) % 4];
-                if (mStatus[x] == want) {
-                    subject = x;
-                    break;
-                }
-            }
-        }
-        uint8 st = mStatus[subject];
-        if (k == 0) {
-            if (_propose(IInstitutionRegistry.ProposalKind.Suspend, subject, 0, st == 1 && _activeCount() >= 2)) {
-                mStatus[subject] = 2;
-                _ok("suspend");
-            }
-        } else if (k == 1) {
-            if (_propose(IInstitutionRegistry.ProposalKind.Reinstate, subject, 0, st == 2)) {
-                mStatus[subject] = 1;
-                _ok("reinstate");
-            }
-        } else if (k == 2) {
-            bool expect = st == 2 || (st == 1 && _activeCount() >= 2);
-            if (_propose(IInstitutionRegistry.ProposalKind.Remove, subject, 0, expect)) {
-                mStatus[subject] = 3;
-                _ok("remove");
-            }
-        } else if (k == 3) {
-            uint8 roles = uint8(_b(seed, 2) % 8);
-            if (_propose(IInstitutionRegistry.ProposalKind.Admit, subject, roles, st == 3 && roles != 0)) {
-                mStatus[subject] = 1;
-                mRoles[subject] = roles;
-                _ok("readmit");
-            }
-        } else {
-            uint8 roles = uint8(_b(seed, 2) % 8);
-            if (_propose(IInstitutionRegistry.ProposalKind.ChangeRoles, subject, roles, _member(subject) && roles != 0)) {
-                mRoles[subject] = roles;
-                _ok("changeRoles");
-            }
-        }
     }
 }
