@@ -4,9 +4,10 @@ pragma solidity 0.8.30;
 import {IInstitutionRegistry} from "./interfaces/IInstitutionRegistry.sol";
 
 /// @title InstitutionRegistry — M-of-N governed consortium membership
-/// @notice See {IInstitutionRegistry}. Approvals are counted when cast; a member suspended after
-/// approving keeps that approval until the proposal executes or expires (proposals live for
-/// `proposalLifetime` seconds), which avoids any loop over approvers.
+/// @notice See {IInstitutionRegistry}. A proposal executes when the number of its approvers who
+/// are active *now* reaches the threshold: an approval cast by a member who is later suspended or
+/// removed stops counting. Counting loops over the proposal's approvers only, which is bounded by
+/// the consortium's size (never by grants, records or patients).
 contract InstitutionRegistry is IInstitutionRegistry {
     uint8 public constant ROLE_PROVIDER = 1;
     uint8 public constant ROLE_RESEARCHER = 2;
@@ -18,12 +19,15 @@ contract InstitutionRegistry is IInstitutionRegistry {
     uint8 internal constant STATUS_SUSPENDED = 2;
     uint8 internal constant STATUS_REMOVED = 3;
 
+    /// @notice The longest proposal lifetime a deployment may choose.
+    uint64 public constant MAX_PROPOSAL_LIFETIME = 365 days;
     /// @notice How long a proposal stays open, in seconds.
     uint64 public immutable proposalLifetime;
 
     mapping(address account => Institution) private _institutions;
     Proposal[] private _proposals;
     mapping(uint256 proposalId => mapping(address member => bool)) private _approved;
+    mapping(uint256 proposalId => address[]) private _approvers;
     uint32 private _threshold;
     uint32 private _members;
 
@@ -39,7 +43,7 @@ contract InstitutionRegistry is IInstitutionRegistry {
         if (n == 0 || roles.length != n || encryptionKeys.length != n || metadataHashes.length != n) {
             revert GenesisLengthMismatch();
         }
-        if (proposalLifetime_ == 0) revert InvalidLifetime();
+        if (proposalLifetime_ == 0 || proposalLifetime_ > MAX_PROPOSAL_LIFETIME) revert InvalidLifetime();
         proposalLifetime = proposalLifetime_;
         for (uint256 i = 0; i < n; ++i) {
             address account = genesis[i];
@@ -164,14 +168,24 @@ contract InstitutionRegistry is IInstitutionRegistry {
     function _approve(uint256 proposalId) private {
         if (_approved[proposalId][msg.sender]) revert AlreadyApproved(proposalId, msg.sender);
         _approved[proposalId][msg.sender] = true;
+        _approvers[proposalId].push(msg.sender);
         Proposal storage p = _proposals[proposalId];
-        uint32 approvals = p.approvals + 1;
+        uint32 approvals = _liveApprovals(proposalId);
         p.approvals = approvals;
         emit ProposalApproved(proposalId, msg.sender, approvals);
         if (approvals >= _threshold) {
             p.executed = true;
             _execute(p);
             emit ProposalExecuted(proposalId);
+        }
+    }
+
+    /// @dev Approvers of `proposalId` who are active now (bounded by the consortium's size).
+    function _liveApprovals(uint256 proposalId) private view returns (uint32 live) {
+        address[] storage approvers = _approvers[proposalId];
+        uint256 n = approvers.length;
+        for (uint256 i = 0; i < n; ++i) {
+            if (_institutions[approvers[i]].status == STATUS_ACTIVE) ++live;
         }
     }
 

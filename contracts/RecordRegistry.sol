@@ -106,7 +106,9 @@ contract RecordRegistry is IRecordRegistry {
         bytes32 commitment,
         bytes32 category
     ) external view returns (bool) {
-        if (_batches[root].issuer == address(0)) return false;
+        address issuer = _batches[root].issuer;
+        // a batch vouches only for record ids in its issuer's namespace
+        if (issuer == address(0) || _issuer(recordId) != issuer) return false;
         return MerkleProof.verifyCalldata(proof, root, _leaf(patient, recordId, commitment, category));
     }
 

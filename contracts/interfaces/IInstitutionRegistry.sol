@@ -27,7 +27,8 @@ interface IInstitutionRegistry {
         ChangeThreshold
     }
 
-    /// @notice A pending or executed proposal. Fields a kind does not use are zero.
+    /// @notice A pending or executed proposal. Fields a kind does not use are zero. `approvals`
+    /// is the number of its approvers who were active at the last approval.
     struct Proposal {
         ProposalKind kind;
         address subject;
@@ -75,7 +76,7 @@ interface IInstitutionRegistry {
     error ZeroAddress();
     /// @notice The genesis arrays must have the same, non-zero length.
     error GenesisLengthMismatch();
-    /// @notice The proposal lifetime must be non-zero.
+    /// @notice The proposal lifetime must be between 1 second and MAX_PROPOSAL_LIFETIME.
     error InvalidLifetime();
 
     /// @notice Propose a membership change. Only an active member; the proposer's approval counts,
@@ -90,7 +91,8 @@ interface IInstitutionRegistry {
         uint32 newThreshold
     ) external returns (uint256 proposalId);
 
-    /// @notice Approve a live proposal once; it executes when approvals reach the threshold.
+    /// @notice Approve a live proposal once; it executes when the approvers still active reach
+    /// the threshold (approvals of members suspended or removed since do not count).
     function approve(uint256 proposalId) external;
 
     /// @notice An active member rotates its own encryption key and metadata hash.

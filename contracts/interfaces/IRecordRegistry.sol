@@ -53,7 +53,8 @@ interface IRecordRegistry {
         view
         returns (address issuer, uint32 count, uint64 anchoredAt, bytes32 category);
     /// @notice True when the leaf `(patient, recordId, commitment, category)` is in the anchored
-    /// batch `root` (OpenZeppelin standard-tree leaf, sorted-pair proof).
+    /// batch `root` (OpenZeppelin standard-tree leaf, sorted-pair proof) and `recordId` lies in
+    /// the batch issuer's namespace.
     function verifyBatchRecord(
         bytes32 root,
         bytes32[] calldata proof,

@@ -135,6 +135,7 @@ def _genesis(a: Actors, case: str) -> tuple[tuple[Any, ...], str, dict[str, Any]
         "keys_short": (([one, two], [1, 1], [k], [m, m], 1, 60), "GenesisLengthMismatch", {}),
         "metadata_long": (([one], [1], [k], [m, m], 1, 60), "GenesisLengthMismatch", {}),
         "zero_lifetime": (([one], [1], [k], [m], 1, 0), "InvalidLifetime", {}),
+        "lifetime_over_a_year": (([one], [1], [k], [m], 1, 365 * 86400 + 1), "InvalidLifetime", {}),
         "zero_address": (([one, ZERO_ADDRESS], [1, 1], [k, k], [m, m], 1, 60), "ZeroAddress", {}),
         "duplicate": (
             ([one, one], [1, 2], [k, k], [m, m], 1, 60),
@@ -166,6 +167,7 @@ def _genesis(a: Actors, case: str) -> tuple[tuple[Any, ...], str, dict[str, Any]
         "keys_short",
         "metadata_long",
         "zero_lifetime",
+        "lifetime_over_a_year",
         "zero_address",
         "duplicate",
         "no_roles",
@@ -457,17 +459,34 @@ def test_update_encryption_key_refuses_a_zero_key(council, actors):
     assert council.encryptionKeyOf(actors.hospital) == h("x25519:hospital")
 
 
-def test_an_approval_cast_before_suspension_still_counts_as_documented(council, actors):
-    # InstitutionRegistry's NatSpec: approvals are counted when cast; a member suspended after
-    # approving keeps that approval until the proposal executes or expires (no loop over voters).
+def test_an_approval_stops_counting_when_its_member_is_suspended(council, actors):
+    # propose(council, kind, subject, proposer): the proposer's approval is the first
     a = actors
     pid, _ = propose(council, CHANGE_ROLES, a.clinic, a.researcher, roles=ALL_ROLES)
+    assert council.proposal(pid).approvals == 1
     sid, _ = propose(council, SUSPEND, a.researcher, a.hospital)
     council.approve(sid, sender=a.emergency)
     assert not council.isActive(a.researcher)
     with reverts(council.NotActiveMember, account=a.researcher):
         council.approve(pid, sender=a.researcher)
+    # two approvals cast (researcher, hospital), only one by a member who is still active
     council.approve(pid, sender=a.hospital)
+    assert council.proposal(pid).approvals == 1 and not council.proposal(pid).executed
+    assert as_dict(council.institution(a.clinic))["roles"] == ROLE_PROVIDER
+    council.approve(pid, sender=a.emergency)
+    assert council.proposal(pid).executed and council.proposal(pid).approvals == 2
+    assert as_dict(council.institution(a.clinic))["roles"] == ALL_ROLES
+
+
+def test_an_approval_counts_again_when_its_member_is_reinstated(council, actors):
+    a = actors
+    pid, _ = propose(council, CHANGE_ROLES, a.clinic, a.researcher, roles=ALL_ROLES)
+    sid, _ = propose(council, SUSPEND, a.researcher, a.hospital)
+    council.approve(sid, sender=a.emergency)
+    rid, _ = propose(council, REINSTATE, a.researcher, a.hospital)
+    council.approve(rid, sender=a.emergency)
+    assert council.isActive(a.researcher)
+    council.approve(pid, sender=a.hospital)  # researcher (active again) + hospital
     assert council.proposal(pid).executed and council.proposal(pid).approvals == 2
 
 

@@ -337,14 +337,6 @@ def test_an_inner_node_is_refused_as_a_leaf(records, actors):
     assert records.verifyBatchRecord(tree.root, tree.proof(0), *rows[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "contract bug: RecordRegistry.verifyBatchRecord does not check that recordId starts "
-        "with the batch issuer's address, so one provider's batch vouches for a second "
-        "commitment under another provider's record id (expected False, got True)"
-    ),
-)
 def test_a_batch_cannot_vouch_for_a_record_id_in_another_issuers_namespace(records, actors):
     a = actors
     theirs, _ = anchor(records, a.clinic, a.patient, 1, h("clinic's real blob"))
