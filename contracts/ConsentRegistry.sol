@@ -340,7 +340,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         emit GuardianSet(patient, guardian, expiresAt);
     }
 
-    /// @dev (authorised, only through break-glass). Grants first (most specific scope first), then
+    /// @dev (authorised, only through break-glass). Grants first (SCOPE_ALL, category, record), then
     /// break-glass for ETREAT; the institution registry is asked only when something matched.
     function _authorized(address patient, address grantee, bytes32 scope, bytes32 category, uint8 purpose)
         private
@@ -348,8 +348,10 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         returns (bool ok, bool viaBreakGlass)
     {
         if (purpose > MAX_PURPOSE) return (false, false);
-        ok = _live(patient, grantee, scope, purpose) || _live(patient, grantee, category, purpose)
-            || (category != SCOPE_ALL && _live(patient, grantee, SCOPE_ALL, purpose));
+        // broadest first: ALL (the common standing consent), then the category, then the record
+        ok = _live(patient, grantee, SCOPE_ALL, purpose)
+            || (category != SCOPE_ALL && _live(patient, grantee, category, purpose))
+            || (scope != SCOPE_ALL && scope != category && _live(patient, grantee, scope, purpose));
         if (!ok && purpose == PURPOSE_ETREAT && block.timestamp < _breakGlass[patient][grantee]) {
             ok = true;
             viaBreakGlass = true;

@@ -366,9 +366,15 @@ class Provider(Institution):
             sender.journal = workspace.journal
 
     def _encrypt_and_store(self, patient: str, plaintext: bytes, category: Category,
-                           record_id: bytes, version: int, previous: bytes) -> RecordPointer:
+                           record_id: bytes, version: int, previous: bytes,
+                           key_cache: dict[str, bytes] | None = None) -> RecordPointer:
         patient = _addr(patient, "patient")
-        patient_key = self.ledger.consent.patient_key(patient)
+        if key_cache is not None and patient in key_cache:
+            patient_key = key_cache[patient]
+        else:  # one chain read per patient (per batch), not per record
+            patient_key = self.ledger.consent.patient_key(patient)
+            if key_cache is not None:
+                key_cache[patient] = patient_key
         if patient_key == ZERO32:
             raise InvalidInput(
                 f"patient {patient} has not registered an encryption key: ask them to run "
@@ -525,12 +531,14 @@ class Provider(Institution):
         if record_ids is not None and len(record_ids) != len(items):
             raise InvalidInput("record_ids must have one id per item")
         pointers: list[RecordPointer] = []
+        key_cache: dict[str, bytes] = {}
         for i, (patient, plaintext) in enumerate(items):
             rid = self._record_id(record_ids[i] if record_ids is not None else None)
             if self.ws.index.has(rid):
                 pointers.append(self.ws.index.get(rid))
             else:
-                pointers.append(self._encrypt_and_store(patient, plaintext, cat, rid, 1, ZERO32))
+                pointers.append(self._encrypt_and_store(patient, plaintext, cat, rid, 1, ZERO32,
+                                                        key_cache))
             if progress is not None:
                 progress(i + 1)
         leaves = [leaf_hash(p.patient, p.id_bytes, bytes.fromhex(p.commitment[2:]), cat.code)
