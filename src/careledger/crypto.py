@@ -47,6 +47,7 @@ from careledger.errors import (
     ShredIncomplete,
 )
 from careledger.keys import EncryptionKeyPair, public_key_from_hex
+from careledger.validate import hex_bytes
 
 __all__ = [
     "AD_DOMAIN",
@@ -88,31 +89,11 @@ HPKE_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256
 
 
 def _address_bytes(patient: str | bytes) -> bytes:
-    if isinstance(patient, bytes):
-        raw = patient
-    else:
-        text = patient[2:] if patient.startswith(("0x", "0X")) else patient
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError as exc:
-            raise InvalidInput(f"patient {patient!r} is not a hex address") from exc
-    if len(raw) != 20:
-        raise InvalidInput(f"a patient address is 20 bytes, got {len(raw)}")
-    return raw
+    return hex_bytes(patient, 20, "patient address")
 
 
 def _bytes32(value: str | bytes, what: str) -> bytes:
-    if isinstance(value, bytes):
-        raw = value
-    else:
-        text = value[2:] if value.startswith(("0x", "0X")) else value
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError as exc:
-            raise InvalidInput(f"{what} {value!r} is not hex") from exc
-    if len(raw) != 32:
-        raise InvalidInput(f"{what} is 32 bytes, got {len(raw)}")
-    return raw
+    return hex_bytes(value, 32, what)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from careledger.errors import (
     KeyReuseRefused,
     WrongPassword,
 )
+from careledger.validate import hex_bytes
 
 __all__ = [
     "DEFAULT_SCRYPT_N",
@@ -76,16 +77,7 @@ def public_key_from_hex(value: str | bytes) -> bytes:
     Raises:
         InvalidInput: not 32 bytes, or all zero (the contract's "no key registered").
     """
-    if isinstance(value, bytes):
-        raw = value
-    else:
-        text = value[2:] if value.startswith(("0x", "0X")) else value
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError as exc:
-            raise InvalidInput(f"public key {value!r} is not hex: pass 0x + 64 hex digits") from exc
-    if len(raw) != _PUBLIC_KEY_LEN:
-        raise InvalidInput(f"an X25519 public key is 32 bytes, got {len(raw)}")
+    raw = hex_bytes(value, _PUBLIC_KEY_LEN, "an X25519 public key")
     if raw == bytes(32):
         raise InvalidInput("the zero public key means 'no key registered': register a key first")
     return raw

@@ -35,6 +35,7 @@ from careledger.errors import (
     WrappedKeyNotFound,
 )
 from careledger.keys import public_key_from_hex
+from careledger.validate import hex_bytes
 
 __all__ = [
     "DEFAULT_MAX_BLOB_SIZE",
@@ -476,17 +477,7 @@ class IpfsBlobStore:
 
 
 def _hex32(value: bytes | str, what: str) -> str:
-    if isinstance(value, bytes):
-        raw = value
-    else:
-        text = value[2:] if value.startswith(("0x", "0X")) else value
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError as exc:
-            raise InvalidInput(f"{what} {value!r} is not hex") from exc
-    if len(raw) != 32:
-        raise InvalidInput(f"{what} is 32 bytes, got {len(raw)}")
-    return raw.hex()
+    return hex_bytes(value, 32, what).hex()
 
 
 class WrappedKeyStore:

@@ -37,3 +37,23 @@ def bytes32(value: object, what: str = "value") -> bytes:
     if len(raw) != 32:
         raise InvalidInput(f"{what} must be 32 bytes, got {len(raw)}")
     return raw
+
+
+def hex_bytes(value: str | bytes, length: int, what: str) -> bytes:
+    """``length`` raw bytes from bytes or hex (with or without 0x).
+
+    Raises:
+        InvalidInput: not hex, or not exactly ``length`` bytes.
+    """
+    if isinstance(value, bytes):
+        raw = value
+    else:
+        text = value[2:] if value.startswith(("0x", "0X")) else value
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"{what} {value!r} is not hex: pass 0x + {2 * length} hex digits") from exc
+    if len(raw) != length:
+        raise InvalidInput(f"{what} is {length} bytes, got {len(raw)}")
+    return raw
