@@ -50,7 +50,13 @@ def cr2(project: Any, ledger: Any, actors: Any) -> Any:
 @pytest.fixture(scope="module")
 def wallet(project: Any, actors: Any) -> Any:
     """An EIP-1271 contract wallet owned by the EOA `wallet_owner`."""
-    return project.MockContractWallet.deploy(actors.wallet_owner, sender=actors.deployer)
+    # From the compiled manifest, not `project.MockContractWallet`: ape lists sources by walking
+    # contracts/ with a 500-file cap, and contracts/.cache (OpenZeppelin) can use it all up, so
+    # a contract in a subfolder may be compiled yet not found by name.
+    from ape.contracts import ContractContainer
+
+    wallet_type = project.manifest.contract_types["MockContractWallet"]
+    return ContractContainer(wallet_type).deploy(actors.wallet_owner, sender=actors.deployer)
 
 
 def grant_sig(
