@@ -397,8 +397,8 @@ def what_if(quick: bool, workdir: Path) -> list[dict[str, Any]]:
 
         try:
             for i, step in enumerate(steps):
-                if i == 1:
-                    env.chain.w3.middleware_onion.remove("validation")
+                if i == 1 and "validation" in {n for _, n in env.chain.w3.middleware_onion.middleware}:
+                    env.chain.w3.middleware_onion.remove("validation")  # the SDK now does this
                 if i == 2:
                     consent.patient_key = functools.cache(real_patient_key)  # type: ignore[method-assign]
                 if i == 3:
