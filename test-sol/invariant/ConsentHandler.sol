@@ -224,16 +224,38 @@ contract ConsentHandler is HandlerBase {
     function warpToEdge(uint256 seed) external tick {
         seed = _mix(seed);
         address p = _patient(_b(seed, 0));
+        address g = grantees[_b(seed, 2) % 5];
+        bytes32 s = scopes[_b(seed, 3) % 5];
+        address guardian = _guardianCandidate(_b(seed, 2));
         uint256 target;
         uint256 k = _b(seed, 1) % 3;
-        if (k == 0) target = mGrant[_key(p, grantees[_b(seed, 2) % 5], scopes[_b(seed, 3) % 5])].expiresAt;
-        else if (k == 1) target = mGuardian[p][_guardianCandidate(_b(seed, 2))];
-        else target = mGlass[p][insts[_b(seed, 2) % 4]];
+        if (k == 0) target = mGrant[_key(p, g, s)].expiresAt;
+        else if (k == 1) target = mGuardian[p][guardian];
+        else target = mGlass[p][g];
         if (target == 0) return;
         target = target - 1 + (_b(seed, 4) % 3);
         if (target <= now_ || target > now_ + 3 days) return;
         now_ = target;
         vm.warp(now_);
+        // the edge itself: the contract must flip exactly when the model does
+        if (k == 1) {
+            bool live = now_ < mGuardian[p][guardian];
+            if (consent.isGuardian(p, guardian) != live) {
+                _violate("inv2: guardian liveness at its expiry edge differs from the model");
+            }
+            // and the guardian acts at the edge: allowed exactly while live
+            bytes32 key = keccak256(abi.encode("edge", seed));
+            vm.prank(guardian);
+            try consent.registerPatientKey(p, key) {
+                if (!_permitted(guardian, p)) _violate("inv2: a guardian acted at or after its expiry");
+                mKey[p] = key;
+            } catch {
+                if (_permitted(guardian, p)) _violate("model: a live guardian was refused at its expiry edge");
+            }
+        } else {
+            _checkKey(p, g, k == 0 ? s : SCOPE_ALL);
+        }
+        _ok("warpToEdge");
     }
 
     // ================================================================ grants (direct)
@@ -346,7 +368,7 @@ contract ConsentHandler is HandlerBase {
         a.nonce = mNonce[a.signer];
         a.deadline = now_ + _u32(seed, 11) % 2 days;
         a.relayer = address(uint160(uint256(keccak256(abi.encode(seed, "relayer")))));
-        if (a.variant == 7) a.deadline = now_ - 1 - _b(seed, 15) % 100;
+        if (a.variant == 7) a.deadline = now_ - 1 - (_b(seed, 15) % 2 == 0 ? 0 : _b(seed, 15)); // half: 1 s late
         if (a.variant == 8) a.nonce = _b(seed, 15) % 2 == 0 || a.nonce == 0 ? a.nonce + 1 : a.nonce - 1;
     }
 
