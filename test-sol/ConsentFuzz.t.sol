@@ -8,6 +8,7 @@ import {IInstitutionRegistry} from "../contracts/interfaces/IInstitutionRegistry
 import {ConsentRegistry} from "../contracts/ConsentRegistry.sol";
 import {InstitutionRegistry} from "../contracts/InstitutionRegistry.sol";
 import {RecordRegistry} from "../contracts/RecordRegistry.sol";
+import {MockContractWallet} from "../contracts/test/MockContractWallet.sol";
 
 /// @notice Stateless fuzz properties of ConsentRegistry for SECURITY.md invariants 1-4, 6 and 7
 /// (5,000 runs each in the default profile).
@@ -553,6 +554,46 @@ contract ConsentFuzzTest is Fixture {
         else deadline = deadline + delta;
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.InvalidSignature.selector, patient));
         consent.grantBySig(patient, grantee, scope, purposes, exp, patient, deadline, sig);
+    }
+
+    /// EIP-1271 patients (a contract wallet, MockContractWallet): the owner's signature applies
+    /// once; a replay, a signature for another chain id, by another key, or after the wallet
+    /// withdrew its approval is refused with InvalidSignature(wallet).
+    function testFuzz_inv3_inv4_contractWalletPatient(uint256 ownerPk, uint64 otherChain, uint8 variant) public {
+        ownerPk = bound(ownerPk, 1, SECP256K1_N - 1);
+        vm.assume(otherChain != block.chainid && otherChain != 0);
+        address owner = vm.addr(ownerPk);
+        MockContractWallet wallet = new MockContractWallet(owner);
+        address w = address(wallet);
+        uint64 exp = uint64(block.timestamp + 1 days);
+        uint256 deadline = block.timestamp + 1 days;
+        bytes32 sh = _grantStruct(w, HOSP_A, CAT, 1, exp, w, 0, deadline);
+        bytes memory bad = abi.encodeWithSelector(IConsentRegistry.InvalidSignature.selector, w);
+
+        variant %= 3;
+        bytes memory wrong;
+        if (variant == 0) wrong = _sign(ownerPk, _domain(otherChain, address(consent)), sh);
+        else if (variant == 1) wrong = _sign(ownerPk == 1 ? 2 : ownerPk - 1, _ds(), sh);
+        else {
+            wrong = _sign(ownerPk, _ds(), sh);
+            vm.prank(owner);
+            wallet.setRefuseAll(true);
+        }
+        vm.expectRevert(bad);
+        consent.grantBySig(w, HOSP_A, CAT, 1, exp, w, deadline, wrong);
+        if (variant == 2) {
+            vm.prank(owner);
+            wallet.setRefuseAll(false);
+        }
+
+        bytes memory good = _sign(ownerPk, _ds(), sh);
+        consent.grantBySig(w, HOSP_A, CAT, 1, exp, w, deadline, good);
+        assertEq(consent.nonces(w), 1, "wallet nonce");
+        assertTrue(consent.isAuthorized(w, HOSP_A, CAT, TREAT), "wallet grant applied");
+        vm.prank(w);
+        consent.revoke(w, HOSP_A, CAT);
+        vm.expectRevert(bad);
+        consent.grantBySig(w, HOSP_A, CAT, 1, exp, w, deadline, good);
     }
 
     function test_inv4_domainSeparatorIsEip712() public view {

@@ -152,6 +152,18 @@ contract RecordFuzzTest is Fixture {
         assertFalse(records.verifyBatchRecord(root, proof, PATIENT, id, wrong, CAT), "wrong commitment verifies");
     }
 
+    /// A batch vouches only for record ids of its issuer's namespace: a one-leaf batch of
+    /// HOSP_A holding an id of another namespace never verifies, the same leaf with an id of
+    /// HOSP_A's namespace does.
+    function testFuzz_inv5_batchVouchesOnlyForIssuerNamespace(address prefix, uint96 suffix, bytes32 c) public {
+        bytes32 id = _recordId(prefix, suffix);
+        bytes32 leaf = records.leafHash(PATIENT, id, c, CAT);
+        vm.prank(HOSP_A);
+        records.anchorBatch(leaf, 1, CAT); // a one-leaf tree: root = leaf, empty proof
+        bytes32[] memory proof = new bytes32[](0);
+        assertEq(records.verifyBatchRecord(leaf, proof, PATIENT, id, c, CAT), prefix == HOSP_A, "namespace");
+    }
+
     /// Distinct (patient, recordId, commitment, category) tuples give distinct leaves (abi.encode,
     /// no packed collisions).
     function testFuzz_inv5_distinctLeaves(address p1, bytes32 r1, bytes32 c1, address p2, bytes32 r2, bytes32 c2)
