@@ -25,6 +25,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     uint8 internal constant ROLE_EMERGENCY = 4;
     uint8 internal constant STATUS_ACTIVE = 1;
     uint8 internal constant STATUS_SUSPENDED = 2;
+    uint64 internal constant NOT_ACTIVE = type(uint64).max;
     uint8 internal constant REQUEST_PENDING = 0;
     uint8 internal constant REQUEST_APPROVED = 1;
     uint8 internal constant REQUEST_REJECTED = 2;
@@ -190,7 +191,10 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         r.status = REQUEST_APPROVED;
         Grant storage g = _grants[_grantKey(patient, requester, scope)];
         uint32 purposes = uint32(1) << r.purpose;
-        if (block.timestamp < g.expiresAt) purposes |= g.purposes;
+        // keep what is live, unless it predates the requester's (re-)admission
+        if (block.timestamp < g.expiresAt && g.grantedAt >= _institutions.institution(requester).admittedAt) {
+            purposes |= g.purposes;
+        }
         _grant(patient, requester, scope, purposes, expiresAt, msg.sender);
         emit AccessRequestApproved(requestId, patient, expiresAt, msg.sender);
     }
@@ -340,23 +344,45 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         emit GuardianSet(patient, guardian, expiresAt);
     }
 
-    /// @dev (authorised, only through break-glass). Grants first (SCOPE_ALL, category, record), then
-    /// break-glass for ETREAT; the institution registry is asked only when something matched.
+    /// @dev (authorised, only through break-glass). Grants first (SCOPE_ALL, category, record),
+    /// then break-glass for ETREAT. The institution registry is asked once, and only when something
+    /// matched: the grantee must be active, and a grant counts only if it was made since the
+    /// grantee's (last) admission, so a removed and re-admitted institution starts with no consent.
     function _authorized(address patient, address grantee, bytes32 scope, bytes32 category, uint8 purpose)
         private
         view
         returns (bool ok, bool viaBreakGlass)
     {
         if (purpose > MAX_PURPOSE) return (false, false);
-        // broadest first: ALL (the common standing consent), then the category, then the record
-        ok = _live(patient, grantee, SCOPE_ALL, purpose)
-            || (category != SCOPE_ALL && _live(patient, grantee, category, purpose))
-            || (scope != SCOPE_ALL && scope != category && _live(patient, grantee, scope, purpose));
-        if (!ok && purpose == PURPOSE_ETREAT && block.timestamp < _breakGlass[patient][grantee]) {
-            ok = true;
-            viaBreakGlass = true;
+        uint64 since; // 0: not asked yet; NOT_ACTIVE: asked, the grantee is not active
+        (ok, since) = _grantCounts(patient, grantee, SCOPE_ALL, purpose, since);
+        if (!ok && category != SCOPE_ALL) (ok, since) = _grantCounts(patient, grantee, category, purpose, since);
+        if (!ok && scope != SCOPE_ALL && scope != category) {
+            (ok, since) = _grantCounts(patient, grantee, scope, purpose, since);
         }
-        if (ok && !_institutions.isActive(grantee)) return (false, false);
+        if (!ok && purpose == PURPOSE_ETREAT && block.timestamp < _breakGlass[patient][grantee]) {
+            if (since == 0) since = _activeSince(grantee);
+            ok = since != NOT_ACTIVE;
+            viaBreakGlass = ok;
+        }
+    }
+
+    /// @dev Whether the grant on `scope` is live for `purpose` and younger than the grantee's
+    /// admission; returns the (possibly newly read) admission time for the next check.
+    function _grantCounts(address patient, address grantee, bytes32 scope, uint8 purpose, uint64 since)
+        private
+        view
+        returns (bool, uint64)
+    {
+        Grant storage g = _grants[_grantKey(patient, grantee, scope)];
+        if ((g.purposes >> purpose) & 1 == 0 || block.timestamp >= g.expiresAt) return (false, since);
+        if (since == 0) since = _activeSince(grantee);
+        return (since != NOT_ACTIVE && g.grantedAt >= since, since);
+    }
+
+    function _activeSince(address grantee) private view returns (uint64) {
+        uint64 since = _institutions.activeSince(grantee);
+        return since == 0 ? NOT_ACTIVE : since;
     }
 
     /// @dev Advance the patient's audit chain by the caller's access entry; returns (head, seq).
@@ -372,11 +398,6 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         audit.head = next;
         audit.count = seq + 1;
         head = bytes32(next);
-    }
-
-    function _live(address patient, address grantee, bytes32 scope, uint8 purpose) private view returns (bool) {
-        Grant storage g = _grants[_grantKey(patient, grantee, scope)];
-        return (g.purposes >> purpose) & 1 == 1 && block.timestamp < g.expiresAt;
     }
 
     function _grantKey(address patient, address grantee, bytes32 scope) private pure returns (bytes32) {

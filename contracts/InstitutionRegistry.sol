@@ -128,6 +128,12 @@ contract InstitutionRegistry is IInstitutionRegistry {
     }
 
     /// @inheritdoc IInstitutionRegistry
+    function activeSince(address account) external view returns (uint64) {
+        Institution storage inst = _institutions[account];
+        return inst.status == STATUS_ACTIVE ? inst.admittedAt : 0;
+    }
+
+    /// @inheritdoc IInstitutionRegistry
     function statusOf(address account) external view returns (uint8) {
         return _institutions[account].status;
     }

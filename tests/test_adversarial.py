@@ -152,3 +152,26 @@ def test_cross_chain_replay_on_a_second_anvil_with_another_chain_id(tmp_path: Pa
         # and on its own chain it works
         Relayer(home.sender("relayer"), home.ledger.consent).submit(signed)
         assert home.ledger.consent.is_authorized(alice.address, home.addr("hospital_b"), SCOPE_ALL, 0)
+
+
+def test_a_removed_and_readmitted_institution_starts_with_no_consent(world: World) -> None:
+    _, a, b, alice = _actors(world)
+    pub = a.publish(alice.patient, b"old consent, new membership", Category.LAB)
+    alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], world.now() + 30 * DAY)
+    alice.share(pub.record_id, b.address)
+    consent, inst = world.ledger.consent, world.ledger.institutions.contract.functions
+    assert consent.is_authorized(alice.patient, b.address, SCOPE_ALL, 0)
+    admin = world.sender("hospital_a")
+    admin.transact(inst.propose(3, b.address, 0, b"\x00" * 32, b"\x00" * 32, 0))  # remove
+    assert not consent.is_authorized(alice.patient, b.address, SCOPE_ALL, 0)
+    world.chain.w3.provider.make_request("evm_increaseTime", [60])  # type: ignore[arg-type]
+    admin.transact(inst.propose(0, b.address, 1, world.enc["hospital_b"].public_bytes,  # type: ignore[attr-defined]
+                                b"\x00" * 32, 0))  # re-admit
+    assert world.ledger.institutions.is_active(b.address)
+    # the grant is still stored and unexpired, but predates the re-admission: it counts for nothing
+    assert consent.grant_of(alice.patient, b.address, SCOPE_ALL)[0] != 0
+    assert not consent.is_authorized(alice.patient, b.address, SCOPE_ALL, 0)
+    with pytest.raises(AccessNotAuthorized):
+        b.access(pub.record_id, Purpose.TREAT)
+    alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], world.now() + 30 * DAY)  # consent anew
+    assert b.access(pub.record_id, Purpose.TREAT) == b"old consent, new membership"

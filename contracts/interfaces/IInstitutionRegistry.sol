@@ -103,6 +103,9 @@ interface IInstitutionRegistry {
     function isActive(address account) external view returns (bool);
     /// @notice True while `account` is active and has every bit of `role` (a non-zero mask).
     function hasRole(address account, uint8 role) external view returns (bool);
+    /// @notice When `account` was (last) admitted, if it is active now; 0 otherwise. Grants made
+    /// before a removal and re-admission are older than this and authorise nothing.
+    function activeSince(address account) external view returns (uint64);
     /// @notice 0 None, 1 Active, 2 Suspended, 3 Removed.
     function statusOf(address account) external view returns (uint8);
     function encryptionKeyOf(address account) external view returns (bytes32);

@@ -26,6 +26,7 @@ contract ConsentHandler is HandlerBase {
     struct G {
         uint32 purposes;
         uint64 expiresAt;
+        uint64 grantedAt;
     }
 
     struct Req {
@@ -168,7 +169,8 @@ contract ConsentHandler is HandlerBase {
 
     function _liveM(address p, address g, bytes32 s, uint8 purpose) internal view returns (bool) {
         G storage x = mGrant[_key(p, g, s)];
-        return (x.purposes >> purpose) & 1 == 1 && now_ < x.expiresAt;
+        // a grant from before the grantee's (re-)admission counts for nothing
+        return (x.purposes >> purpose) & 1 == 1 && now_ < x.expiresAt && x.grantedAt >= mSince[g];
     }
 
     /// @notice The specification of docs/contract-api.md, on the model state.
@@ -273,7 +275,7 @@ contract ConsentHandler is HandlerBase {
         try consent.grant(p, g, s, purposes, exp) {
             if (!_permitted(actor, p)) _violate("inv2: grant by neither the patient nor a live guardian");
             if (!expect) _violate("model: grant succeeded unexpectedly");
-            mGrant[_key(p, g, s)] = G(purposes, exp);
+            mGrant[_key(p, g, s)] = G(purposes, exp, uint64(now_));
             _rememberGrant(p, g, s, purposes);
             _ok("grant");
         } catch {
@@ -457,7 +459,7 @@ contract ConsentHandler is HandlerBase {
         );
         if (_submitSigned(a, payload, expect, "grantBySig")) {
             if (!_permitted(a.signer, a.patient)) _violate("inv2: signed grant by neither the patient nor a guardian");
-            mGrant[_key(a.patient, a.target, a.scope)] = G(a.purposes, a.expiresAt);
+            mGrant[_key(a.patient, a.target, a.scope)] = G(a.purposes, a.expiresAt, uint64(now_));
             _rememberGrant(a.patient, a.target, a.scope, a.purposes);
         }
         _checkKey(a.patient, a.target, a.scope);
@@ -562,8 +564,10 @@ contract ConsentHandler is HandlerBase {
             if (!expect) _violate("model: approveRequest succeeded unexpectedly");
             bytes32 k = _key(r.patient, r.requester, r.scope);
             uint32 purposes = uint32(1) << r.purpose;
-            if (now_ < mGrant[k].expiresAt) purposes |= mGrant[k].purposes;
-            mGrant[k] = G(purposes, exp);
+            if (now_ < mGrant[k].expiresAt && mGrant[k].grantedAt >= mSince[r.requester]) {
+                purposes |= mGrant[k].purposes;
+            }
+            mGrant[k] = G(purposes, exp, uint64(now_));
             r.status = 1;
             _ok("approveRequest");
         } catch {

@@ -14,6 +14,7 @@ abstract contract HandlerBase is Fixture {
     address[4] public insts;
     mapping(address inst => uint8) public mStatus; // 0 none, 1 active, 2 suspended, 3 removed
     mapping(address inst => uint8) public mRoles;
+    mapping(address inst => uint64) public mSince; // (last) admission time
 
     /// @dev Violations by category: 0 = the model disagrees with the contract on a call's
     /// outcome, 1..8 = SECURITY.md invariant number. The first message of each is kept.
@@ -34,6 +35,9 @@ abstract contract HandlerBase is Fixture {
         mRoles[HOSP_B] = ROLE_PROVIDER;
         mRoles[LAB] = ROLE_RESEARCHER;
         mRoles[ER] = ROLE_EMERGENCY;
+        for (uint256 i = 0; i < 4; ++i) {
+            mSince[insts[i]] = uint64(block.timestamp); // genesis members, admitted at deployment
+        }
     }
 
     modifier tick() {
@@ -169,6 +173,7 @@ abstract contract HandlerBase is Fixture {
             if (_propose(IInstitutionRegistry.ProposalKind.Admit, subject, roles, st == 3 && roles != 0)) {
                 mStatus[subject] = 1;
                 mRoles[subject] = roles;
+                mSince[subject] = uint64(now_);
                 _ok("readmit");
             }
         } else {
