@@ -25,7 +25,6 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     uint8 internal constant ROLE_EMERGENCY = 4;
     uint8 internal constant STATUS_ACTIVE = 1;
     uint8 internal constant STATUS_SUSPENDED = 2;
-    uint64 internal constant NOT_ACTIVE = type(uint64).max;
     uint8 internal constant REQUEST_PENDING = 0;
     uint8 internal constant REQUEST_APPROVED = 1;
     uint8 internal constant REQUEST_REJECTED = 2;
@@ -351,38 +350,42 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     function _authorized(address patient, address grantee, bytes32 scope, bytes32 category, uint8 purpose)
         private
         view
-        returns (bool ok, bool viaBreakGlass)
+        returns (bool, bool)
     {
         if (purpose > MAX_PURPOSE) return (false, false);
-        uint64 since; // 0: not asked yet; NOT_ACTIVE: asked, the grantee is not active
-        (ok, since) = _grantCounts(patient, grantee, SCOPE_ALL, purpose, since);
-        if (!ok && category != SCOPE_ALL) (ok, since) = _grantCounts(patient, grantee, category, purpose, since);
-        if (!ok && scope != SCOPE_ALL && scope != category) {
-            (ok, since) = _grantCounts(patient, grantee, scope, purpose, since);
+        // the first live grant, broadest first; its grantedAt (0: none is live)
+        uint64 at = _liveSince(patient, grantee, SCOPE_ALL, purpose, 0);
+        if (at == 0 && category != SCOPE_ALL) at = _liveSince(patient, grantee, category, purpose, 0);
+        if (at == 0 && scope != SCOPE_ALL && scope != category) at = _liveSince(patient, grantee, scope, purpose, 0);
+        uint64 since;
+        if (at != 0) {
+            since = _institutions.activeSince(grantee);
+            if (since == 0) return (false, false); // suspended, removed or never admitted
+            if (at >= since) return (true, false);
+            // rare: that grant predates a re-admission; another scope may hold a fresh one
+            if (
+                _liveSince(patient, grantee, SCOPE_ALL, purpose, since) != 0
+                    || (category != SCOPE_ALL && _liveSince(patient, grantee, category, purpose, since) != 0)
+                    || (scope != SCOPE_ALL && scope != category && _liveSince(patient, grantee, scope, purpose, since) != 0)
+            ) return (true, false);
         }
-        if (!ok && purpose == PURPOSE_ETREAT && block.timestamp < _breakGlass[patient][grantee]) {
-            if (since == 0) since = _activeSince(grantee);
-            ok = since != NOT_ACTIVE;
-            viaBreakGlass = ok;
+        if (purpose == PURPOSE_ETREAT && block.timestamp < _breakGlass[patient][grantee]) {
+            if (since == 0) since = _institutions.activeSince(grantee);
+            if (since != 0) return (true, true);
         }
+        return (false, false);
     }
 
-    /// @dev Whether the grant on `scope` is live for `purpose` and younger than the grantee's
-    /// admission; returns the (possibly newly read) admission time for the next check.
-    function _grantCounts(address patient, address grantee, bytes32 scope, uint8 purpose, uint64 since)
+    /// @dev grantedAt of the grant on `scope` if it is live for `purpose` and was granted at or
+    /// after `notBefore`; 0 otherwise (a real grant's grantedAt is a block time, never 0).
+    function _liveSince(address patient, address grantee, bytes32 scope, uint8 purpose, uint64 notBefore)
         private
         view
-        returns (bool, uint64)
+        returns (uint64)
     {
         Grant storage g = _grants[_grantKey(patient, grantee, scope)];
-        if ((g.purposes >> purpose) & 1 == 0 || block.timestamp >= g.expiresAt) return (false, since);
-        if (since == 0) since = _activeSince(grantee);
-        return (since != NOT_ACTIVE && g.grantedAt >= since, since);
-    }
-
-    function _activeSince(address grantee) private view returns (uint64) {
-        uint64 since = _institutions.activeSince(grantee);
-        return since == 0 ? NOT_ACTIVE : since;
+        uint64 at = g.grantedAt;
+        return ((g.purposes >> purpose) & 1 == 1 && block.timestamp < g.expiresAt && at >= notBefore) ? at : 0;
     }
 
     /// @dev Advance the patient's audit chain by the caller's access entry; returns (head, seq).
