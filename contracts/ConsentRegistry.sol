@@ -357,7 +357,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         uint64 at = _liveSince(patient, grantee, SCOPE_ALL, purpose, 0);
         if (at == 0 && category != SCOPE_ALL) at = _liveSince(patient, grantee, category, purpose, 0);
         if (at == 0 && scope != SCOPE_ALL && scope != category) at = _liveSince(patient, grantee, scope, purpose, 0);
-        uint64 since;
+        uint64 since = 0; // 0: the registry was not asked (no live grant matched)
         if (at != 0) {
             since = _institutions.activeSince(grantee);
             if (since == 0) return (false, false); // suspended, removed or never admitted
