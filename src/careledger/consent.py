@@ -171,8 +171,7 @@ class Eip712Domain:
                 recompute.
             ChainIdMismatch: the contract's chain id differs from the node's.
         """
-        fns = registry.contract.functions
-        flags, name, version, chain_id, verifying, salt, extensions = fns.eip712Domain().call()
+        flags, name, version, chain_id, verifying, salt, extensions = registry._view("eip712Domain")
         flag_byte = bytes(flags)[0] if isinstance(flags, (bytes, bytearray)) else int(flags)
         if flag_byte != 0x0F or bytes(salt) != b"\x00" * 32 or list(extensions):
             raise DomainMismatch(
@@ -194,7 +193,7 @@ class Eip712Domain:
             )
         domain = cls(chain_id=int(chain_id), verifying_contract=str(verifying), name=str(name),
                      version=str(version))
-        onchain = bytes(fns.DOMAIN_SEPARATOR().call())
+        onchain = bytes(registry._view("DOMAIN_SEPARATOR"))
         if onchain != domain.separator():
             raise DomainMismatch(
                 f"DOMAIN_SEPARATOR() of {registry.address} is 0x{onchain.hex()}, but this SDK "
@@ -918,7 +917,6 @@ class Relayer:
 
     def state_matches(self, message: ConsentMessage) -> bool:
         """True if the chain already holds what ``message`` asks for."""
-        fns = self.registry.contract.functions
         if isinstance(message, GrantConsent):
             purposes, expires_at, _ = self.registry.grant_of(message.patient, message.grantee,
                                                              message.scope)
@@ -927,7 +925,7 @@ class Relayer:
             purposes, _, _ = self.registry.grant_of(message.patient, message.grantee,
                                                     message.scope)
             return purposes == 0
-        expiry = int(fns.guardianExpiry(message.patient, message.guardian).call())
+        expiry = int(self.registry._view("guardianExpiry", message.patient, message.guardian))
         return expiry == message.expires_at
 
     def _already_applied(self, signed: SignedConsent, exc: BaseException, *, spent: int,

@@ -635,7 +635,7 @@ class Patient(_Actor):
         out = []
         for lg in logs:
             rid = int(lg["args"]["requestId"])
-            req = c.functions.getRequest(rid).call()
+            req = self.ledger.consent._view("getRequest", rid)
             if req[4] == 0:
                 out.append({"request_id": rid, "requester": req[0], "scope": _hex(bytes(req[2])),
                             "purpose": Purpose(req[3]).name})
