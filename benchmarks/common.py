@@ -1,6 +1,6 @@
 """Shared pieces of the CareLedger benchmarks.
 
-- ``Env``: a fresh anvil (``careledger.devnet.Devnet``), a ``Chain``, a ``NonceManager`` and a
+- ``Env``: a fresh anvil (``careledger.chain.devnet.Devnet``), a ``Chain``, a ``NonceManager`` and a
   deployment made through the SDK (``careledger.contracts.deploy``), with named actors.
 - ``BulkSender``: signs EIP-1559 transactions directly (rlp + coincurve) with a fixed gas
   limit and sends them as JSON-RPC batches without waiting, then checks every receipt. It
@@ -40,10 +40,10 @@ if not os.environ.get("CARELEDGER_ANVIL") and NATIVE_ANVIL.exists():
     os.environ["CARELEDGER_ANVIL"] = str(NATIVE_ANVIL)
 sys.path.insert(0, str(ROOT / "src"))
 
-from careledger.chain import Chain, NonceManager, Sender
+from careledger.chain.client import Chain, NonceManager, Sender
 from careledger.codes import Role
 from careledger.contracts import CareLedger, GenesisMember, deploy
-from careledger.devnet import Devnet
+from careledger.chain.devnet import Devnet
 from careledger.keys import EncryptionKeyPair
 
 TX_BASE = 21_000

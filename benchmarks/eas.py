@@ -38,7 +38,7 @@ from eth_abi import encode
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
-from careledger.chain import Sender
+from careledger.chain.client import Sender
 
 PKG = ROOT / "node_modules/@ethereum-attestation-service/eas-contracts"
 BUILD = BENCH / ".cache" / "eas-build.json"

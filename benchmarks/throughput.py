@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gas import Scenario
 
 from careledger import crypto
-from careledger.chain import wait_all
+from careledger.chain.client import wait_all
 from careledger.codes import SCOPE_ALL, Category, Purpose
 
 GOALS = {
@@ -364,7 +364,7 @@ def what_if(quick: bool, workdir: Path) -> list[dict[str, Any]]:
     3. ``eth_estimateGas`` once per contract function, reused (×1.25 margin) afterwards.
     4. no fsync (an upper bound showing what durability costs; not a recommendation).
     """
-    from careledger.chain import Sender
+    from careledger.chain.client import Sender
 
     n = 10 if quick else 30
     runs = 2 if quick else 3

@@ -14,7 +14,7 @@ import click
 from ape import accounts, chain
 from ape.cli import ConnectedProviderCommand, network_option
 
-from careledger.chain import Chain, Sender
+from careledger.chain.client import Chain, Sender
 from careledger.codes import Role
 from careledger.contracts import GenesisMember, deploy
 from careledger.keys import EncryptionKeyPair

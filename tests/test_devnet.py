@@ -10,7 +10,7 @@ from eth_account import Account
 from web3 import Web3
 
 from careledger.artifacts import load_artifact
-from careledger.devnet import AnvilNotFound, Devnet, PortInUse, find_anvil, pid_alive
+from careledger.chain.devnet import AnvilNotFound, Devnet, PortInUse, find_anvil, pid_alive
 
 
 def _deploy_and_call(node: Devnet) -> None:

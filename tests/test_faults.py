@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from careledger.chain import Chain, NonceManager, RetryPolicy, Sender
+from careledger.chain.client import Chain, NonceManager, RetryPolicy, Sender
 from careledger.codes import Category
-from careledger.devnet import Devnet
+from careledger.chain.devnet import Devnet
 from careledger.errors import RpcUnavailable
 from careledger.records import Patient, Provider, Workspace
 from conftest import SLOW, World, build_world
@@ -193,7 +193,7 @@ def test_rpc_unavailable_retries_then_typed_error_then_resumes(tmp_path: Path,
         alice = world.addr("alice")
         provider.publish(alice, b"before the outage", Category.LAB)
         node.stop()  # graceful: state saved
-        caplog.set_level(logging.WARNING, logger="careledger.chain")
+        caplog.set_level(logging.WARNING, logger="careledger.chain.client")
         started = time.monotonic()
         with pytest.raises(RpcUnavailable, match="did not answer after 4 attempts"):
             provider.publish(alice, b"during the outage", Category.LAB)

@@ -15,7 +15,7 @@ Typical use::
 """
 
 from careledger.audit import AccessEntry, AuditLog, BreakGlassEvent, Verification
-from careledger.chain import Chain, NonceManager, RetryPolicy, Sender, SentTransaction, wait_all
+from careledger.chain.client import Chain, NonceManager, RetryPolicy, Sender, SentTransaction, wait_all
 from careledger.codes import (
     SCOPE_ALL,
     Category,
@@ -53,7 +53,7 @@ from careledger.crypto import (
     decrypt_record,
     encrypt_record,
 )
-from careledger.devnet import Devnet
+from careledger.chain.devnet import Devnet
 from careledger.errors import (
     AccessNotAuthorized,
     BlobCorrupted,

@@ -72,7 +72,7 @@ class Ctx:
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def chain(self) -> Any:
-        from careledger.chain import Chain
+        from careledger.chain.client import Chain
         from careledger.errors import InvalidInput
 
         if "chain" not in self._cache:
@@ -128,7 +128,7 @@ class Ctx:
         return acct
 
     def sender(self) -> Any:
-        from careledger.chain import Sender
+        from careledger.chain.client import Sender
 
         if "sender" not in self._cache:
             self._cache["sender"] = Sender(chain=self.chain(), account=self.account())
@@ -269,7 +269,7 @@ def demo(workdir: str | None, batch_size: int) -> None:
               help="Load/save chain state to this file so a restart resumes.")
 def devnet(port: int | None, devnet_chain_id: int, state_file: str | None) -> None:
     """Start a native anvil, print RPC URL, chain id and funded dev accounts; Ctrl-C stops it."""
-    from careledger.devnet import Devnet
+    from careledger.chain.devnet import Devnet
 
     node = Devnet(port=port, chain_id=devnet_chain_id, state_file=state_file).start()
     click.echo(f"RPC URL   {node.rpc_url}")

@@ -41,7 +41,7 @@ from hexbytes import HexBytes
 from web3.contract.contract import ContractFunction
 from web3.exceptions import Web3Exception
 
-from careledger.chain import Sender
+from careledger.chain.client import Sender
 from careledger.codes import Purpose, purpose_mask
 from careledger.contracts import ConsentRegistry
 from careledger.errors import (

@@ -29,11 +29,11 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from careledger.audit import AuditLog
-from careledger.chain import Chain, NonceManager, Sender, SentTransaction
+from careledger.chain.client import Chain, NonceManager, Sender, SentTransaction
 from careledger.codes import SCOPE_ALL, Category, Purpose, Role
 from careledger.consent import ConsentSigner, Relayer, SignedConsent
 from careledger.contracts import CareLedger, GenesisMember, deploy
-from careledger.devnet import Devnet
+from careledger.chain.devnet import Devnet
 from careledger.errors import AccessNotAuthorized, CareLedgerError
 from careledger.keys import EncryptionKeyPair
 from careledger.records import (

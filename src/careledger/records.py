@@ -32,7 +32,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from careledger import crypto
-from careledger.chain import Sender, SentTransaction, TxJournal
+from careledger.chain.client import Sender, SentTransaction, TxJournal
 from careledger.codes import SCOPE_ALL, Category, Purpose, purpose_mask
 from careledger.contracts import CareLedger
 from careledger.errors import (

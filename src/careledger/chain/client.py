@@ -46,7 +46,7 @@ from careledger.errors import (
 )
 
 T = TypeVar("T")
-log = logging.getLogger("careledger.chain")
+log = logging.getLogger("careledger.chain.client")
 
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, OSError)
 
