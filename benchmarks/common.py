@@ -1,7 +1,7 @@
 """Shared pieces of the CareLedger benchmarks.
 
 - ``Env``: a fresh anvil (``careledger.chain.devnet.Devnet``), a ``Chain``, a ``NonceManager`` and a
-  deployment made through the SDK (``careledger.contracts.deploy``), with named actors.
+  deployment made through the SDK (``careledger.contracts.deployment.deploy``), with named actors.
 - ``BulkSender``: signs EIP-1559 transactions directly (rlp + coincurve) with a fixed gas
   limit and sends them as JSON-RPC batches without waiting, then checks every receipt. It
   fills the chain with *real* transactions fast (no ``anvil_setStorageAt``).
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from careledger.chain.client import Chain, NonceManager, Sender
 from careledger.codes import Role
-from careledger.contracts import CareLedger, GenesisMember, deploy
+from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
 from careledger.chain.devnet import Devnet
 from careledger.keys import EncryptionKeyPair
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from careledger.chain.client import Chain, NonceManager, Sender
 from careledger.codes import Role
-from careledger.contracts import CareLedger, GenesisMember, deploy
+from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
 
 ACTORS = ["deployer", "hospital_a", "hospital_b", "emergency", "researcher", "relayer",
           "alice", "bob", "guardian", "stranger", "suspended", "attacker"]

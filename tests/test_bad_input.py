@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from careledger.codes import Category, Purpose
-from careledger.contracts import Deployment
+from careledger.contracts.deployment import Deployment
 from careledger.errors import (
     BlobCorrupted,
     BlobNotFound,

@@ -41,7 +41,7 @@ from careledger.consent import (
     render_example,
     sign_consent,
 )
-from careledger.contracts import CareLedger, ConsentRegistry, GenesisMember, deploy
+from careledger.contracts.deployment import CareLedger, ConsentRegistry, GenesisMember, deploy
 from careledger.chain.devnet import Devnet
 from careledger.errors import (
     CareLedgerError,

@@ -37,7 +37,7 @@ from careledger.consent import (
     SetGuardianConsent,
     SignedConsent,
 )
-from careledger.contracts import (
+from careledger.contracts.deployment import (
     CareLedger,
     ConsentRegistry,
     Deployment,

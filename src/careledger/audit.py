@@ -24,7 +24,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from careledger.codes import CATEGORY_BY_CODE, Purpose
-from careledger.contracts import CareLedger
+from careledger.contracts.deployment import CareLedger
 
 ENTRY_TYPES = ["address", "bytes32", "bytes32", "uint8", "uint64", "uint64", "bool"]
 ZERO32 = b"\x00" * 32

@@ -88,7 +88,7 @@ class Ctx:
         return self._cache["chain"]
 
     def ledger(self) -> Any:
-        from careledger.contracts import CareLedger, Deployment
+        from careledger.contracts.deployment import CareLedger, Deployment
 
         if "ledger" not in self._cache:
             chain = self.chain()
@@ -307,8 +307,8 @@ def deploy(ctx: Ctx, members: tuple[str, ...], threshold: int, proposal_lifetime
            force: bool) -> None:
     """Deploy InstitutionRegistry, ConsentRegistry and RecordRegistry with EIP-1559 fees."""
     from careledger.codes import Role
-    from careledger.contracts import Deployment, GenesisMember
-    from careledger.contracts import deploy as do_deploy
+    from careledger.contracts.deployment import Deployment, GenesisMember
+    from careledger.contracts.deployment import deploy as do_deploy
     from careledger.errors import InvalidInput
 
     chain = ctx.chain()

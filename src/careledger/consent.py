@@ -43,7 +43,7 @@ from web3.exceptions import Web3Exception
 
 from careledger.chain.client import Sender
 from careledger.codes import Purpose, purpose_mask
-from careledger.contracts import ConsentRegistry
+from careledger.contracts.deployment import ConsentRegistry
 from careledger.errors import (
     CareLedgerError,
     ChainIdMismatch,

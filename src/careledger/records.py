@@ -34,7 +34,7 @@ from web3.types import TxReceipt
 from careledger import crypto
 from careledger.chain.client import Sender, SentTransaction, TxJournal
 from careledger.codes import SCOPE_ALL, Category, Purpose, purpose_mask
-from careledger.contracts import CareLedger
+from careledger.contracts.deployment import CareLedger
 from careledger.errors import (
     AccessNotAuthorized,
     CareLedgerError,
