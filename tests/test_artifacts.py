@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from careledger.artifacts import DEPLOYABLE, artifact_from_build, load_artifact
+from careledger.contracts.artifacts import DEPLOYABLE, artifact_from_build, load_artifact
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".build"

@@ -9,7 +9,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from careledger.artifacts import load_artifact
+from careledger.contracts.artifacts import load_artifact
 from careledger.chain.devnet import AnvilNotFound, Devnet, PortInUse, find_anvil, pid_alive
 
 

@@ -166,7 +166,7 @@ def _selectors() -> dict[bytes, tuple[str, list[dict[str, object]]]]:
     if _SELECTORS is None:
         from eth_utils.crypto import keccak
 
-        from careledger.artifacts import DEPLOYABLE, load_artifact
+        from careledger.contracts.artifacts import DEPLOYABLE, load_artifact
 
         table: dict[bytes, tuple[str, list[dict[str, object]]]] = {}
         for contract in DEPLOYABLE:

@@ -21,7 +21,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 
-from careledger.artifacts import DEPLOYABLE, load_artifact
+from careledger.contracts.artifacts import DEPLOYABLE, load_artifact
 from careledger.chain.client import Chain, Sender
 from careledger.codes import InstitutionStatus, Role
 from careledger.errors import ChainIdMismatch, DeploymentNotFound, InvalidInput
