@@ -32,7 +32,7 @@ from common import (
 
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent import ConsentSigner, Relayer
-from careledger.merkle import MerkleTree
+from careledger.contracts.merkle import MerkleTree
 from careledger.records import Institution, Patient, Provider, Workspace
 
 #: Issue 3's budgets: operation key -> (budget, wording).

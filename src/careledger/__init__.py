@@ -73,7 +73,7 @@ from careledger.errors import (
     decode_revert,
 )
 from careledger.keys import EncryptionKeyPair
-from careledger.merkle import MerkleTree
+from careledger.contracts.merkle import MerkleTree
 from careledger.records import (
     Institution,
     KeyNotShared,

@@ -43,8 +43,8 @@ from careledger.errors import (
     WrappedKeyNotFound,
 )
 from careledger.keys import EncryptionKeyPair
-from careledger.merkle import MerkleTree, leaf_hash
-from careledger.merkle import verify as merkle_verify
+from careledger.contracts.merkle import MerkleTree, leaf_hash
+from careledger.contracts.merkle import verify as merkle_verify
 from careledger.storage import DEFAULT_MAX_BLOB_SIZE, BlobStore, WrappedKeyStore
 from careledger.validate import address as _addr
 from careledger.validate import bytes32

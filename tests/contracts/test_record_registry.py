@@ -1,5 +1,5 @@
 """RecordRegistry: write-once anchors in the issuer's namespace, amendments, Merkle batches
-verified against a tree built in Python (careledger.merkle, OpenZeppelin standard-tree leaves)."""
+verified against a tree built in Python (careledger.contracts.merkle, OpenZeppelin standard-tree leaves)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from contract_kit import (
 from eth_abi import encode
 from eth_utils import keccak
 
-from careledger import merkle
+from careledger.contracts import merkle
 
 PROVIDERS = ["hospital", "clinic"]
 NON_PROVIDER_MEMBERS = ["researcher", "emergency"]
