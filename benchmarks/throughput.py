@@ -40,7 +40,7 @@ from common import YEAR, Env, machine_facts, md_table, summary, write_json
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gas import Scenario
 
-from careledger import crypto
+from careledger.crypto import envelope as crypto
 from careledger.chain.client import wait_all
 from careledger.codes import SCOPE_ALL, Category, Purpose
 

@@ -1,4 +1,4 @@
-"""Envelope encryption, HPKE key wrapping and shredding (careledger.crypto)."""
+"""Envelope encryption, HPKE key wrapping and shredding (careledger.crypto.envelope)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from eth_utils.crypto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from careledger.crypto import (
+from careledger.crypto.envelope import (
     AD_DOMAIN,
     HPKE_SUITE,
     DataKey,

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from careledger.crypto import RecordBinding, encrypt_record, wrap_data_key
+from careledger.crypto.envelope import RecordBinding, encrypt_record, wrap_data_key
 from careledger.errors import (
     BlobCorrupted,
     BlobNotFound,

@@ -46,7 +46,7 @@ from careledger.contracts.deployment import (
     RecordRegistry,
     deploy,
 )
-from careledger.crypto import (
+from careledger.crypto.envelope import (
     DataKey,
     EncryptedRecord,
     RecordBinding,

@@ -31,7 +31,7 @@ from eth_utils.crypto import keccak
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from careledger import crypto
+from careledger.crypto import envelope as crypto
 from careledger.chain.client import Sender, SentTransaction, TxJournal
 from careledger.codes import SCOPE_ALL, Category, Purpose, purpose_mask
 from careledger.contracts.deployment import CareLedger

@@ -25,7 +25,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 import httpx
 from multiformats import CID, multihash
 
-from careledger.crypto import WrappedKey
+from careledger.crypto.envelope import WrappedKey
 from careledger.errors import (
     BlobCorrupted,
     BlobNotFound,
@@ -560,7 +560,7 @@ class WrappedKeyStore:
     def delete_all(self, record_id: bytes | str) -> int:
         """Delete every wrapped key of ``record_id`` (all versions, all recipients).
 
-        Used by :func:`careledger.crypto.shred`. Temp files of interrupted writes of this
+        Used by :func:`careledger.crypto.envelope.shred`. Temp files of interrupted writes of this
         record are removed too, so no copy of a wrapped key survives.
 
         Returns:
