@@ -44,7 +44,7 @@ from careledger.chain.client import Chain, NonceManager, Sender
 from careledger.codes import Role
 from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
 from careledger.chain.devnet import Devnet
-from careledger.keys import EncryptionKeyPair
+from careledger.crypto.keyfile import EncryptionKeyPair
 
 TX_BASE = 21_000
 DAY = 86_400

@@ -78,7 +78,7 @@ class Scenario:
         self.emergency = Institution(led, sender("emergency"), self.ws, env.enc["emergency"])
         self.relayer = Relayer(sender("relayer"), led.consent)
         self.signer = ConsentSigner(led.consent)
-        from careledger.keys import EncryptionKeyPair
+        from careledger.crypto.keyfile import EncryptionKeyPair
 
         self.patients = [Patient(led, sender(p), self.ws, EncryptionKeyPair.generate())
                          for p in env.patients]

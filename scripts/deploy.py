@@ -17,7 +17,7 @@ from ape.cli import ConnectedProviderCommand, network_option
 from careledger.chain.client import Chain, Sender
 from careledger.codes import Role
 from careledger.contracts.deployment import GenesisMember, deploy
-from careledger.keys import EncryptionKeyPair
+from careledger.crypto.keyfile import EncryptionKeyPair
 
 
 @click.command(cls=ConnectedProviderCommand)

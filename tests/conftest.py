@@ -65,7 +65,7 @@ def world(devnet: Devnet, tmp_path: Path) -> World:
 
 def build_world(devnet: Devnet, tmp_path: Path, chain: Chain | None = None) -> World:
     """Deploy a fresh CareLedger on ``devnet`` with the named actors."""
-    from careledger.keys import EncryptionKeyPair
+    from careledger.crypto.keyfile import EncryptionKeyPair
 
     chain = chain or Chain(devnet.rpc_url, chain_id=devnet.chain_id)
     nonces = NonceManager(chain)

@@ -21,7 +21,7 @@ from careledger.errors import (
     InvalidInput,
     WrongPassword,
 )
-from careledger.keys import EncryptionKeyPair
+from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.records import Patient, Provider, RecordNotFound, Workspace
 
 

@@ -44,7 +44,7 @@ from careledger.errors import (
     MalformedEnvelope,
     ShredIncomplete,
 )
-from careledger.keys import EncryptionKeyPair
+from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.storage import WrappedKeyStore
 
 PATIENT = "0x" + "7a" * 20

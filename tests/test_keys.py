@@ -1,4 +1,4 @@
-"""Encryption keypairs and password-protected key files (careledger.keys)."""
+"""Encryption keypairs and password-protected key files (careledger.crypto.keyfile)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import careledger.crypto.envelope
-import careledger.keys
+import careledger.crypto.keyfile
 from careledger.errors import (
     CareLedgerError,
     InsecureKeyFile,
@@ -21,7 +21,7 @@ from careledger.errors import (
     KeyReuseRefused,
     WrongPassword,
 )
-from careledger.keys import EncryptionKeyPair, public_key_from_hex, public_key_to_hex
+from careledger.crypto.keyfile import EncryptionKeyPair, public_key_from_hex, public_key_to_hex
 
 FAST_N = 2**14  # the minimum scrypt cost, to keep the suite fast; the default is 2^17
 
@@ -128,7 +128,7 @@ def test_the_sdk_offers_no_derivation_of_an_encryption_key_from_a_wallet_key() -
     # NIST SP 800-57: one key, one purpose. No public function of keys or crypto takes a
     # wallet/account/mnemonic/signature to produce an encryption key.
     forbidden = ("wallet", "account", "mnemonic", "signature", "seed", "eth", "derive")
-    for module in (careledger.keys, careledger.crypto.envelope):
+    for module in (careledger.crypto.keyfile, careledger.crypto.envelope):
         for name, obj in vars(module).items():
             if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
                 continue

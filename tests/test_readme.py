@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from careledger.codes import Category, Purpose
-from careledger.keys import EncryptionKeyPair
+from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.records import Provider, Workspace
 from conftest import World
 

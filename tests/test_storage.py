@@ -38,7 +38,7 @@ from careledger.errors import (
     StorageUnavailable,
     WrappedKeyNotFound,
 )
-from careledger.keys import EncryptionKeyPair
+from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.storage import (
     BlobStore,
     IpfsBlobStore,

@@ -72,7 +72,7 @@ from careledger.errors import (
     WrongPassword,
     decode_revert,
 )
-from careledger.keys import EncryptionKeyPair
+from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.contracts.merkle import MerkleTree
 from careledger.records import (
     Institution,

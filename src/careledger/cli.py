@@ -136,7 +136,7 @@ class Ctx:
 
     def keypair(self) -> Any:
         from careledger.errors import InvalidInput
-        from careledger.keys import EncryptionKeyPair
+        from careledger.crypto.keyfile import EncryptionKeyPair
 
         if "keypair" not in self._cache:
             if self.enc_key is None:
@@ -343,7 +343,7 @@ def keys() -> None:
 def keys_new(out: Path) -> None:
     """Generate an X25519 keypair into OUT (password from $CARELEDGER_ENC_PASSWORD or prompt)."""
     from careledger.errors import InvalidInput
-    from careledger.keys import EncryptionKeyPair
+    from careledger.crypto.keyfile import EncryptionKeyPair
 
     if out.exists():
         raise InvalidInput(f"{out} exists: refusing to overwrite a key")
@@ -434,7 +434,7 @@ def patient(click_ctx: click.Context, acting_for: str | None) -> None:
 
 
 def _patient(ctx: Ctx, need_keypair: bool = False) -> Any:
-    from careledger.keys import EncryptionKeyPair
+    from careledger.crypto.keyfile import EncryptionKeyPair
     from careledger.records import Patient
 
     acting_for = click.get_current_context().meta.get("acting_for")

@@ -35,7 +35,7 @@ from careledger.consent import ConsentSigner, Relayer, SignedConsent
 from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
 from careledger.chain.devnet import Devnet
 from careledger.errors import AccessNotAuthorized, CareLedgerError
-from careledger.keys import EncryptionKeyPair
+from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.records import (
     KeyNotShared,
     Patient,

@@ -42,7 +42,7 @@ from careledger.errors import (
     InvalidInput,
     WrappedKeyNotFound,
 )
-from careledger.keys import EncryptionKeyPair
+from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.contracts.merkle import MerkleTree, leaf_hash
 from careledger.contracts.merkle import verify as merkle_verify
 from careledger.storage import DEFAULT_MAX_BLOB_SIZE, BlobStore, WrappedKeyStore

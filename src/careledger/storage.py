@@ -34,7 +34,7 @@ from careledger.errors import (
     StorageUnavailable,
     WrappedKeyNotFound,
 )
-from careledger.keys import public_key_from_hex
+from careledger.crypto.keyfile import public_key_from_hex
 from careledger.validate import hex_bytes
 
 __all__ = [

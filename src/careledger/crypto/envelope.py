@@ -46,7 +46,7 @@ from careledger.errors import (
     MalformedEnvelope,
     ShredIncomplete,
 )
-from careledger.keys import EncryptionKeyPair, public_key_from_hex
+from careledger.crypto.keyfile import EncryptionKeyPair, public_key_from_hex
 from careledger.validate import hex_bytes
 
 __all__ = [
