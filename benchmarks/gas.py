@@ -31,7 +31,7 @@ from common import (
 )
 
 from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.consent import ConsentSigner, Relayer
+from careledger.consent.messages import ConsentSigner, Relayer
 from careledger.contracts.merkle import MerkleTree
 from careledger.records import Institution, Patient, Provider, Workspace
 

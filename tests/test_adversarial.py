@@ -13,7 +13,7 @@ import pytest
 from eth_account import Account
 
 from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.consent import ConsentSigner, Relayer
+from careledger.consent.messages import ConsentSigner, Relayer
 from careledger.chain.devnet import Devnet
 from careledger.errors import (
     AccessNotAuthorized,

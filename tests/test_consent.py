@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 
 from careledger.chain.client import Chain, NonceManager, Sender
 from careledger.codes import SCOPE_ALL, Category, Purpose, Role
-from careledger.consent import (
+from careledger.consent.messages import (
     SECP256K1_N,
     ConsentSigner,
     DomainMismatch,

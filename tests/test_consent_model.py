@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.consent import ConsentSigner, Relayer
+from careledger.consent.messages import ConsentSigner, Relayer
 from careledger.errors import ContractRevert
 from conftest import SLOW, World, build_world
 

@@ -10,7 +10,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 
 from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.consent import ConsentSigner, Relayer
+from careledger.consent.messages import ConsentSigner, Relayer
 from careledger.errors import (
     AccessNotAuthorized,
     AlreadyAnchored,

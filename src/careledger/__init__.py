@@ -27,7 +27,7 @@ from careledger.codes import (
     purpose_mask,
     purposes_of,
 )
-from careledger.consent import (
+from careledger.consent.messages import (
     ConsentSigner,
     Eip712Domain,
     GrantConsent,

@@ -28,7 +28,7 @@ from web3.logs import DISCARD
 from careledger import __version__
 
 if TYPE_CHECKING:
-    from careledger.consent import GrantConsent, RevokeConsent
+    from careledger.consent.messages import GrantConsent, RevokeConsent
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -564,7 +564,7 @@ def consent() -> None:
 def consent_sign(ctx: Ctx, action: str, grantee: str, patient_addr: str | None, scope: str,
                  purposes: tuple[str, ...], expires: str, deadline: str, out: Path) -> None:
     """Sign ACTION for GRANTEE with your wallet; write typed data + signature to OUT."""
-    from careledger.consent import ConsentSigner
+    from careledger.consent.messages import ConsentSigner
 
     ledger = ctx.ledger()
     acct = ctx.account()
@@ -590,7 +590,7 @@ def consent_sign(ctx: Ctx, action: str, grantee: str, patient_addr: str | None, 
 @pass_ctx
 def consent_submit(ctx: Ctx, file: Path) -> None:
     """Relay FILE (from `consent sign` or a wallet page); you pay the gas."""
-    from careledger.consent import Relayer, SignedConsent
+    from careledger.consent.messages import Relayer, SignedConsent
 
     ledger = ctx.ledger()
     result = Relayer(ctx.sender(), ledger.consent).submit(SignedConsent.load(file))

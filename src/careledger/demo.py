@@ -31,7 +31,7 @@ from web3.types import TxReceipt
 from careledger.audit import AuditLog
 from careledger.chain.client import Chain, NonceManager, Sender, SentTransaction
 from careledger.codes import SCOPE_ALL, Category, Purpose, Role
-from careledger.consent import ConsentSigner, Relayer, SignedConsent
+from careledger.consent.messages import ConsentSigner, Relayer, SignedConsent
 from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
 from careledger.chain.devnet import Devnet
 from careledger.errors import AccessNotAuthorized, CareLedgerError

@@ -565,7 +565,7 @@ class Patient(_Actor):
     """A patient (or a guardian acting for one) controlling consent and keys.
 
     ``sender`` may be ``None`` for a patient without gas: signed consents then go through a
-    relayer (``careledger.consent``). ``acting_for`` lets a guardian act for a patient.
+    relayer (``careledger.consent.messages``). ``acting_for`` lets a guardian act for a patient.
     """
 
     def __init__(self, ledger: CareLedger, sender: Sender | None, workspace: Workspace,

@@ -94,7 +94,7 @@ class MalleableSignature(CareLedgerError, ValueError):
 
 class MalformedTypedData(CareLedgerError, ValueError):
     """Typed-data JSON is not one of the ConsentRegistry's signed types: export it again with
-    ``careledger.consent`` (``message.typed_data(domain)``)."""
+    ``careledger.consent.messages`` (``message.typed_data(domain)``)."""
 
 
 # --- JSON helpers ---------------------------------------------------------------------------
