@@ -45,7 +45,7 @@ from careledger.errors import (
     ShredIncomplete,
 )
 from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.storage import WrappedKeyStore
+from careledger.store.blobs import WrappedKeyStore
 
 PATIENT = "0x" + "7a" * 20
 OTHER_PATIENT = "0x" + "7b" * 20

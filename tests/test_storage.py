@@ -1,4 +1,4 @@
-"""Blob stores and the wrapped-key store (careledger.storage).
+"""Blob stores and the wrapped-key store (careledger.store.blobs).
 
 The IPFS store is tested against an in-process HTTP server on 127.0.0.1 that answers the Kubo
 RPC endpoints the store uses, in Kubo's wire format (JSON lines for ``add``, ``{"Key","Size"}``
@@ -39,7 +39,7 @@ from careledger.errors import (
     WrappedKeyNotFound,
 )
 from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.storage import (
+from careledger.store.blobs import (
     BlobStore,
     IpfsBlobStore,
     LocalBlobStore,
@@ -180,7 +180,7 @@ def test_a_crash_between_write_and_rename_leaves_no_visible_blob(tmp_path: Path)
     cid = compute_cid(data)
     script = (
         "import os, signal, sys\n"
-        "from careledger.storage import LocalBlobStore\n"
+        "from careledger.store.blobs import LocalBlobStore\n"
         "store = LocalBlobStore(sys.argv[1])\n"
         "os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
         "store.put(sys.stdin.buffer.read())\n"
@@ -206,7 +206,7 @@ def test_a_crash_between_write_and_rename_leaves_no_visible_blob(tmp_path: Path)
 def test_a_killed_writer_mid_write_leaves_no_visible_blob(tmp_path: Path) -> None:
     script = (
         "import os, sys, time\n"
-        "from careledger.storage import LocalBlobStore\n"
+        "from careledger.store.blobs import LocalBlobStore\n"
         "store = LocalBlobStore(sys.argv[1])\n"
         "real_write = os.fdopen\n"
         "class Slow:\n"

@@ -90,7 +90,7 @@ from careledger.records import (
     new_record_id,
     verify_commitment,
 )
-from careledger.storage import (
+from careledger.store.blobs import (
     BlobStore,
     IpfsBlobStore,
     LocalBlobStore,

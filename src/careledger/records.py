@@ -45,7 +45,7 @@ from careledger.errors import (
 from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.contracts.merkle import MerkleTree, leaf_hash
 from careledger.contracts.merkle import verify as merkle_verify
-from careledger.storage import DEFAULT_MAX_BLOB_SIZE, BlobStore, WrappedKeyStore
+from careledger.store.blobs import DEFAULT_MAX_BLOB_SIZE, BlobStore, WrappedKeyStore
 from careledger.validate import address as _addr
 from careledger.validate import bytes32
 
@@ -201,7 +201,7 @@ class Workspace:
             directory: root of blobs, wrapped keys, record index and transaction journal.
             max_blob_size: largest encrypted record accepted (``BlobTooLarge`` above it).
         """
-        from careledger.storage import LocalBlobStore
+        from careledger.store.blobs import LocalBlobStore
 
         root = Path(directory)
         return cls(blobs=LocalBlobStore(root / "blobs", max_blob_size=max_blob_size), keys=WrappedKeyStore(root / "keys"),
