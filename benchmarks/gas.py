@@ -33,7 +33,7 @@ from common import (
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent.messages import ConsentSigner, Relayer
 from careledger.contracts.merkle import MerkleTree
-from careledger.records import Institution, Patient, Provider, Workspace
+from careledger.actors.flows import Institution, Patient, Provider, Workspace
 
 #: Issue 3's budgets: operation key -> (budget, wording).
 BUDGETS: dict[str, tuple[int, str]] = {

@@ -42,7 +42,7 @@ from gas import IS_AUTH_SIG, IS_AUTH_TYPES
 from careledger.audit import AuditLog
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.records import Patient, Workspace, new_record_id
+from careledger.actors.flows import Patient, Workspace, new_record_id
 
 GRANT_SIG = "grant(address,address,bytes32,uint32,uint64)"
 GRANT_TYPES = ["address", "address", "bytes32", "uint32", "uint64"]

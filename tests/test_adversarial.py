@@ -23,7 +23,7 @@ from careledger.errors import (
     NotActiveMember,
     NotIssuer,
 )
-from careledger.records import Patient, Provider, Researcher, Workspace
+from careledger.actors.flows import Patient, Provider, Researcher, Workspace
 from conftest import World, build_world
 
 DAY = 86400

@@ -22,7 +22,7 @@ from careledger.errors import (
     WrongPassword,
 )
 from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.records import Patient, Provider, RecordNotFound, Workspace
+from careledger.actors.flows import Patient, Provider, RecordNotFound, Workspace
 
 
 def _files(root: Path) -> set[str]:

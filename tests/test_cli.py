@@ -110,7 +110,7 @@ def test_institution_propose_approve_list(cli_world) -> None:  # type: ignore[no
 
 def test_patient_guardian_requests_approve_reject(cli_world) -> None:  # type: ignore[no-untyped-def]
     from careledger.codes import Purpose
-    from careledger.records import Researcher, Workspace
+    from careledger.actors.flows import Researcher, Workspace
 
     w = cli_world
     _run(["patient", "guardian", "set", w.addr("guardian"), "--expires", "30d"], w, key="alice")

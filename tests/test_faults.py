@@ -26,7 +26,7 @@ from careledger.chain.client import Chain, NonceManager, RetryPolicy, Sender
 from careledger.codes import Category
 from careledger.chain.devnet import Devnet
 from careledger.errors import RpcUnavailable
-from careledger.records import Patient, Provider, Workspace
+from careledger.actors.flows import Patient, Provider, Workspace
 from conftest import SLOW, World, build_world
 
 KILL_CYCLES = 40 if SLOW else 20

@@ -9,7 +9,7 @@ import pytest
 
 from careledger.codes import Category, Purpose
 from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.records import Provider, Workspace
+from careledger.actors.flows import Provider, Workspace
 from conftest import World
 
 README = Path(__file__).resolve().parents[1] / "README.md"

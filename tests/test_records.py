@@ -17,7 +17,7 @@ from careledger.errors import (
     MissingRole,
     NotActiveInstitution,
 )
-from careledger.records import (
+from careledger.actors.flows import (
     CommitmentMismatch,
     KeyNotShared,
     Patient,

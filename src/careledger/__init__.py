@@ -74,7 +74,7 @@ from careledger.errors import (
 )
 from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.contracts.merkle import MerkleTree
-from careledger.records import (
+from careledger.actors.flows import (
     Institution,
     KeyNotShared,
     NotAnchored,

@@ -149,7 +149,7 @@ class Ctx:
         return self._cache["keypair"]
 
     def workspace_(self) -> Any:
-        from careledger.records import Workspace
+        from careledger.actors.flows import Workspace
 
         return Workspace.local(self.workspace)
 
@@ -435,7 +435,7 @@ def patient(click_ctx: click.Context, acting_for: str | None) -> None:
 
 def _patient(ctx: Ctx, need_keypair: bool = False) -> Any:
     from careledger.crypto.keyfile import EncryptionKeyPair
-    from careledger.records import Patient
+    from careledger.actors.flows import Patient
 
     acting_for = click.get_current_context().meta.get("acting_for")
     kp = ctx.keypair() if need_keypair else EncryptionKeyPair.generate()
@@ -607,7 +607,7 @@ def record() -> None:
 
 
 def _provider(ctx: Ctx) -> Any:
-    from careledger.records import Provider
+    from careledger.actors.flows import Provider
 
     return Provider(ctx.ledger(), ctx.sender(), ctx.workspace_(), ctx.keypair())
 
@@ -654,7 +654,7 @@ def record_publish_batch(ctx: Ctx, files: tuple[Path, ...], patient_addr: str, c
 @pass_ctx
 def record_get(ctx: Ctx, record_id: str, purpose: str, out: Path | None) -> None:
     """Log the access on chain, then fetch, verify and decrypt RECORD_ID."""
-    from careledger.records import Institution
+    from careledger.actors.flows import Institution
 
     inst = Institution(ctx.ledger(), ctx.sender(), ctx.workspace_(), ctx.keypair())
     data = inst.access(record_id, purpose)
@@ -670,7 +670,7 @@ def record_get(ctx: Ctx, record_id: str, purpose: str, out: Path | None) -> None
 @pass_ctx
 def record_verify(ctx: Ctx, record_id: str) -> None:
     """Recompute RECORD_ID's commitment from the blob store and check it on chain."""
-    from careledger.records import verify_commitment
+    from careledger.actors.flows import verify_commitment
 
     ws = ctx.workspace_()
     ptr = ws.index.get(record_id)
@@ -684,7 +684,7 @@ def record_verify(ctx: Ctx, record_id: str) -> None:
 @pass_ctx
 def record_versions(ctx: Ctx, record_id: str) -> None:
     """Follow the on-chain version links from RECORD_ID to the latest."""
-    from careledger.records import NotAnchored, _b32
+    from careledger.actors.flows import NotAnchored, _b32
 
     ledger = ctx.ledger()
     rid = _b32(record_id)

@@ -36,7 +36,7 @@ from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
 from careledger.chain.devnet import Devnet
 from careledger.errors import AccessNotAuthorized, CareLedgerError
 from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.records import (
+from careledger.actors.flows import (
     KeyNotShared,
     Patient,
     Provider,

@@ -2,7 +2,7 @@
 
 Each wrapper holds an address and a web3 ``contract``; reads are methods, writes go through a
 ``Sender`` (``sender.transact(wrapper.contract.functions.grant(...))``) or the flows in
-``careledger.records``. ``deploy`` deploys the three contracts; ``Deployment`` is the manifest
+``careledger.actors.flows``. ``deploy`` deploys the three contracts; ``Deployment`` is the manifest
 ``deployments/<chainId>.json`` every command reads.
 """
 
