@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from careledger.cli import main
+from careledger.cli.main import main
 from careledger.codes import Category
 
 PW = "correct horse battery staple"
@@ -268,7 +268,7 @@ def test_devnet_command_runs_in_the_foreground_and_leaves_nothing_behind(tmp_pat
 
     from careledger.chain.devnet import pid_alive
 
-    proc = subprocess.Popen([sys.executable, "-c", "from careledger.cli import main; main()",
+    proc = subprocess.Popen([sys.executable, "-c", "from careledger.cli.main import main; main()",
                              "devnet", "--chain-id", "31999"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

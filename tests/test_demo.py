@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from rich.console import Console
 
-from careledger.cli import main
+from careledger.cli.main import main
 from careledger.demo import run_demo
 from careledger.chain.devnet import pid_alive
 
