@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from careledger.chain.devnet import Devnet
+from careledger.chain import Devnet
 
 SLOW = os.environ.get("CARELEDGER_SLOW") == "1"
 
@@ -24,7 +24,7 @@ def devnet() -> Iterator[Devnet]:
 from dataclasses import dataclass
 from pathlib import Path
 
-from careledger.chain.client import Chain, NonceManager, Sender
+from careledger.chain import Chain, NonceManager, Sender
 from careledger.codes import Role
 from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
 

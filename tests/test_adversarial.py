@@ -14,7 +14,7 @@ from eth_account import Account
 
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent.messages import ConsentSigner, Relayer
-from careledger.chain.devnet import Devnet
+from careledger.chain import Devnet
 from careledger.errors import (
     AccessNotAuthorized,
     InvalidSignature,

@@ -169,7 +169,7 @@ def test_no_wallet_wrong_password_wrong_chain_missing_manifest(cli_world, tmp_pa
 
 
 def test_deploy_to_second_devnet_with_other_chain_id_and_mismatched_manifest_refused(tmp_path: Path) -> None:
-    from careledger.chain.devnet import Devnet
+    from careledger.chain import Devnet
 
     with Devnet(chain_id=4242) as node:
         key = node.accounts[0].private_key
@@ -266,7 +266,7 @@ def test_devnet_command_runs_in_the_foreground_and_leaves_nothing_behind(tmp_pat
     import time
     import urllib.request
 
-    from careledger.chain.devnet import pid_alive
+    from careledger.chain import pid_alive
 
     proc = subprocess.Popen([sys.executable, "-c", "from careledger.cli.main import main; main()",
                              "devnet", "--chain-id", "31999"],

@@ -19,7 +19,7 @@ from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_account.signers.local import LocalAccount
 
-from careledger.chain.client import Chain, NonceManager, Sender
+from careledger.chain import Chain, NonceManager, Sender
 from careledger.codes import SCOPE_ALL, Category, Purpose, Role
 from careledger.consent.messages import (
     SECP256K1_N,
@@ -42,7 +42,7 @@ from careledger.consent.messages import (
     sign_consent,
 )
 from careledger.contracts.deployment import CareLedger, ConsentRegistry, GenesisMember, deploy
-from careledger.chain.devnet import Devnet
+from careledger.chain import Devnet
 from careledger.errors import (
     CareLedgerError,
     ChainIdMismatch,

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from careledger.cli.main import main
 from careledger.demo import run_demo
-from careledger.chain.devnet import pid_alive
+from careledger.chain import pid_alive
 
 
 def test_demo_scenario_outcomes(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from eth_account import Account
 from web3 import Web3
 
 from careledger.contracts.artifacts import load_artifact
-from careledger.chain.devnet import AnvilNotFound, Devnet, PortInUse, find_anvil, pid_alive
+from careledger.chain import Devnet, find_anvil, pid_alive
+from careledger.errors import AnvilNotFound, PortInUse
 
 
 def _deploy_and_call(node: Devnet) -> None:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from careledger.chain.client import Chain, NonceManager, RetryPolicy, Sender
+from careledger.chain import Chain, NonceManager, RetryPolicy, Sender
 from careledger.codes import Category
-from careledger.chain.devnet import Devnet
+from careledger.chain import Devnet
 from careledger.errors import RpcUnavailable
 from careledger.actors.flows import Patient, Provider, Workspace
 from conftest import SLOW, World, build_world

@@ -14,8 +14,32 @@ Typical use::
     ledger = CareLedger(chain, Deployment.for_chain(chain))
 """
 
+from careledger.actors.flows import (
+    Institution,
+    KeyNotShared,
+    NotAnchored,
+    Patient,
+    Provider,
+    PublishedRecord,
+    RecordIndex,
+    RecordNotFound,
+    RecordPointer,
+    Researcher,
+    Workspace,
+    latest_version,
+    new_record_id,
+    verify_commitment,
+)
 from careledger.audit import AccessEntry, AuditLog, BreakGlassEvent, Verification
-from careledger.chain.client import Chain, NonceManager, RetryPolicy, Sender, SentTransaction, wait_all
+from careledger.chain import (
+    Chain,
+    NonceManager,
+    RetryPolicy,
+    Sender,
+    SentTransaction,
+    wait_all,
+)
+from careledger.chain import Devnet
 from careledger.codes import (
     SCOPE_ALL,
     Category,
@@ -46,6 +70,7 @@ from careledger.contracts.deployment import (
     RecordRegistry,
     deploy,
 )
+from careledger.contracts.merkle import MerkleTree
 from careledger.crypto.envelope import (
     DataKey,
     EncryptedRecord,
@@ -53,7 +78,7 @@ from careledger.crypto.envelope import (
     decrypt_record,
     encrypt_record,
 )
-from careledger.chain.devnet import Devnet
+from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.errors import (
     AccessNotAuthorized,
     BlobCorrupted,
@@ -71,24 +96,6 @@ from careledger.errors import (
     TransactionTimeout,
     WrongPassword,
     decode_revert,
-)
-from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.contracts.merkle import MerkleTree
-from careledger.actors.flows import (
-    Institution,
-    KeyNotShared,
-    NotAnchored,
-    Patient,
-    Provider,
-    PublishedRecord,
-    RecordIndex,
-    RecordNotFound,
-    RecordPointer,
-    Researcher,
-    Workspace,
-    latest_version,
-    new_record_id,
-    verify_commitment,
 )
 from careledger.store.blobs import (
     BlobStore,

@@ -28,14 +28,6 @@ from rich.table import Table
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from careledger.audit import AuditLog
-from careledger.chain.client import Chain, NonceManager, Sender, SentTransaction
-from careledger.codes import SCOPE_ALL, Category, Purpose, Role
-from careledger.consent.messages import ConsentSigner, Relayer, SignedConsent
-from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
-from careledger.chain.devnet import Devnet
-from careledger.errors import AccessNotAuthorized, CareLedgerError
-from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.actors.flows import (
     KeyNotShared,
     Patient,
@@ -44,6 +36,14 @@ from careledger.actors.flows import (
     Workspace,
     verify_commitment,
 )
+from careledger.audit import AuditLog
+from careledger.chain import Chain, NonceManager, Sender, SentTransaction
+from careledger.chain import Devnet
+from careledger.codes import SCOPE_ALL, Category, Purpose, Role
+from careledger.consent.messages import ConsentSigner, Relayer, SignedConsent
+from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
+from careledger.crypto.keyfile import EncryptionKeyPair
+from careledger.errors import AccessNotAuthorized, CareLedgerError
 
 DAY = 24 * 3600
 KEY_PASSWORD = "demo-only-password"

@@ -46,11 +46,11 @@ class TransactionFailed(CareLedgerError, RuntimeError):
 
 
 class ContractRevert(CareLedgerError):
-    """A contract refused a call with a named custom error.
+    """A contract refused a call with a named custom error (one subclass per error, below).
 
     Attributes:
         error_name: the Solidity error name.
-        args: its arguments by name.
+        error_args: its arguments by name (bytes shown as 0x-hex).
     """
 
     hint = "see the contract's NatSpec for when this error fires"
@@ -60,132 +60,12 @@ class ContractRevert(CareLedgerError):
         self.error_name = error_name or type(self).__name__
         self.error_args: dict[str, object] = dict(args or {})
 
-
-def _revert(name: str, base: type[Exception], hint: str, doc: str) -> type[ContractRevert]:
-    cls = type(name, (ContractRevert, base), {"hint": hint, "__doc__": doc})
-    return cls
-
-
-# One class per Solidity custom error, named like it. `hint` says what to do next.
-NotPatientOrGuardian = _revert("NotPatientOrGuardian", PermissionError,
-    "only the patient or a guardian the patient appointed (and not expired) may do this",
-    "The caller is neither the patient nor a live guardian.")
-InvalidSignature = _revert("InvalidSignature", PermissionError,
-    "the signature does not match this chain, contract, signer and current nonce: sign again",
-    "A signed consent is forged, replayed, for another chain/contract, or its nonce was used.")
-SignatureExpired = _revert("SignatureExpired", PermissionError,
-    "the signature's deadline has passed: ask the patient to sign again", "Deadline passed.")
-InvalidExpiry = _revert("InvalidExpiry", ValueError,
-    "choose an expiry time in the future", "An expiry is not in the future.")
-NoPurposes = _revert("NoPurposes", ValueError,
-    "grant at least one purpose of use (e.g. TREAT)", "Empty purpose set.")
-InvalidPurpose = _revert("InvalidPurpose", ValueError,
-    "use one of the HL7 PurposeOfUse codes in careledger.codes.Purpose", "Unknown purpose code.")
-GrantNotFound = _revert("GrantNotFound", LookupError,
-    "there is no live grant for that grantee and scope", "Nothing to revoke.")
-NotActiveInstitution = _revert("NotActiveInstitution", PermissionError,
-    "the account is not an admitted, unsuspended institution of the consortium",
-    "Caller (or grantee) is not an active institution.")
-MissingRole = _revert("MissingRole", PermissionError,
-    "the institution lacks the role this action needs: ask the consortium for it",
-    "Institution lacks a role.")
-RequestNotFound = _revert("RequestNotFound", LookupError,
-    "check the request id (careledger patient requests)", "No such access request.")
-RequestNotPending = _revert("RequestNotPending", ValueError,
-    "the request was already approved or rejected", "Request is no longer pending.")
-BreakGlassTooLong = _revert("BreakGlassTooLong", ValueError,
-    "break-glass access is capped (72 hours): ask for a shorter duration", "Duration over cap.")
-InvalidEncryptionKey = _revert("InvalidEncryptionKey", ValueError,
-    "register a 32-byte X25519 public key (not zero)", "Encryption key is zero.")
-ZeroAddress = _revert("ZeroAddress", ValueError, "pass a non-zero address", "Zero address.")
-AccessNotAuthorized = _revert("AccessNotAuthorized", PermissionError,
-    "no live consent covers this record and purpose (revoked, expired or never granted): "
-    "request access from the patient", "Access refused by the consent registry.")
-GuardianNotFound = _revert("GuardianNotFound", LookupError,
-    "that address is not a guardian of the patient", "No such guardian.")
-CannotGuardSelf = _revert("CannotGuardSelf", ValueError,
-    "a patient cannot be their own guardian", "Guardian equals patient.")
-NotActiveMember = _revert("NotActiveMember", PermissionError,
-    "only active consortium members may propose or approve", "Not an active member.")
-AlreadyMember = _revert("AlreadyMember", ValueError, "that institution is already admitted",
-    "Already a member.")
-NotMember = _revert("NotMember", LookupError, "that address is not a consortium member",
-    "Not a member.")
-InvalidStatus = _revert("InvalidStatus", ValueError,
-    "the institution's status does not allow this change", "Wrong status for this change.")
-ProposalNotFound = _revert("ProposalNotFound", LookupError, "check the proposal id",
-    "No such proposal.")
-ProposalExpired = _revert("ProposalExpired", TimeoutError,
-    "the proposal expired before reaching the threshold: propose again", "Proposal expired.")
-ProposalAlreadyExecuted = _revert("ProposalAlreadyExecuted", ValueError,
-    "the proposal was already executed", "Proposal already executed.")
-AlreadyApproved = _revert("AlreadyApproved", ValueError,
-    "each member approves a proposal once", "Duplicate approval.")
-InvalidThreshold = _revert("InvalidThreshold", ValueError,
-    "the threshold must be between 1 and the number of active members", "Bad threshold.")
-InvalidRoles = _revert("InvalidRoles", ValueError,
-    "roles are a bitmask of PROVIDER=1, RESEARCHER=2, EMERGENCY=4", "Bad roles.")
-AlreadyAnchored = _revert("AlreadyAnchored", FileExistsError,
-    "anchors are write-once: publish an amendment as a new version", "Record id already anchored.")
-PreviousVersionNotFound = _revert("PreviousVersionNotFound", LookupError,
-    "the previous version is not anchored: check the record id", "Previous version missing.")
-VersionAlreadySuperseded = _revert("VersionAlreadySuperseded", ValueError,
-    "amend the latest version (careledger record versions)", "Version already amended.")
-BatchAlreadyAnchored = _revert("BatchAlreadyAnchored", FileExistsError,
-    "this batch root is already anchored", "Batch root already anchored.")
-EmptyBatch = _revert("EmptyBatch", ValueError, "a batch needs at least one record", "Empty batch.")
-ZeroCommitment = _revert("ZeroCommitment", ValueError, "a commitment cannot be zero",
-    "Zero commitment.")
-InvalidPurposes = _revert("InvalidPurposes", ValueError,
-    "a purpose mask may only carry TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH and PUBHLTH",
-    "Unknown purpose bits.")
-InvalidScope = _revert("InvalidScope", ValueError,
-    "a scope is a record id, a category code or SCOPE_ALL, never zero", "Zero scope.")
-UnknownInstitution = _revert("UnknownInstitution", LookupError,
-    "consent can only be granted to a consortium member: check the grantee address "
-    "(careledger institution list)", "Grantee is not a consortium member.")
-NotIssuer = _revert("NotIssuer", PermissionError,
-    "only the institution that anchored a version may amend it", "Not the issuer of that version.")
-RecordIdNotOwned = _revert("RecordIdNotOwned", ValueError,
-    "a record id must start with the issuing institution's address: let the SDK choose it",
-    "Record id outside the issuer's namespace.")
-GenesisLengthMismatch = _revert("GenesisLengthMismatch", ValueError,
-    "give one role, key and metadata hash per genesis member", "Genesis arrays differ in length.")
-InvalidLifetime = _revert("InvalidLifetime", ValueError,
-    "the proposal lifetime must be at least one second", "Zero proposal lifetime.")
-
-_BY_NAME: dict[str, type[ContractRevert]] = {
-    c.__name__: c for c in list(globals().values())
-    if isinstance(c, type) and issubclass(c, ContractRevert) and c is not ContractRevert
-}
-_SELECTORS: dict[bytes, tuple[str, list[dict[str, object]]]] | None = None
-
-
-def _selectors() -> dict[bytes, tuple[str, list[dict[str, object]]]]:
-    global _SELECTORS
-    if _SELECTORS is None:
-        from eth_utils.crypto import keccak
-
-        from careledger.contracts.artifacts import DEPLOYABLE, load_artifact
-
-        table: dict[bytes, tuple[str, list[dict[str, object]]]] = {}
-        for contract in DEPLOYABLE:
-            for item in load_artifact(contract)["abi"]:
-                if item.get("type") == "error":
-                    inputs = list(item.get("inputs", []))
-                    sig = f"{item['name']}({','.join(_abi_type(i) for i in inputs)})"
-                    table[keccak(text=sig)[:4]] = (str(item["name"]), inputs)
-        _SELECTORS = table
-    return _SELECTORS
-
-
-def _abi_type(item: dict[str, object]) -> str:
-    typ = str(item["type"])
-    if typ.startswith("tuple"):
-        comps = item.get("components", [])
-        assert isinstance(comps, list)
-        return "(" + ",".join(_abi_type(c) for c in comps) + ")" + typ[len("tuple"):]
-    return typ
+    @classmethod
+    def with_args(cls, **args: object) -> ContractRevert:
+        """The exception the contract would raise with these arguments (message with hint)."""
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
+        return cls(f"{cls.__name__}({shown}): {cls.hint}", cls.__name__,
+                   {k: _show(v) for k, v in args.items()})
 
 
 def revert_from_data(data: str | bytes) -> CareLedgerError:
@@ -194,15 +74,12 @@ def revert_from_data(data: str | bytes) -> CareLedgerError:
     from hexbytes import HexBytes
 
     raw = bytes(HexBytes(data)) if data else b""
-    entry = _selectors().get(raw[:4])
+    entry = REVERT_SELECTORS.get(raw[:4])
     if entry is None:
         return TransactionFailed(f"the contract reverted with unknown data 0x{raw.hex()}")
-    name, inputs = entry
-    values = decode([_abi_type(i) for i in inputs], raw[4:]) if inputs else ()
-    args = {str(i["name"]): _show(v) for i, v in zip(inputs, values, strict=True)}
-    cls = _BY_NAME.get(name, ContractRevert)
-    shown = ", ".join(f"{k}={v}" for k, v in args.items())
-    return cls(f"{name}({shown}): {cls.hint}", name, args)
+    cls, names, types = entry
+    values = decode(list(types), raw[4:]) if types else ()
+    return cls.with_args(**dict(zip(names, values, strict=True)))
 
 
 def _show(value: object) -> object:
@@ -222,7 +99,6 @@ def decode_revert(exc: BaseException) -> CareLedgerError:
 
 
 # --- crypto -------------------------------------------------------------------------------
-# (crypto and key errors are appended below by the crypto module's author)
 
 
 class DecryptionError(CareLedgerError, ValueError):
@@ -270,7 +146,6 @@ class ShredIncomplete(CareLedgerError, RuntimeError):
 
 
 # --- storage ------------------------------------------------------------------------------
-# (storage errors are appended below by the storage module's author)
 
 
 class StorageError(CareLedgerError):
@@ -295,3 +170,288 @@ class StorageUnavailable(StorageError, ConnectionError):
 
 class WrappedKeyNotFound(StorageError, FileNotFoundError, LookupError):
     """No wrapped data key for that record, version and recipient: ask the patient to share."""
+
+
+class ArtifactNotFound(CareLedgerError, FileNotFoundError):
+    """A contract's packaged or built artifact is missing."""
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+class RecordNotFound(CareLedgerError, LookupError):
+    """No record with this id is known to the record index."""
+
+
+class KeyNotShared(CareLedgerError, PermissionError):
+    """No wrapped data key exists for this reader (not shared yet, revoked, or erased)."""
+
+
+class NotAnchored(CareLedgerError, LookupError):
+    """The record is not (yet) anchored on chain."""
+
+
+# --- signed consents (local checks; on-chain refusals are the ContractRevert classes) -------
+
+
+class DomainMismatch(CareLedgerError, ValueError):
+    """A signed consent names another contract (``verifyingContract``) or an unknown domain:
+    sign again for this deployment's ConsentRegistry."""
+
+
+class SignatureMismatch(CareLedgerError, PermissionError):
+    """The signature does not recover to the consent's signer (wrong key, or the typed data
+    was changed after signing): ask the signer to sign the unchanged message again."""
+
+
+class MalleableSignature(CareLedgerError, ValueError):
+    """A signature with a high ``s`` value (or an invalid ``v``): OpenZeppelin ``ECDSA``
+    refuses it on chain. Ask the wallet to sign again (wallets produce low-s signatures)."""
+
+
+class MalformedTypedData(CareLedgerError, ValueError):
+    """Typed-data JSON is not one of the ConsentRegistry's signed types: export it again with
+    ``careledger.consent`` (``message.typed_data(domain)``)."""
+
+
+# --- local devnet ----------------------------------------------------------------------------
+
+
+class DevnetError(CareLedgerError, RuntimeError):
+    """The local anvil could not be started or stopped."""
+
+
+class AnvilNotFound(DevnetError, FileNotFoundError):
+    """No anvil binary: run `make install` (npm @foundry-rs/anvil) or set CARELEDGER_ANVIL."""
+
+
+class PortInUse(DevnetError, OSError):
+    """The requested port is taken: choose another or omit it to pick a free one."""
+
+
+# --- contract custom errors ------------------------------------------------------------------
+# One class per Solidity custom error, named like it; `hint` says what to do next.
+
+# --- BEGIN GENERATED by tools/gen_errors.py from the packaged ABIs: do not edit by hand ---
+# fmt: off
+
+class AccessNotAuthorized(ContractRevert, PermissionError):
+    """No live grant (or break-glass window for ETREAT) covers the access at this block. Solidity: ``AccessNotAuthorized(address patient, address accessor, bytes32 recordId, uint8 purpose)``."""
+    hint = 'no live consent covers this record and purpose (revoked, expired or never granted): request access from the patient'
+
+class AlreadyAnchored(ContractRevert, FileExistsError):
+    """A record id is anchored a second time. Solidity: ``AlreadyAnchored(bytes32 recordId)``."""
+    hint = 'anchors are write-once: publish an amendment as a new version'
+
+class AlreadyApproved(ContractRevert, ValueError):
+    """A member approves the same proposal twice. Solidity: ``AlreadyApproved(uint256 proposalId, address member)``."""
+    hint = 'each member approves a proposal once'
+
+class AlreadyMember(ContractRevert, ValueError):
+    """A proposal would admit an account that is already an active or suspended member. Solidity: ``AlreadyMember(address account)``."""
+    hint = 'that institution is already admitted'
+
+class BatchAlreadyAnchored(ContractRevert, FileExistsError):
+    """A Merkle root is anchored a second time. Solidity: ``BatchAlreadyAnchored(bytes32 root)``."""
+    hint = 'this batch root is already anchored'
+
+class BreakGlassTooLong(ContractRevert, ValueError):
+    """A break-glass window is longer than the cap. Solidity: ``BreakGlassTooLong(uint64 duration, uint64 max)``."""
+    hint = 'break-glass access is capped (72 hours): ask for a shorter duration'
+
+class CannotGuardSelf(ContractRevert, ValueError):
+    """A patient appoints itself as guardian. Solidity: ``CannotGuardSelf(address patient)``."""
+    hint = 'a patient cannot be their own guardian'
+
+class EmptyBatch(ContractRevert, ValueError):
+    """A batch has no records. Solidity: ``EmptyBatch()``."""
+    hint = 'a batch needs at least one record'
+
+class GenesisLengthMismatch(ContractRevert, ValueError):
+    """The constructor's genesis arrays differ in length. Solidity: ``GenesisLengthMismatch()``."""
+    hint = 'give one role, key and metadata hash per genesis member'
+
+class GrantNotFound(ContractRevert, LookupError):
+    """A revocation names a grant that does not exist. Solidity: ``GrantNotFound(address patient, address grantee, bytes32 scope)``."""
+    hint = 'there is no live grant for that grantee and scope'
+
+class GuardianNotFound(ContractRevert, LookupError):
+    """A guardian to remove was never appointed (or was removed). Solidity: ``GuardianNotFound(address patient, address guardian)``."""
+    hint = 'that address is not a guardian of the patient'
+
+class InvalidAccountNonce(ContractRevert, PermissionError):
+    """A nonce is consumed out of order (OpenZeppelin Nonces). Solidity: ``InvalidAccountNonce(address account, uint256 currentNonce)``."""
+    hint = 'the nonce was already used: read nonces(account) and sign again'
+
+class InvalidEncryptionKey(ContractRevert, ValueError):
+    """An encryption public key is zero. Solidity: ``InvalidEncryptionKey()``."""
+    hint = 'register a 32-byte X25519 public key (not zero)'
+
+class InvalidExpiry(ContractRevert, ValueError):
+    """An expiry time is not in the future. Solidity: ``InvalidExpiry(uint64 expiresAt, uint256 timestamp)``."""
+    hint = 'choose an expiry time in the future'
+
+class InvalidLifetime(ContractRevert, ValueError):
+    """The proposal lifetime is zero. Solidity: ``InvalidLifetime()``."""
+    hint = 'the proposal lifetime must be at least one second'
+
+class InvalidPurpose(ContractRevert, ValueError):
+    """A purpose code is not one of TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH. Solidity: ``InvalidPurpose(uint8 purpose)``."""
+    hint = 'use one of the HL7 PurposeOfUse codes in careledger.codes.Purpose'
+
+class InvalidPurposes(ContractRevert, ValueError):
+    """A purpose bitmask has bits outside the known purposes. Solidity: ``InvalidPurposes(uint32 purposes)``."""
+    hint = 'a purpose mask may only carry TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH and PUBHLTH'
+
+class InvalidRoles(ContractRevert, ValueError):
+    """A role bitmask is zero or has unknown bits. Solidity: ``InvalidRoles(uint8 roles)``."""
+    hint = 'roles are a bitmask of PROVIDER=1, RESEARCHER=2, EMERGENCY=4'
+
+class InvalidScope(ContractRevert, ValueError):
+    """A scope is zero. Solidity: ``InvalidScope()``."""
+    hint = 'a scope is a record id, a category code or SCOPE_ALL, never zero'
+
+class InvalidShortString(ContractRevert, ValueError):
+    """A short string is malformed (OpenZeppelin ShortStrings). Solidity: ``InvalidShortString()``."""
+    hint = 'an EIP-712 name or version is malformed: redeploy the contract'
+
+class InvalidSignature(ContractRevert, PermissionError):
+    """A signed consent is forged, replayed, for another chain or contract, or its nonce was used. Solidity: ``InvalidSignature(address signer)``."""
+    hint = 'the signature does not match this chain, contract, signer and current nonce: sign again'
+
+class InvalidStatus(ContractRevert, ValueError):
+    """A proposal's change does not apply to the member's current status. Solidity: ``InvalidStatus(address account, uint8 status)``."""
+    hint = "the institution's status does not allow this change"
+
+class InvalidThreshold(ContractRevert, ValueError):
+    """A threshold is zero or above the number of active members. Solidity: ``InvalidThreshold(uint32 threshold, uint32 members)``."""
+    hint = 'the threshold must be between 1 and the number of active members'
+
+class MissingRole(ContractRevert, PermissionError):
+    """An institution lacks the role an action needs. Solidity: ``MissingRole(address account, uint8 role)``."""
+    hint = 'the institution lacks the role this action needs: ask the consortium'
+
+class NoPurposes(ContractRevert, ValueError):
+    """A grant carries an empty purpose set. Solidity: ``NoPurposes()``."""
+    hint = 'grant at least one purpose of use (e.g. TREAT)'
+
+class NotActiveInstitution(ContractRevert, PermissionError):
+    """The caller (or grantee) is not an active member of the consortium. Solidity: ``NotActiveInstitution(address account)``."""
+    hint = 'the account is not an admitted, unsuspended institution of the consortium'
+
+class NotActiveMember(ContractRevert, PermissionError):
+    """The caller is not an active member of the consortium. Solidity: ``NotActiveMember(address account)``."""
+    hint = 'only active consortium members may propose or approve'
+
+class NotIssuer(ContractRevert, PermissionError):
+    """An institution amends a version another institution issued. Solidity: ``NotIssuer(bytes32 previousVersion, address issuer, address caller)``."""
+    hint = 'only the institution that anchored a version may amend it'
+
+class NotMember(ContractRevert, LookupError):
+    """A proposal names an account that is not a member. Solidity: ``NotMember(address account)``."""
+    hint = 'that address is not a consortium member'
+
+class NotPatientOrGuardian(ContractRevert, PermissionError):
+    """The caller (or signer) is neither the patient nor a live guardian of the patient. Solidity: ``NotPatientOrGuardian(address caller, address patient)``."""
+    hint = 'only the patient or a guardian the patient appointed (and not expired) may do this'
+
+class PreviousVersionNotFound(ContractRevert, LookupError):
+    """An amendment names a previous version that was never anchored. Solidity: ``PreviousVersionNotFound(bytes32 previousVersion)``."""
+    hint = 'the previous version is not anchored: check the record id'
+
+class ProposalAlreadyExecuted(ContractRevert, ValueError):
+    """A proposal is approved after it was executed. Solidity: ``ProposalAlreadyExecuted(uint256 proposalId)``."""
+    hint = 'the proposal was already executed'
+
+class ProposalExpired(ContractRevert, TimeoutError):
+    """A proposal is approved after its lifetime. Solidity: ``ProposalExpired(uint256 proposalId, uint64 expiredAt)``."""
+    hint = 'the proposal expired before reaching the threshold: propose again'
+
+class ProposalNotFound(ContractRevert, LookupError):
+    """No proposal has that id. Solidity: ``ProposalNotFound(uint256 proposalId)``."""
+    hint = 'check the proposal id (careledger institution proposals)'
+
+class RecordIdNotOwned(ContractRevert, ValueError):
+    """A record id lies outside the anchoring institution's namespace. Solidity: ``RecordIdNotOwned(bytes32 recordId, address caller)``."""
+    hint = "a record id must start with the issuing institution's address: let the SDK choose it"
+
+class RequestNotFound(ContractRevert, LookupError):
+    """No access request has that id. Solidity: ``RequestNotFound(uint256 requestId)``."""
+    hint = 'check the request id (careledger patient requests)'
+
+class RequestNotPending(ContractRevert, ValueError):
+    """An access request is answered a second time. Solidity: ``RequestNotPending(uint256 requestId, uint8 status)``."""
+    hint = 'the request was already approved or rejected'
+
+class SignatureExpired(ContractRevert, PermissionError):
+    """A signed consent is submitted after its deadline. Solidity: ``SignatureExpired(uint256 deadline, uint256 timestamp)``."""
+    hint = "the signature's deadline has passed: ask the patient to sign again"
+
+class StringTooLong(ContractRevert, ValueError):
+    """A string does not fit a short string (OpenZeppelin ShortStrings). Solidity: ``StringTooLong(string str)``."""
+    hint = 'an EIP-712 name or version is too long: redeploy with a shorter one'
+
+class UnknownInstitution(ContractRevert, LookupError):
+    """A grantee has never been admitted to the consortium. Solidity: ``UnknownInstitution(address account)``."""
+    hint = 'consent can only be granted to a consortium member: check the grantee address (careledger institution list)'
+
+class VersionAlreadySuperseded(ContractRevert, ValueError):
+    """An amendment names a version that already has a successor. Solidity: ``VersionAlreadySuperseded(bytes32 previousVersion, bytes32 nextVersion)``."""
+    hint = 'amend the latest version (careledger record versions)'
+
+class ZeroAddress(ContractRevert, ValueError):
+    """An address argument is zero. Solidity: ``ZeroAddress()``."""
+    hint = 'pass a non-zero address'
+
+class ZeroCommitment(ContractRevert, ValueError):
+    """A commitment or root is zero. Solidity: ``ZeroCommitment()``."""
+    hint = 'a commitment cannot be zero'
+
+#: 4-byte selector -> (class, argument names, ABI types), for decoding revert data.
+REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple[str, ...]]] = {
+    bytes.fromhex("c019cb00"): (AccessNotAuthorized, ('patient', 'accessor', 'recordId', 'purpose'), ('address', 'address', 'bytes32', 'uint8')),
+    bytes.fromhex("30d23813"): (AlreadyAnchored, ('recordId',), ('bytes32',)),
+    bytes.fromhex("094775b0"): (AlreadyApproved, ('proposalId', 'member'), ('uint256', 'address')),
+    bytes.fromhex("0268f929"): (AlreadyMember, ('account',), ('address',)),
+    bytes.fromhex("213d8d34"): (BatchAlreadyAnchored, ('root',), ('bytes32',)),
+    bytes.fromhex("068dc044"): (BreakGlassTooLong, ('duration', 'max'), ('uint64', 'uint64')),
+    bytes.fromhex("3f023a45"): (CannotGuardSelf, ('patient',), ('address',)),
+    bytes.fromhex("c2e5347d"): (EmptyBatch, (), ()),
+    bytes.fromhex("645b7204"): (GenesisLengthMismatch, (), ()),
+    bytes.fromhex("3bf604ae"): (GrantNotFound, ('patient', 'grantee', 'scope'), ('address', 'address', 'bytes32')),
+    bytes.fromhex("925f444b"): (GuardianNotFound, ('patient', 'guardian'), ('address', 'address')),
+    bytes.fromhex("752d88c0"): (InvalidAccountNonce, ('account', 'currentNonce'), ('address', 'uint256')),
+    bytes.fromhex("411ca7ca"): (InvalidEncryptionKey, (), ()),
+    bytes.fromhex("d236324a"): (InvalidExpiry, ('expiresAt', 'timestamp'), ('uint64', 'uint256')),
+    bytes.fromhex("a378ebfd"): (InvalidLifetime, (), ()),
+    bytes.fromhex("525aca88"): (InvalidPurpose, ('purpose',), ('uint8',)),
+    bytes.fromhex("e8124745"): (InvalidPurposes, ('purposes',), ('uint32',)),
+    bytes.fromhex("acd371d6"): (InvalidRoles, ('roles',), ('uint8',)),
+    bytes.fromhex("725a844f"): (InvalidScope, (), ()),
+    bytes.fromhex("b3512b0c"): (InvalidShortString, (), ()),
+    bytes.fromhex("d855c4f4"): (InvalidSignature, ('signer',), ('address',)),
+    bytes.fromhex("7b6f9ab2"): (InvalidStatus, ('account', 'status'), ('address', 'uint8')),
+    bytes.fromhex("07fb268a"): (InvalidThreshold, ('threshold', 'members'), ('uint32', 'uint32')),
+    bytes.fromhex("bb6c1639"): (MissingRole, ('account', 'role'), ('address', 'uint8')),
+    bytes.fromhex("ce26db2d"): (NoPurposes, (), ()),
+    bytes.fromhex("365a3a84"): (NotActiveInstitution, ('account',), ('address',)),
+    bytes.fromhex("4a89b27f"): (NotActiveMember, ('account',), ('address',)),
+    bytes.fromhex("986b4388"): (NotIssuer, ('previousVersion', 'issuer', 'caller'), ('bytes32', 'address', 'address')),
+    bytes.fromhex("16d6142c"): (NotMember, ('account',), ('address',)),
+    bytes.fromhex("315f9f76"): (NotPatientOrGuardian, ('caller', 'patient'), ('address', 'address')),
+    bytes.fromhex("b6879936"): (PreviousVersionNotFound, ('previousVersion',), ('bytes32',)),
+    bytes.fromhex("4eec80e6"): (ProposalAlreadyExecuted, ('proposalId',), ('uint256',)),
+    bytes.fromhex("cbde4c2e"): (ProposalExpired, ('proposalId', 'expiredAt'), ('uint256', 'uint64')),
+    bytes.fromhex("428d06a9"): (ProposalNotFound, ('proposalId',), ('uint256',)),
+    bytes.fromhex("efd1f8b2"): (RecordIdNotOwned, ('recordId', 'caller'), ('bytes32', 'address')),
+    bytes.fromhex("4ec726c7"): (RequestNotFound, ('requestId',), ('uint256',)),
+    bytes.fromhex("a8306b61"): (RequestNotPending, ('requestId', 'status'), ('uint256', 'uint8')),
+    bytes.fromhex("f88f0490"): (SignatureExpired, ('deadline', 'timestamp'), ('uint256', 'uint256')),
+    bytes.fromhex("305a27a9"): (StringTooLong, ('str',), ('string',)),
+    bytes.fromhex("0e82f15e"): (UnknownInstitution, ('account',), ('address',)),
+    bytes.fromhex("6d0a1fcf"): (VersionAlreadySuperseded, ('previousVersion', 'nextVersion'), ('bytes32', 'bytes32')),
+    bytes.fromhex("d92e233d"): (ZeroAddress, (), ()),
+    bytes.fromhex("51bda03d"): (ZeroCommitment, (), ()),
+}
+# fmt: on
+# --- END GENERATED ---

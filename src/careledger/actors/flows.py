@@ -31,20 +31,23 @@ from eth_utils.crypto import keccak
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from careledger.crypto import envelope as crypto
-from careledger.chain.client import Sender, SentTransaction, TxJournal
+from careledger.chain import Sender, SentTransaction, TxJournal
 from careledger.codes import SCOPE_ALL, Category, Purpose, purpose_mask
 from careledger.contracts.deployment import CareLedger
+from careledger.contracts.merkle import MerkleTree, leaf_hash
+from careledger.contracts.merkle import verify as merkle_verify
+from careledger.crypto import envelope as crypto
+from careledger.crypto.keyfile import EncryptionKeyPair
 from careledger.errors import (
     AccessNotAuthorized,
     CareLedgerError,
     CommitmentMismatch,
     InvalidInput,
+    KeyNotShared,
+    NotAnchored,
+    RecordNotFound,
     WrappedKeyNotFound,
 )
-from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.contracts.merkle import MerkleTree, leaf_hash
-from careledger.contracts.merkle import verify as merkle_verify
 from careledger.store.blobs import DEFAULT_MAX_BLOB_SIZE, BlobStore, WrappedKeyStore
 from careledger.validate import address as _addr
 from careledger.validate import bytes32
@@ -52,16 +55,7 @@ from careledger.validate import bytes32
 ZERO32 = b"\x00" * 32
 
 
-class RecordNotFound(CareLedgerError, LookupError):
-    """No record with this id is known to the record index."""
 
-
-class KeyNotShared(CareLedgerError, PermissionError):
-    """No wrapped data key exists for this reader (not shared yet, revoked, or erased)."""
-
-
-class NotAnchored(CareLedgerError, LookupError):
-    """The record is not (yet) anchored on chain."""
 
 
 def new_record_id(issuer: str) -> bytes:

@@ -27,22 +27,13 @@ from typing import Any, Self
 import httpx
 from eth_utils.address import to_checksum_address
 
-from careledger.errors import CareLedgerError
+from careledger.errors import AnvilNotFound, DevnetError, PortInUse
 
 ANVIL_ENV = "CARELEDGER_ANVIL"
 _NPM_NATIVE = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 
 
-class DevnetError(CareLedgerError, RuntimeError):
-    """The local devnet could not be started or stopped."""
 
-
-class AnvilNotFound(DevnetError, FileNotFoundError):
-    """No native anvil binary was found."""
-
-
-class PortInUse(DevnetError, OSError):
-    """The requested port is already taken by another process."""
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ class Ctx:
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def chain(self) -> Any:
-        from careledger.chain.client import Chain
+        from careledger.chain import Chain
         from careledger.errors import InvalidInput
 
         if "chain" not in self._cache:
@@ -128,15 +128,15 @@ class Ctx:
         return acct
 
     def sender(self) -> Any:
-        from careledger.chain.client import Sender
+        from careledger.chain import Sender
 
         if "sender" not in self._cache:
             self._cache["sender"] = Sender(chain=self.chain(), account=self.account())
         return self._cache["sender"]
 
     def keypair(self) -> Any:
-        from careledger.errors import InvalidInput
         from careledger.crypto.keyfile import EncryptionKeyPair
+        from careledger.errors import InvalidInput
 
         if "keypair" not in self._cache:
             if self.enc_key is None:
@@ -269,7 +269,7 @@ def demo(workdir: str | None, batch_size: int) -> None:
               help="Load/save chain state to this file so a restart resumes.")
 def devnet(port: int | None, devnet_chain_id: int, state_file: str | None) -> None:
     """Start a native anvil, print RPC URL, chain id and funded dev accounts; Ctrl-C stops it."""
-    from careledger.chain.devnet import Devnet
+    from careledger.chain import Devnet
 
     node = Devnet(port=port, chain_id=devnet_chain_id, state_file=state_file).start()
     click.echo(f"RPC URL   {node.rpc_url}")
@@ -342,8 +342,8 @@ def keys() -> None:
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def keys_new(out: Path) -> None:
     """Generate an X25519 keypair into OUT (password from $CARELEDGER_ENC_PASSWORD or prompt)."""
-    from careledger.errors import InvalidInput
     from careledger.crypto.keyfile import EncryptionKeyPair
+    from careledger.errors import InvalidInput
 
     if out.exists():
         raise InvalidInput(f"{out} exists: refusing to overwrite a key")
@@ -434,8 +434,8 @@ def patient(click_ctx: click.Context, acting_for: str | None) -> None:
 
 
 def _patient(ctx: Ctx, need_keypair: bool = False) -> Any:
-    from careledger.crypto.keyfile import EncryptionKeyPair
     from careledger.actors.flows import Patient
+    from careledger.crypto.keyfile import EncryptionKeyPair
 
     acting_for = click.get_current_context().meta.get("acting_for")
     kp = ctx.keypair() if need_keypair else EncryptionKeyPair.generate()

@@ -41,14 +41,18 @@ from hexbytes import HexBytes
 from web3.contract.contract import ContractFunction
 from web3.exceptions import Web3Exception
 
-from careledger.chain.client import Sender
+from careledger.chain import Sender
 from careledger.codes import Purpose, purpose_mask
 from careledger.contracts.deployment import ConsentRegistry
 from careledger.errors import (
     CareLedgerError,
     ChainIdMismatch,
+    DomainMismatch,
     InvalidInput,
+    MalformedTypedData,
+    MalleableSignature,
     SignatureExpired,
+    SignatureMismatch,
     WrongPassword,
 )
 
@@ -74,27 +78,6 @@ EIP712_DOMAIN_FIELDS: tuple[tuple[str, str], ...] = (
 DEFAULT_DEADLINE_SECONDS = 24 * 3600
 
 
-# --- errors (local checks; on-chain refusals are the ContractRevert classes) --------------
-
-
-class DomainMismatch(CareLedgerError, ValueError):
-    """A signed consent names another contract (``verifyingContract``) or an unknown domain:
-    sign again for this deployment's ConsentRegistry."""
-
-
-class SignatureMismatch(CareLedgerError, PermissionError):
-    """The signature does not recover to the consent's signer (wrong key, or the typed data
-    was changed after signing): ask the signer to sign the unchanged message again."""
-
-
-class MalleableSignature(CareLedgerError, ValueError):
-    """A signature with a high ``s`` value (or an invalid ``v``): OpenZeppelin ``ECDSA``
-    refuses it on chain. Ask the wallet to sign again (wallets produce low-s signatures)."""
-
-
-class MalformedTypedData(CareLedgerError, ValueError):
-    """Typed-data JSON is not one of the ConsentRegistry's signed types: export it again with
-    ``careledger.consent.messages`` (``message.typed_data(domain)``)."""
 
 
 # --- JSON helpers ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypedDict
 
-from careledger.errors import CareLedgerError
+from careledger.errors import ArtifactNotFound
 
 #: Contracts a deployment consists of, in deployment order.
 DEPLOYABLE: tuple[str, ...] = ("InstitutionRegistry", "ConsentRegistry", "RecordRegistry")
@@ -26,9 +26,6 @@ class Artifact(TypedDict):
     abi: list[dict[str, Any]]
     bytecode: str
 
-
-class ArtifactNotFound(CareLedgerError, FileNotFoundError):
-    """A contract's packaged or built artifact is missing."""
 
 
 @cache

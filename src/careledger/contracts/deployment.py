@@ -21,9 +21,9 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 
-from careledger.contracts.artifacts import DEPLOYABLE, load_artifact
-from careledger.chain.client import Chain, Sender
+from careledger.chain import Chain, Sender
 from careledger.codes import InstitutionStatus, Role
+from careledger.contracts.artifacts import DEPLOYABLE, load_artifact
 from careledger.errors import ChainIdMismatch, DeploymentNotFound, InvalidInput
 
 DEFAULT_PROPOSAL_LIFETIME = 7 * 24 * 3600

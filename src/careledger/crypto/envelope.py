@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_utils.crypto import keccak
 
+from careledger.crypto.keyfile import EncryptionKeyPair, public_key_from_hex
 from careledger.errors import (
     CommitmentMismatch,
     DecryptionError,
@@ -46,7 +47,6 @@ from careledger.errors import (
     MalformedEnvelope,
     ShredIncomplete,
 )
-from careledger.crypto.keyfile import EncryptionKeyPair, public_key_from_hex
 from careledger.validate import hex_bytes
 
 __all__ = [

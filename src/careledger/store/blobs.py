@@ -26,6 +26,7 @@ import httpx
 from multiformats import CID, multihash
 
 from careledger.crypto.envelope import WrappedKey
+from careledger.crypto.keyfile import public_key_from_hex
 from careledger.errors import (
     BlobCorrupted,
     BlobNotFound,
@@ -34,7 +35,6 @@ from careledger.errors import (
     StorageUnavailable,
     WrappedKeyNotFound,
 )
-from careledger.crypto.keyfile import public_key_from_hex
 from careledger.validate import hex_bytes
 
 __all__ = [
