@@ -40,11 +40,10 @@ if not os.environ.get("CARELEDGER_ANVIL") and NATIVE_ANVIL.exists():
     os.environ["CARELEDGER_ANVIL"] = str(NATIVE_ANVIL)
 sys.path.insert(0, str(ROOT / "src"))
 
-from careledger.chain.client import Chain, NonceManager, Sender
+from careledger.chain import Chain, Devnet, NonceManager, Sender
 from careledger.codes import Role
-from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
-from careledger.chain.devnet import Devnet
-from careledger.crypto.keyfile import EncryptionKeyPair
+from careledger.contracts import CareLedger, GenesisMember, deploy
+from careledger.crypto import EncryptionKeyPair
 
 TX_BASE = 21_000
 DAY = 86_400
@@ -271,7 +270,7 @@ def exec_gas(chain: Chain, sender: Sender, to: str, data: bytes) -> dict[str, in
     est = int(w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
     assert sender.nonces is not None
     nonce = sender.nonces.allocate(sender.address)
-    max_fee, tip = sender._fees()
+    max_fee, tip = sender.fees()
     signed = sender.account.sign_transaction({**tx, "gas": est + 50_000, "nonce": nonce,
                                               "chainId": chain.chain_id, "maxFeePerGas": max_fee,
                                               "maxPriorityFeePerGas": tip, "type": 2, "value": 0})

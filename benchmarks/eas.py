@@ -38,7 +38,7 @@ from eth_abi import encode
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
-from careledger.chain.client import Sender
+from careledger.chain import Sender
 
 PKG = ROOT / "node_modules/@ethereum-attestation-service/eas-contracts"
 BUILD = BENCH / ".cache" / "eas-build.json"
@@ -71,16 +71,7 @@ def shipped(name: str) -> dict[str, Any]:
 
 
 def deploy_contract(sender: Sender, abi: list[Any], bytecode: str, *args: Any) -> tuple[str, int]:
-    w3 = sender.chain.w3
-    factory = w3.eth.contract(abi=abi, bytecode=bytecode)
-    call = factory.constructor(*args)
-    gas = int(call.estimate_gas({"from": sender.address}) * 1.2)
-    max_fee, tip = sender._fees()
-    assert sender.nonces is not None
-    tx = call.build_transaction({"from": sender.address, "nonce": sender.nonces.allocate(sender.address),
-                                 "gas": gas, "chainId": sender.chain.chain_id,
-                                 "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip})
-    receipt = sender.wait(sender.send_raw_params(tx))
+    receipt = sender.deploy(abi, bytecode, *args)
     return to_checksum_address(receipt["contractAddress"]), int(receipt["gasUsed"])
 
 

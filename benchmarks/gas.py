@@ -30,10 +30,11 @@ from common import (
     write_json,
 )
 
+from careledger.actors import Institution, Patient, Provider
 from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.consent.messages import ConsentSigner, Relayer
+from careledger.consent import ConsentSigner, Relayer
 from careledger.contracts.merkle import MerkleTree
-from careledger.actors.flows import Institution, Patient, Provider, Workspace
+from careledger.store import Workspace
 
 #: Issue 3's budgets: operation key -> (budget, wording).
 BUDGETS: dict[str, tuple[int, str]] = {
@@ -78,7 +79,7 @@ class Scenario:
         self.emergency = Institution(led, sender("emergency"), self.ws, env.enc["emergency"])
         self.relayer = Relayer(sender("relayer"), led.consent)
         self.signer = ConsentSigner(led.consent)
-        from careledger.crypto.keyfile import EncryptionKeyPair
+        from careledger.crypto import EncryptionKeyPair
 
         self.patients = [Patient(led, sender(p), self.ws, EncryptionKeyPair.generate())
                          for p in env.patients]
@@ -165,7 +166,7 @@ def measure(env: Env, workdir: Path, *, quick: bool = False) -> dict[str, Any]:
     for n in BATCH_SIZES:
         leaves = [secrets.token_bytes(32) for _ in range(n)]
         root = MerkleTree.build(leaves).root
-        rc = prov_sender.transact(led.records.contract.functions.anchorBatch(root, n, lab))
+        rc = led.records.anchor_batch(root, n, lab).transact(prov_sender)
         rows.append(row(f"anchor_batch_{n}", f"anchorBatch, per record at {n:,}", rc, per=n,
                         note=f"one tx of {int(rc['gasUsed']):,} gas / {n}"))
 

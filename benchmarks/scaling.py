@@ -39,10 +39,11 @@ from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 from gas import IS_AUTH_SIG, IS_AUTH_TYPES
 
+from careledger.actors import Patient, new_record_id
 from careledger.audit import AuditLog
 from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.actors.flows import Patient, Workspace, new_record_id
+from careledger.crypto import EncryptionKeyPair
+from careledger.store import Workspace
 
 GRANT_SIG = "grant(address,address,bytes32,uint32,uint64)"
 GRANT_TYPES = ["address", "address", "bytes32", "uint32", "uint64"]
@@ -69,7 +70,7 @@ class Filler:
         self.cr = env.ledger.consent.address
         self.grantees = [env.actors[n].address for n in ("hospital_a", "research", "emergency")]
         self.exp = env.now() + 2 * YEAR
-        self.domain_separator = bytes(env.ledger.consent.contract.functions.DOMAIN_SEPARATOR().call())
+        self.domain_separator = env.ledger.consent.domain_separator()
         self.deadline = env.now() + 30 * 86_400
         self.count = 0
 
@@ -139,9 +140,8 @@ def run_mode(mode: str, levels: list[int], workdir: Path, history_runs: int) -> 
         watcher.grant(hosp_b, SCOPE_ALL, [Purpose.TREAT], exp)
         record = new_record_id(env.actors["hospital_a"].address)
         cat = Category.LAB.code
-        access_call = led.consent.contract.functions.recordAccess(probe.patient, record, cat, 0)
         reader = env.sender("hospital_b")
-        reader.transact(access_call)  # the probe's audit head exists from here on
+        led.consent.record_access(probe.patient, record, cat, Purpose.TREAT).transact(reader)  # the probe's audit head exists from here on
         _access_many(env, watcher.patient, 10)  # a patient with 10 accesses, for history timing
         audit = AuditLog(led)
         filler = Filler(env, probe.patient)

@@ -40,9 +40,9 @@ from common import YEAR, Env, machine_facts, md_table, summary, write_json
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gas import Scenario
 
-from careledger.crypto import envelope as crypto
-from careledger.chain.client import wait_all
+from careledger.chain import wait_all
 from careledger.codes import SCOPE_ALL, Category, Purpose
+from careledger.crypto import envelope as crypto
 
 GOALS = {
     "aes_gcm_mb_s": 500.0,
@@ -364,7 +364,7 @@ def what_if(quick: bool, workdir: Path) -> list[dict[str, Any]]:
     3. ``eth_estimateGas`` once per contract function, reused (×1.25 margin) afterwards.
     4. no fsync (an upper bound showing what durability costs; not a recommendation).
     """
-    from careledger.chain.client import Sender
+    from careledger.chain import Sender
 
     n = 10 if quick else 30
     runs = 2 if quick else 3
@@ -397,7 +397,7 @@ def what_if(quick: bool, workdir: Path) -> list[dict[str, Any]]:
 
         try:
             for i, step in enumerate(steps):
-                if i == 1 and "validation" in {n for _, n in env.chain.w3.middleware_onion.middleware}:
+                if i == 1 and "validation" in {name for _, name in env.chain.w3.middleware_onion.middleware}:
                     env.chain.w3.middleware_onion.remove("validation")  # the SDK now does this
                 if i == 2:
                     consent.patient_key = functools.cache(real_patient_key)  # type: ignore[method-assign]

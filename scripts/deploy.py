@@ -14,10 +14,10 @@ import click
 from ape import accounts, chain
 from ape.cli import ConnectedProviderCommand, network_option
 
-from careledger.chain.client import Chain, Sender
+from careledger.chain import Chain, Sender
 from careledger.codes import Role
-from careledger.contracts.deployment import GenesisMember, deploy
-from careledger.crypto.keyfile import EncryptionKeyPair
+from careledger.contracts import GenesisMember, deploy
+from careledger.crypto import EncryptionKeyPair
 
 
 @click.command(cls=ConnectedProviderCommand)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from careledger.chain import Chain, NonceManager, Sender
 from careledger.codes import Role
-from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
+from careledger.contracts import CareLedger, GenesisMember, deploy
 
 ACTORS = ["deployer", "hospital_a", "hospital_b", "emergency", "researcher", "relayer",
           "alice", "bob", "guardian", "stranger", "suspended", "attacker"]
@@ -65,7 +65,7 @@ def world(devnet: Devnet, tmp_path: Path) -> World:
 
 def build_world(devnet: Devnet, tmp_path: Path, chain: Chain | None = None) -> World:
     """Deploy a fresh CareLedger on ``devnet`` with the named actors."""
-    from careledger.crypto.keyfile import EncryptionKeyPair
+    from careledger.crypto import EncryptionKeyPair
 
     chain = chain or Chain(devnet.rpc_url, chain_id=devnet.chain_id)
     nonces = NonceManager(chain)
@@ -78,6 +78,5 @@ def build_world(devnet: Devnet, tmp_path: Path, chain: Chain | None = None) -> W
     genesis = [GenesisMember(w.addr(n), r, enc[n].public_bytes) for n, r in roles.items()]  # type: ignore[attr-defined]
     dep = deploy(w.sender("deployer"), genesis, threshold=1)
     w.ledger = CareLedger(chain, dep)
-    w.sender("hospital_a").transact(w.ledger.institutions.contract.functions.propose(
-        1, w.addr("suspended"), 0, b"\x00" * 32, b"\x00" * 32, 0))
+    w.ledger.institutions.propose_suspend(w.addr("suspended")).transact(w.sender("hospital_a"))
     return w

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.consent.messages import ConsentSigner, Relayer
+from careledger.actors import Patient, Provider, Researcher
 from careledger.chain import Devnet
+from careledger.codes import SCOPE_ALL, Category, Purpose, Role
+from careledger.consent import ConsentSigner, Relayer
 from careledger.errors import (
     AccessNotAuthorized,
     InvalidSignature,
@@ -23,7 +24,7 @@ from careledger.errors import (
     NotActiveMember,
     NotIssuer,
 )
-from careledger.actors.flows import Patient, Provider, Researcher, Workspace
+from careledger.store import Workspace
 from conftest import World, build_world
 
 DAY = 86400
@@ -49,8 +50,8 @@ def test_access_racing_a_revocation_fails_and_releases_nothing(world: World) -> 
     outcome: dict[str, object] = {}
     try:
         assert alice.sender is not None
-        revoke = alice.sender.send(world.ledger.consent.contract.functions.revoke(
-            alice.patient, b.address, Category.LAB.code))
+        revoke = world.ledger.consent.revoke(alice.patient, b.address,
+                                             Category.LAB.code).send(alice.sender)
 
         def read() -> None:
             try:
@@ -91,13 +92,13 @@ def test_suspended_institution_is_refused_everywhere(world: World) -> None:
         s.access(pub.record_id, Purpose.TREAT)
     with pytest.raises(AccessNotAuthorized):  # nobody may release a key to it either
         a.release_key(pub.record_id, s.address, Purpose.TREAT)
-    inst = world.ledger.institutions.contract.functions
+    inst = world.ledger.institutions
     assert s.sender is not None
-    for call in (inst.propose(0, world.addr("stranger"), 1, b"\x01" * 32, b"\x00" * 32, 0),
-                 inst.approve(0),
-                 inst.updateEncryptionKey(b"\x02" * 32, b"\x00" * 32)):
+    for tx in (inst.propose_admit(world.addr("stranger"), Role.PROVIDER, b"\x01" * 32),
+               inst.approve(0),
+               inst.update_encryption_key(b"\x02" * 32)):
         with pytest.raises(NotActiveMember):
-            s.sender.transact(call)
+            tx.transact(s.sender)
     assert world.ledger.consent.audit_head(alice.patient)[1] == 0
 
 
@@ -159,17 +160,17 @@ def test_a_removed_and_readmitted_institution_starts_with_no_consent(world: Worl
     pub = a.publish(alice.patient, b"old consent, new membership", Category.LAB)
     alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], world.now() + 30 * DAY)
     alice.share(pub.record_id, b.address)
-    consent, inst = world.ledger.consent, world.ledger.institutions.contract.functions
+    consent, inst = world.ledger.consent, world.ledger.institutions
     assert consent.is_authorized(alice.patient, b.address, SCOPE_ALL, 0)
     admin = world.sender("hospital_a")
-    admin.transact(inst.propose(3, b.address, 0, b"\x00" * 32, b"\x00" * 32, 0))  # remove
+    inst.propose_remove(b.address).transact(admin)
     assert not consent.is_authorized(alice.patient, b.address, SCOPE_ALL, 0)
     world.chain.w3.provider.make_request("evm_increaseTime", [60])  # type: ignore[arg-type]
-    admin.transact(inst.propose(0, b.address, 1, world.enc["hospital_b"].public_bytes,  # type: ignore[attr-defined]
-                                b"\x00" * 32, 0))  # re-admit
+    inst.propose_admit(b.address, Role.PROVIDER,
+                       world.enc["hospital_b"].public_bytes).transact(admin)  # type: ignore[attr-defined]
     assert world.ledger.institutions.is_active(b.address)
     # the grant is still stored and unexpired, but predates the re-admission: it counts for nothing
-    assert consent.grant_of(alice.patient, b.address, SCOPE_ALL)[0] != 0
+    assert consent.grant_of(alice.patient, b.address, SCOPE_ALL).purposes != 0
     assert not consent.is_authorized(alice.patient, b.address, SCOPE_ALL, 0)
     with pytest.raises(AccessNotAuthorized):
         b.access(pub.record_id, Purpose.TREAT)

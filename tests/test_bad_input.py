@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from careledger.actors import Patient, Provider
 from careledger.codes import Category, Purpose
-from careledger.contracts.deployment import Deployment
+from careledger.contracts import Deployment
+from careledger.crypto import EncryptionKeyPair
 from careledger.errors import (
     BlobCorrupted,
     BlobNotFound,
@@ -19,10 +21,10 @@ from careledger.errors import (
     CareLedgerError,
     ChainIdMismatch,
     InvalidInput,
+    RecordNotFound,
     WrongPassword,
 )
-from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.actors.flows import Patient, Provider, RecordNotFound, Workspace
+from careledger.store import Workspace
 
 
 def _files(root: Path) -> set[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from careledger.cli.main import main
+from careledger.cli import main
 from careledger.codes import Category
 
 PW = "correct horse battery staple"
@@ -109,8 +109,9 @@ def test_institution_propose_approve_list(cli_world) -> None:  # type: ignore[no
 
 
 def test_patient_guardian_requests_approve_reject(cli_world) -> None:  # type: ignore[no-untyped-def]
+    from careledger.actors import Researcher
     from careledger.codes import Purpose
-    from careledger.actors.flows import Researcher, Workspace
+    from careledger.store import Workspace
 
     w = cli_world
     _run(["patient", "guardian", "set", w.addr("guardian"), "--expires", "30d"], w, key="alice")
@@ -268,7 +269,7 @@ def test_devnet_command_runs_in_the_foreground_and_leaves_nothing_behind(tmp_pat
 
     from careledger.chain import pid_alive
 
-    proc = subprocess.Popen([sys.executable, "-c", "from careledger.cli.main import main; main()",
+    proc = subprocess.Popen([sys.executable, "-c", "from careledger.cli import main; main()",
                              "devnet", "--chain-id", "31999"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

@@ -19,37 +19,35 @@ from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_account.signers.local import LocalAccount
 
-from careledger.chain import Chain, NonceManager, Sender
+from careledger.chain import Chain, Devnet, NonceManager, Sender
 from careledger.codes import SCOPE_ALL, Category, Purpose, Role
-from careledger.consent.messages import (
-    SECP256K1_N,
+from careledger.consent import (
     ConsentSigner,
-    DomainMismatch,
     Eip712Domain,
     GrantConsent,
-    MalformedTypedData,
-    MalleableSignature,
     Relayer,
     RevokeConsent,
     SetGuardianConsent,
-    SignatureMismatch,
     SignedConsent,
-    frontend_examples,
     normalize_signature,
     parse_typed_data,
     recover_signer,
-    render_example,
     sign_consent,
 )
-from careledger.contracts.deployment import CareLedger, ConsentRegistry, GenesisMember, deploy
-from careledger.chain import Devnet
+from careledger.consent.examples import frontend_examples, render_example
+from careledger.consent.signing import SECP256K1_N
+from careledger.contracts import CareLedger, ConsentRegistry, GenesisMember, deploy
 from careledger.errors import (
     CareLedgerError,
     ChainIdMismatch,
     ContractRevert,
+    DomainMismatch,
     InvalidSignature,
+    MalformedTypedData,
+    MalleableSignature,
     NotPatientOrGuardian,
     SignatureExpired,
+    SignatureMismatch,
     WrongPassword,
 )
 
@@ -91,8 +89,8 @@ class Env:
         return self.chain.w3.provider.make_request(method, params)  # type: ignore[arg-type]
 
     def granted_events(self, patient: str) -> list[Any]:
-        return list(self.registry.contract.events.ConsentGranted().get_logs(
-            argument_filters={"patient": patient}, from_block=self.ledger.deployment.block))
+        return self.registry.logs("ConsentGranted", from_block=self.ledger.deployment.block,
+                                  patient=patient)
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +187,8 @@ def test_wallet_signed_grant_is_relayed_and_the_patient_pays_no_gas(env: Env, tm
 
     result = env.relayer().submit(signed)
     assert result.applied_by_us and result.gas_used > 0
-    assert env.registry.grant_of(p.address, env.hospital_b, Category.LAB.code)[:2] == (
-        Purpose.TREAT.bit, expires)
+    grant = env.registry.grant_of(p.address, env.hospital_b, Category.LAB.code)
+    assert (grant.purposes, grant.expires_at) == (Purpose.TREAT.bit, expires)
     assert env.registry.is_authorized(p.address, env.hospital_b, Category.LAB.code, 0)
     assert env.chain.w3.eth.get_balance(p.address) == 0  # no ether, no transaction
     assert env.chain.w3.eth.get_transaction_count(p.address) == 0
@@ -270,7 +268,7 @@ def test_concurrent_submissions_from_many_threads_all_apply(env: Env) -> None:
     assert all(r is not None and r.applied_by_us for r in results)
     assert len({r.tx_hash for r in results}) == len(signed)
     for p in patients:
-        assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL)[0] != 0
+        assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL).purposes != 0
 
 
 def test_revoke_by_signature_and_its_replay(env: Env) -> None:
@@ -279,7 +277,7 @@ def test_revoke_by_signature_and_its_replay(env: Env) -> None:
     relayer.submit(signed_grant(env, p))
     signed = env.signer().revoke(p, env.hospital_b, SCOPE_ALL)
     assert relayer.submit(signed).applied_by_us
-    assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL)[0] == 0
+    assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL).purposes == 0
     again = relayer.submit(signed)
     assert not again.applied_by_us and again.gas_used == 0
 
@@ -300,16 +298,16 @@ def test_expired_deadline_is_refused_locally_and_on_chain(env: Env) -> None:
         relayer.submit(signed, local_checks=False)
     assert onchain.value.error_args["deadline"] == signed.message.deadline
     assert env.chain.w3.eth.get_transaction_count(relayer.sender.address) == before  # no gas spent
-    assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL)[0] == 0
+    assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL).purposes == 0
 
 
 def test_increase_nonce_voids_an_outstanding_signature(env: Env) -> None:
     p: LocalAccount = Account.from_key(env.funded_key)
     signed = signed_grant(env, p)
-    env.sender(env.funded_key).transact(env.registry.contract.functions.increaseNonce())
+    env.registry.increase_nonce().transact(env.sender(env.funded_key))
     with pytest.raises(InvalidSignature):
         env.relayer().submit(signed)
-    assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL)[0] == 0
+    assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL).purposes == 0
 
 
 def test_wrong_signer_and_tampered_messages_are_refused(env: Env) -> None:
@@ -344,7 +342,7 @@ def test_wrong_signer_and_tampered_messages_are_refused(env: Env) -> None:
     odd["types"]["Grant"][3]["type"] = "uint256"
     with pytest.raises(MalformedTypedData):
         SignedConsent.from_wallet(odd, good.signature_hex)
-    assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL)[0] == 0
+    assert env.registry.grant_of(p.address, env.hospital_b, SCOPE_ALL).purposes == 0
 
 
 def test_signature_for_another_chain_or_contract_is_refused(env: Env) -> None:

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.consent.messages import ConsentSigner, Relayer
+from careledger.consent import ConsentSigner, Relayer
+from careledger.contracts import ContractTx
 from careledger.errors import ContractRevert
 from conftest import SLOW, World, build_world
 
@@ -65,8 +66,8 @@ _WORLD: dict[str, Any] = {}
 def model_world(devnet, tmp_path_factory: pytest.TempPathFactory) -> World:  # type: ignore[no-untyped-def]
     world = build_world(devnet, tmp_path_factory.mktemp("model"))
     # the "suspended" genesis member acts as the consortium's admin here: reinstate it first
-    world.sender("hospital_a").transact(world.ledger.institutions.contract.functions.propose(
-        2, world.addr("suspended"), 0, b"\x00" * 32, b"\x00" * 32, 0))
+    world.ledger.institutions.propose_reinstate(world.addr("suspended")).transact(
+        world.sender("hospital_a"))
     return world
 
 
@@ -81,8 +82,8 @@ class ConsentMachine(RuleBasedStateMachine):
         self.m = Model(now=w.now())
         self.signer = ConsentSigner(w.ledger.consent)
         self.relayer = Relayer(w.sender("relayer"), w.ledger.consent)
-        self.consent = w.ledger.consent.contract.functions
-        self.inst = w.ledger.institutions.contract.functions
+        self.consent = w.ledger.consent
+        self.inst = w.ledger.institutions
 
     def teardown(self) -> None:
         if hasattr(self, "snapshot"):
@@ -91,16 +92,16 @@ class ConsentMachine(RuleBasedStateMachine):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _tx(self, actor: str, call: Any, allowed: bool) -> None:
+    def _tx(self, actor: str, tx: ContractTx, allowed: bool) -> None:
         self.m.now += 1
         self.rpc("evm_setNextBlockTimestamp", [self.m.now])  # type: ignore[arg-type]
         try:
-            self.world.sender(actor).transact(call, gas=400_000)
+            tx.transact(self.world.sender(actor), gas=400_000)
         except ContractRevert:
-            assert not allowed, f"{actor}: {call.fn_name} refused but the model allows it"
+            assert not allowed, f"{actor}: {tx.description} refused but the model allows it"
             self.m.now -= 1  # nothing was mined
             return
-        assert allowed, f"{actor}: {call.fn_name} succeeded but the model refuses it"
+        assert allowed, f"{actor}: {tx.description} succeeded but the model refuses it"
 
     # -- rules -----------------------------------------------------------------------------
 
@@ -154,11 +155,11 @@ class ConsentMachine(RuleBasedStateMachine):
         w = self.world
         if remove:
             ok = self.m.guardians.get(patient, 0) != 0
-            self._tx(patient, self.consent.removeGuardian(w.addr("guardian")), ok)
+            self._tx(patient, self.consent.remove_guardian(w.addr("guardian")), ok)
             if ok:
                 del self.m.guardians[patient]
         else:
-            self._tx(patient, self.consent.setGuardian(w.addr("guardian"), self.m.now + duration), True)
+            self._tx(patient, self.consent.set_guardian(w.addr("guardian"), self.m.now + duration), True)
             self.m.guardians[patient] = self.m.now - 1 + duration
 
     @rule(inst=st.sampled_from(INSTITUTIONS), patient=st.sampled_from(PATIENTS),
@@ -169,17 +170,17 @@ class ConsentMachine(RuleBasedStateMachine):
                 duration: int) -> None:
         w = self.world
         ok = inst not in self.m.suspended
-        before = w.ledger.consent.contract.functions.requestCount().call()
-        self._tx(inst, self.consent.requestAccess(w.addr(patient), SCOPES[scope], int(purpose),
-                                                  b"\x01" * 32), ok)
+        before = w.ledger.consent.request_count()
+        self._tx(inst, self.consent.request_access(w.addr(patient), SCOPES[scope], purpose,
+                                                   b"\x01" * 32), ok)
         if not ok or answer == "none":
             return
         rid = before
         allowed = self.m.may_act(by, patient, self.m.now + 1)
         if answer == "reject":
-            self._tx(by, self.consent.rejectRequest(rid), allowed)
+            self._tx(by, self.consent.reject_request(rid), allowed)
             return
-        self._tx(by, self.consent.approveRequest(rid, self.m.now + duration), allowed)
+        self._tx(by, self.consent.approve_request(rid, self.m.now + duration), allowed)
         if allowed:  # the requested purpose joins what is live; the grant takes the new expiry
             old_mask, old_exp = self.m.grants.get((patient, inst, scope), (0, 0))
             mask = purpose.bit | (old_mask if self.m.live(old_exp, self.m.now) else 0)
@@ -190,7 +191,7 @@ class ConsentMachine(RuleBasedStateMachine):
     def break_glass(self, inst: str, patient: str, duration: int) -> None:
         w = self.world
         ok = (inst == "emergency" and inst not in self.m.suspended and 0 < duration <= MAX_BREAK_GLASS)
-        self._tx(inst, self.consent.breakGlass(w.addr(patient), b"\x07" * 32, duration), ok)
+        self._tx(inst, self.consent.break_glass(w.addr(patient), b"\x07" * 32, duration), ok)
         if ok:
             self.m.glass[(patient, inst)] = self.m.now + duration
 
@@ -199,8 +200,8 @@ class ConsentMachine(RuleBasedStateMachine):
         w = self.world
         if suspend == (inst in self.m.suspended):
             return  # the registry refuses a no-op status change; not what this rule is about
-        kind = 1 if suspend else 2
-        self._tx("suspended", self.inst.propose(kind, w.addr(inst), 0, b"\x00" * 32, b"\x00" * 32, 0), True)
+        change = self.inst.propose_suspend if suspend else self.inst.propose_reinstate
+        self._tx("suspended", change(w.addr(inst)), True)
         (self.m.suspended.add if suspend else self.m.suspended.discard)(inst)
 
     @rule(seconds=st.integers(1, 150_000))
@@ -214,7 +215,7 @@ class ConsentMachine(RuleBasedStateMachine):
     def access(self, inst: str, patient: str, purpose: Purpose) -> None:
         w = self.world
         ok = self.m.authorized(patient, inst, ["REC", "LAB", "ALL"], int(purpose), self.m.now + 1)
-        self._tx(inst, self.consent.recordAccess(w.addr(patient), REC, Category.LAB.code, int(purpose)), ok)
+        self._tx(inst, self.consent.record_access(w.addr(patient), REC, Category.LAB.code, purpose), ok)
         if ok:
             self.m.accesses[patient] = self.m.accesses.get(patient, 0) + 1
 

@@ -20,11 +20,10 @@ from eth_utils.crypto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from careledger.crypto.envelope import (
-    AD_DOMAIN,
-    HPKE_SUITE,
+from careledger.crypto import (
     DataKey,
     EncryptedRecord,
+    EncryptionKeyPair,
     RecordBinding,
     WrappedKey,
     commitment,
@@ -32,9 +31,12 @@ from careledger.crypto.envelope import (
     encrypt_record,
     shred,
     unwrap_data_key,
-    verify_commitment,
     wrap_data_key,
 )
+from careledger.crypto import (
+    check_commitment as verify_commitment,
+)
+from careledger.crypto.envelope import AD_DOMAIN, HPKE_SUITE
 from careledger.errors import (
     CareLedgerError,
     CommitmentMismatch,
@@ -44,8 +46,7 @@ from careledger.errors import (
     MalformedEnvelope,
     ShredIncomplete,
 )
-from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.store.blobs import WrappedKeyStore
+from careledger.store import WrappedKeyStore
 
 PATIENT = "0x" + "7a" * 20
 OTHER_PATIENT = "0x" + "7b" * 20

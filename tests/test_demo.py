@@ -8,9 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 from rich.console import Console
 
-from careledger.cli.main import main
-from careledger.demo import run_demo
 from careledger.chain import pid_alive
+from careledger.cli import main
+from careledger.demo import run_demo
 
 
 def test_demo_scenario_outcomes(tmp_path: Path) -> None:

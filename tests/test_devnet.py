@@ -9,8 +9,8 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from careledger.contracts.artifacts import load_artifact
 from careledger.chain import Devnet, find_anvil, pid_alive
+from careledger.contracts.artifacts import load_artifact
 from careledger.errors import AnvilNotFound, PortInUse
 
 

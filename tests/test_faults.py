@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from careledger.chain import Chain, NonceManager, RetryPolicy, Sender
+from careledger.actors import Patient, Provider
+from careledger.chain import Chain, Devnet, NonceManager, RetryPolicy, Sender
 from careledger.codes import Category
-from careledger.chain import Devnet
 from careledger.errors import RpcUnavailable
-from careledger.actors.flows import Patient, Provider, Workspace
+from careledger.store import Workspace
 from conftest import SLOW, World, build_world
 
 KILL_CYCLES = 40 if SLOW else 20
@@ -51,10 +51,10 @@ def _assert_exactly_once(world: World, provider: Provider, expected: int | None 
     ptrs = [p for p in ws.index.all() if p.issuer == provider.address]
     if expected is not None:
         assert len(ptrs) == expected
-    logs = ledger.records.contract.events.RecordAnchored().get_logs(from_block=0)
+    logs = ledger.records.logs("RecordAnchored", from_block=0)
     counts = Counter(bytes(lg["args"]["recordId"]) for lg in logs)
     batch_roots = Counter(bytes(lg["args"]["root"]) for lg in
-                          ledger.records.contract.events.BatchAnchored().get_logs(from_block=0))
+                          ledger.records.logs("BatchAnchored", from_block=0))
     for p in ptrs:
         if p.batch_root is None:
             assert ledger.records.commitment_of(p.id_bytes).hex() == p.commitment[2:], p.record_id

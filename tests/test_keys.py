@@ -12,6 +12,7 @@ import pytest
 
 import careledger.crypto.envelope
 import careledger.crypto.keyfile
+from careledger.crypto import EncryptionKeyPair, public_key_from_hex, public_key_to_hex
 from careledger.errors import (
     CareLedgerError,
     InsecureKeyFile,
@@ -21,7 +22,6 @@ from careledger.errors import (
     KeyReuseRefused,
     WrongPassword,
 )
-from careledger.crypto.keyfile import EncryptionKeyPair, public_key_from_hex, public_key_to_hex
 
 FAST_N = 2**14  # the minimum scrypt cost, to keep the suite fast; the default is 2^17
 

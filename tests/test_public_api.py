@@ -28,7 +28,7 @@ def test_import_opens_no_socket_reads_no_key_and_starts_no_process() -> None:
         "    if any(s in str(f) for s in ('.key', 'keystore', 'deployments')): refuse(f)\n"
         "    return real_open(f, *a, **k)\n"
         "builtins.open = guarded\n"
-        "import careledger, careledger.cli.main\n"
+        "import careledger, careledger.cli\n"
         "print(len(careledger.__all__))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from careledger.actors import Provider
 from careledger.codes import Category, Purpose
-from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.actors.flows import Provider, Workspace
+from careledger.crypto import EncryptionKeyPair
+from careledger.store import Workspace
 from conftest import World
 
 README = Path(__file__).resolve().parents[1] / "README.md"

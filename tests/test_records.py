@@ -9,24 +9,18 @@ import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
 
+from careledger.actors import Patient, Provider, Researcher, latest_version, verify_commitment
 from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.consent.messages import ConsentSigner, Relayer
+from careledger.consent import ConsentSigner, Relayer
 from careledger.errors import (
     AccessNotAuthorized,
     AlreadyAnchored,
+    CommitmentMismatch,
+    KeyNotShared,
     MissingRole,
     NotActiveInstitution,
 )
-from careledger.actors.flows import (
-    CommitmentMismatch,
-    KeyNotShared,
-    Patient,
-    Provider,
-    Researcher,
-    Workspace,
-    latest_version,
-    verify_commitment,
-)
+from careledger.store import Workspace
 
 DAY = 86400
 
@@ -93,8 +87,7 @@ def test_publication_is_idempotent_by_record_id(world) -> None:  # type: ignore[
     again = a.publish(alice.patient, b"v1", Category.LAB, record_id=rid)
     assert again.pointer.commitment == first.pointer.commitment
     assert len(ws.index.all()) == 1
-    logs = world.ledger.records.contract.events.RecordAnchored().get_logs(
-        from_block=world.ledger.deployment.block)
+    logs = world.ledger.records.logs("RecordAnchored", from_block=world.ledger.deployment.block)
     assert len([lg for lg in logs if lg["args"]["recordId"] == rid]) == 1
 
 
@@ -102,8 +95,8 @@ def test_anchor_is_write_once_on_chain(world) -> None:  # type: ignore[no-untype
     _, a, _, alice = _actors(world)
     pub = a.publish(alice.patient, b"x", Category.LAB)
     with pytest.raises(AlreadyAnchored):
-        a.sender.transact(world.ledger.records.contract.functions.anchor(
-            alice.patient, pub.pointer.id_bytes, b"\x01" * 32, Category.LAB.code, b"\x00" * 32))
+        world.ledger.records.anchor(alice.patient, pub.pointer.id_bytes, b"\x01" * 32,
+                                    Category.LAB.code, b"\x00" * 32).transact(a.sender)
 
 
 def test_amendments_are_new_versions_and_latest_is_found(world) -> None:  # type: ignore[no-untyped-def]
@@ -120,7 +113,7 @@ def test_batch_records_verify_by_merkle_proof_and_tampering_is_caught(world) -> 
     ws, a, _, alice = _actors(world)
     items = [(alice.patient, f"reading {i}".encode()) for i in range(37)]
     root, ptrs, receipt = a.publish_batch(items, Category.VITALS)
-    assert receipt is not None and world.ledger.records.batch(root)[1] == 37
+    assert receipt is not None and world.ledger.records.batch(root).count == 37
     for i in (0, 17, 36):
         assert alice.read(ptrs[i].record_id) == f"reading {i}".encode()
         p = ptrs[i]
@@ -138,7 +131,7 @@ def test_researcher_request_rejected_then_approved_with_expiry(world) -> None:  
     r = Researcher(world.ledger, world.sender("researcher"), ws, world.enc["researcher"])
     pub = a.publish(alice.patient, b"hr 61", Category.VITALS)
     req = r.request_access(alice.patient, Category.VITALS.code, Purpose.HRESCH, "study")
-    assert [q["request_id"] for q in alice.pending_requests()] == [req]
+    assert [q.request_id for q in alice.pending_requests()] == [req]
     alice.reject_request(req)
     assert alice.pending_requests() == []
     with pytest.raises(AccessNotAuthorized):

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from careledger.crypto.envelope import RecordBinding, encrypt_record, wrap_data_key
+from careledger.crypto import EncryptionKeyPair, RecordBinding, encrypt_record, wrap_data_key
 from careledger.errors import (
     BlobCorrupted,
     BlobNotFound,
@@ -38,8 +38,7 @@ from careledger.errors import (
     StorageUnavailable,
     WrappedKeyNotFound,
 )
-from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.store.blobs import (
+from careledger.store import (
     BlobStore,
     IpfsBlobStore,
     LocalBlobStore,
@@ -180,7 +179,7 @@ def test_a_crash_between_write_and_rename_leaves_no_visible_blob(tmp_path: Path)
     cid = compute_cid(data)
     script = (
         "import os, signal, sys\n"
-        "from careledger.store.blobs import LocalBlobStore\n"
+        "from careledger.store import LocalBlobStore\n"
         "store = LocalBlobStore(sys.argv[1])\n"
         "os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
         "store.put(sys.stdin.buffer.read())\n"
@@ -206,7 +205,7 @@ def test_a_crash_between_write_and_rename_leaves_no_visible_blob(tmp_path: Path)
 def test_a_killed_writer_mid_write_leaves_no_visible_blob(tmp_path: Path) -> None:
     script = (
         "import os, sys, time\n"
-        "from careledger.store.blobs import LocalBlobStore\n"
+        "from careledger.store import LocalBlobStore\n"
         "store = LocalBlobStore(sys.argv[1])\n"
         "real_write = os.fdopen\n"
         "class Slow:\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from careledger.contracts.artifacts import DEPLOYABLE, artifact_from_build  # noqa: E402
+from careledger.contracts.artifacts import DEPLOYABLE, artifact_from_build
 
 OUT = ROOT / "src" / "careledger" / "abi"
 

@@ -62,8 +62,8 @@ ERRORS: dict[str, tuple[str, str, str]] = {
         "A revocation names a grant that does not exist."),
     "UnknownInstitution": (
         "LookupError",
-        "consent can only be granted to a consortium member: check the grantee address "
-        "(careledger institution list)",
+        ("consent can only be granted to a consortium member: check the grantee address "
+         "(careledger institution list)"),
         "A grantee has never been admitted to the consortium."),
     "RequestNotFound": (
         "LookupError", "check the request id (careledger patient requests)",
@@ -76,8 +76,8 @@ ERRORS: dict[str, tuple[str, str, str]] = {
         "A break-glass window is longer than the cap."),
     "AccessNotAuthorized": (
         "PermissionError",
-        "no live consent covers this record and purpose (revoked, expired or never granted): "
-        "request access from the patient",
+        ("no live consent covers this record and purpose (revoked, expired or never granted): "
+         "request access from the patient"),
         "No live grant (or break-glass window for ETREAT) covers the access at this block."),
     "GuardianNotFound": (
         "LookupError", "that address is not a guardian of the patient",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from careledger.consent.messages import frontend_examples, render_example
+from careledger.consent.examples import frontend_examples, render_example
 
 OUT = Path(__file__).resolve().parents[1] / "frontend-notes" / "examples"
 

@@ -1,8 +1,9 @@
 """A patient's access history, read from chain events and checked against the on-chain head.
 
 Every ``recordAccess`` emits ``AccessRecorded`` and advances the patient's hash chain
-``head = keccak256(abi.encode(previousHead, patient, keccak256(entry)))`` stored in the
-ConsentRegistry. ``AuditLog.verify`` recomputes that chain from the logs: a missing, altered
+``head = bytes32(bytes24(keccak256(abi.encode(previousHead, patient, keccak256(entry)))))``
+(192 bits, so head and count share one storage slot) stored in the ConsentRegistry, where
+``entry = abi.encode(accessor, recordId, category, purpose, timestamp, seq, viaBreakGlass)``. ``AuditLog.verify`` recomputes that chain from the logs: a missing, altered
 or reordered event makes it differ from the stored head.
 
 Exports carry the fields of an accounting of disclosures (HIPAA 45 CFR 164.528(b)(2)): date,
@@ -22,9 +23,10 @@ from typing import Any
 from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from web3.types import EventData
 
 from careledger.codes import CATEGORY_BY_CODE, Purpose
-from careledger.contracts.deployment import CareLedger
+from careledger.contracts import CareLedger
 
 ENTRY_TYPES = ["address", "bytes32", "bytes32", "uint8", "uint64", "uint64", "bool"]
 ZERO32 = b"\x00" * 32
@@ -107,26 +109,22 @@ class AuditLog:
         self.names: dict[str, str] = {str(to_checksum_address(k)): v for k, v in (names or {}).items()}
         self.chunk = chunk
 
-    def _logs(self, event: Any, patient: str) -> list[Any]:
-        w3 = self.ledger.chain.w3
+    def _logs(self, event: str, patient: str) -> list[EventData]:
+        chain = self.ledger.chain
         start = self.ledger.deployment.block
-        end = self.ledger.chain.call_rpc("eth_blockNumber", lambda: w3.eth.block_number)
-        logs: list[Any] = []
+        end = chain.call_rpc("eth_blockNumber", lambda: chain.w3.eth.block_number)
+        logs: list[EventData] = []
         for lo in range(start, end + 1, self.chunk):
             hi = min(lo + self.chunk - 1, end)
-
-            def fetch(lo: int = lo, hi: int = hi) -> list[Any]:
-                return list(event.get_logs(argument_filters={"patient": patient},
-                                           from_block=lo, to_block=hi))
-
-            logs.extend(self.ledger.chain.call_rpc("eth_getLogs", fetch))
+            logs.extend(self.ledger.consent.logs(event, from_block=lo, to_block=hi,
+                                                 patient=patient))
         return sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
 
     def history(self, patient: str) -> list[AccessEntry]:
         """Every logged access to ``patient``'s records, oldest first."""
         patient = to_checksum_address(patient)
         out = []
-        for lg in self._logs(self.ledger.consent.contract.events.AccessRecorded(), patient):
+        for lg in self._logs("AccessRecorded", patient):
             a = lg["args"]
             cat = bytes(a["category"])
             known = CATEGORY_BY_CODE.get(cat)
@@ -152,7 +150,7 @@ class AuditLog:
                 expires_at=int(lg["args"]["expiresAt"]), block=int(lg["blockNumber"]),
                 tx_hash=lg["transactionHash"].to_0x_hex(),
             )
-            for lg in self._logs(self.ledger.consent.contract.events.BreakGlassOpened(), patient)
+            for lg in self._logs("BreakGlassOpened", patient)
         ]
 
     def verify(self, patient: str, entries: list[AccessEntry] | None = None) -> Verification:

@@ -1,7 +1,8 @@
 """Codes that carry meaning, kept in one place (the FHIR export is a thin layer on top).
 
 - ``Purpose``: HL7 v3 PurposeOfUse (system ``http://terminology.hl7.org/CodeSystem/v3-ActReason``).
-- ``Role``: consortium roles, a bitmask.
+- ``Role``: consortium roles, a bitmask; ``InstitutionStatus``, ``RequestStatus`` and
+  ``ProposalKind``: the contracts' enums.
 - ``Category``: record categories as FHIR/LOINC document classes; on chain as
   ``keccak256(abi.encode("careledger.category", code))`` — a hash of a *public* code, which
   reveals nothing about a patient.
@@ -17,9 +18,6 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
 from careledger.errors import InvalidInput
-
-PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
-LOINC_SYSTEM = "http://loinc.org"
 
 
 class Purpose(enum.IntEnum):
@@ -108,11 +106,39 @@ class InstitutionStatus(enum.IntEnum):
 
 
 class RequestStatus(enum.IntEnum):
-    """Status of an access request."""
+    """Status of an access request (``IConsentRegistry.AccessRequest.status``)."""
 
     PENDING = 0
     APPROVED = 1
     REJECTED = 2
+
+
+class ProposalKind(enum.IntEnum):
+    """What a consortium proposal does when it reaches the threshold."""
+
+    ADMIT = 0
+    SUSPEND = 1
+    REINSTATE = 2
+    REMOVE = 3
+    CHANGE_ROLES = 4
+    CHANGE_THRESHOLD = 5
+
+    @classmethod
+    def parse(cls, value: str | int | ProposalKind) -> ProposalKind:
+        """Accept ``"admit"``, ``"change-roles"``, ``4`` or ``ProposalKind.ADMIT``.
+
+        Raises:
+            InvalidInput: not a known kind.
+        """
+        if isinstance(value, ProposalKind):
+            return value
+        try:
+            if isinstance(value, int):
+                return cls(value)
+            return cls[value.strip().upper().replace("-", "_")]
+        except (KeyError, ValueError):
+            known = ", ".join(k.name.lower().replace("_", "-") for k in cls)
+            raise InvalidInput(f"unknown proposal kind {value!r}; use one of {known}") from None
 
 
 SCOPE_ALL: bytes = keccak(text="careledger.scope.ALL")

@@ -25,25 +25,17 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from careledger.actors.flows import (
-    KeyNotShared,
-    Patient,
-    Provider,
-    Researcher,
-    Workspace,
-    verify_commitment,
-)
+from careledger.actors import Patient, Provider, Researcher, verify_commitment
 from careledger.audit import AuditLog
-from careledger.chain import Chain, NonceManager, Sender, SentTransaction
-from careledger.chain import Devnet
+from careledger.chain import Chain, Devnet, NonceManager, Sender, SentTransaction
 from careledger.codes import SCOPE_ALL, Category, Purpose, Role
-from careledger.consent.messages import ConsentSigner, Relayer, SignedConsent
-from careledger.contracts.deployment import CareLedger, GenesisMember, deploy
-from careledger.crypto.keyfile import EncryptionKeyPair
-from careledger.errors import AccessNotAuthorized, CareLedgerError
+from careledger.consent import ConsentSigner, Relayer, SignedConsent
+from careledger.contracts import CareLedger, GenesisMember, deploy
+from careledger.crypto import EncryptionKeyPair
+from careledger.errors import AccessNotAuthorized, CareLedgerError, KeyNotShared
+from careledger.store import Workspace
 
 DAY = 24 * 3600
 KEY_PASSWORD = "demo-only-password"
@@ -147,14 +139,12 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     ledger = CareLedger(chain, deployment)
     out.print(f"Contracts on chain {chain.chain_id}: InstitutionRegistry {deployment.institution_registry}, "
               f"ConsentRegistry {deployment.consent_registry}, RecordRegistry {deployment.record_registry}")
-    reg = ledger.institutions.contract.functions
+    registry = ledger.institutions
     for name, role in (("Hospital C (emergency)", Role.PROVIDER | Role.EMERGENCY),
                        ("Research Institute", Role.RESEARCHER)):
-        rcpt = sender("Hospital A").transact(reg.propose(0, acct[name].address, int(role),
-                                                          enc[name].public_bytes, b"\x00" * 32, 0),
-                                             description=f"propose admit {name}")
-        pid = ledger.institutions.contract.events.ProposalCreated().process_receipt(rcpt, errors=DISCARD)[0]["args"]["proposalId"]
-        sender("Hospital B").transact(reg.approve(pid), description=f"approve admit {name}")
+        rcpt = registry.propose_admit(acct[name].address, role,
+                                      enc[name].public_bytes).transact(sender("Hospital A"))
+        registry.approve(registry.proposal_id_from(rcpt)).transact(sender("Hospital B"))
         out.print(f"{name} admitted with roles {role!r} after 2 of 2 approvals "
                   f"(active: {ledger.institutions.is_active(acct[name].address)})")
 
@@ -258,7 +248,7 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     step("7. Guardian Dan grants Hospital A treatment access to Chloe's records")
     dan_for_chloe.grant(acct["Hospital A"].address, SCOPE_ALL, [Purpose.TREAT], now + 90 * DAY)
     result.guardian_grant_ok = ledger.consent.is_authorized(
-        chloe.patient, acct["Hospital A"].address, SCOPE_ALL, int(Purpose.TREAT))
+        chloe.patient, acct["Hospital A"].address, SCOPE_ALL, Purpose.TREAT)
     out.print(f"Hospital A authorised for Chloe: {result.guardian_grant_ok}")
     med = json.loads(hospital_a.access(published["chloe-med"].record_id, Purpose.TREAT))
     out.print(f"Hospital A read Chloe's {med['resourceType']} under the guardian's consent (logged)")

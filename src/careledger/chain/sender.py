@@ -120,7 +120,8 @@ class Sender:
         """The sender's checksummed address."""
         return str(self.account.address)
 
-    def _fees(self) -> tuple[int, int]:
+    def fees(self) -> tuple[int, int]:
+        """``(maxFeePerGas, maxPriorityFeePerGas)`` for the next transaction (cached 2 s)."""
         now = time.monotonic()
         if self._fee_cache is not None and now - self._fee_cache[0] < 2.0:
             return self._fee_cache[1], self._fee_cache[2]
@@ -152,7 +153,7 @@ class Sender:
         assert self.nonces is not None
         if nonce is None:
             nonce = self.nonces.allocate(self.address)
-        max_fee, tip = self._fees()
+        max_fee, tip = self.fees()
         tx: TxParams = {
             "from": self.address,
             "to": call.address,
@@ -171,6 +172,25 @@ class Sender:
         """Sign and broadcast ``call``; return at once (collect receipts later)."""
         tx, nonce = self.build(call, gas=gas)
         return self._sign_and_broadcast(tx, nonce, description)
+
+    def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any,
+               description: str = "deploy") -> TxReceipt:
+        """Deploy a contract (estimated gas x 1.2) and wait; the receipt has its address."""
+        factory = self.chain.w3.eth.contract(abi=abi, bytecode=bytecode)
+        call = factory.constructor(*args)
+        try:
+            estimate = self.chain.call_rpc(
+                "eth_estimateGas", lambda: int(call.estimate_gas({"from": self.address})))
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise decode_revert(exc) from exc
+        assert self.nonces is not None
+        max_fee, tip = self.fees()
+        tx = call.build_transaction({
+            "from": self.address, "nonce": Nonce(self.nonces.allocate(self.address)),
+            "gas": int(estimate * 1.2), "chainId": self.chain.chain_id,
+            "maxFeePerGas": Wei(max_fee), "maxPriorityFeePerGas": Wei(tip),
+        })
+        return self.wait(self.send_raw_params(tx, description=description))
 
     def send_raw_params(self, tx: TxParams, description: str = "") -> SentTransaction:
         """Sign and broadcast prepared params (used to replace or re-send at a given nonce)."""

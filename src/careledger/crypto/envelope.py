@@ -60,12 +60,12 @@ __all__ = [
     "RecordBinding",
     "SupportsShred",
     "WrappedKey",
+    "check_commitment",
     "commitment",
     "decrypt_record",
     "encrypt_record",
     "shred",
     "unwrap_data_key",
-    "verify_commitment",
     "wrap_data_key",
 ]
 
@@ -212,8 +212,9 @@ def commitment(blob: bytes) -> bytes:
     return bytes(keccak(bytes(blob)))
 
 
-def verify_commitment(blob: bytes, expected: bytes | str) -> None:
-    """Check a fetched blob against its anchored commitment.
+def check_commitment(blob: bytes, expected: bytes | str) -> None:
+    """Check a fetched blob against a commitment (the on-chain check is
+    ``careledger.actors.verify_commitment``).
 
     Raises:
         CommitmentMismatch: keccak256(blob) differs from ``expected``.

@@ -208,7 +208,12 @@ class EncryptionKeyPair:
         kek = _scrypt(pw, salt, scrypt_n, 8, 1)
         ciphertext = AESGCM(kek).encrypt(nonce, self.private_bytes(), _canonical(header))
         document = dict(header, ciphertext=ciphertext.hex())
-        _atomic_write_private(target, (json.dumps(document, indent=2) + "\n").encode())
+        # NOTE: imported here, not at the top: careledger.store imports this module (wrapped
+        # keys are stored under recipients' public keys), so a top-level import would cycle.
+        from careledger.store.atomic import write_atomic
+
+        write_atomic(target, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600,
+                     make_parents=True)
         return target
 
     @classmethod
@@ -280,32 +285,3 @@ def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 def _canonical(header: dict[str, Any]) -> bytes:
     return json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _atomic_write_private(target: Path, data: bytes) -> None:
-    """Temp file (0600, same directory), write, fsync, rename, fsync the directory."""
-    directory = target.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    temp = directory / f".{target.name}.{secrets.token_hex(8)}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

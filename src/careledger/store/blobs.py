@@ -1,4 +1,4 @@
-"""Content-addressed blob stores and the wrapped-key store.
+"""Content-addressed blob stores.
 
 Blob addresses are CIDv1, raw codec (0x55), sha2-256, base32 (``bafkrei...``): the same bytes
 give the same CID in :class:`LocalBlobStore` (the embedded default) and :class:`IpfsBlobStore`
@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
@@ -25,24 +23,26 @@ from typing import Any, Protocol, Self, runtime_checkable
 import httpx
 from multiformats import CID, multihash
 
-from careledger.crypto.envelope import WrappedKey
-from careledger.crypto.keyfile import public_key_from_hex
 from careledger.errors import (
     BlobCorrupted,
     BlobNotFound,
     BlobTooLarge,
     InvalidInput,
     StorageUnavailable,
-    WrappedKeyNotFound,
 )
-from careledger.validate import hex_bytes
+from careledger.store.atomic import (
+    TEMP_PREFIX,
+    cleanup_temps,
+    fsync_dir,
+    mkdirs_durable,
+    write_atomic,
+)
 
 __all__ = [
     "DEFAULT_MAX_BLOB_SIZE",
     "BlobStore",
     "IpfsBlobStore",
     "LocalBlobStore",
-    "WrappedKeyStore",
     "compute_cid",
     "parse_cid",
 ]
@@ -50,9 +50,8 @@ __all__ = [
 #: Default largest blob accepted: 64 MiB.
 DEFAULT_MAX_BLOB_SIZE = 64 * 1024 * 1024
 _RAW_CODEC = "raw"
-_TEMP_PREFIX = ".tmp-"
 #: Temp files older than this are debris of a crashed writer (seconds).
-_STALE_TEMP_AGE = 15 * 60
+STALE_TEMP_AGE = 15 * 60
 #: Largest chunk Kubo accepts (boxo ChunkSizeLimit); up to this, `add` gives a raw-leaf CID.
 _KUBO_MAX_CHUNK = 1024 * 1024
 
@@ -114,62 +113,6 @@ class BlobStore(Protocol):
 # --- local directory ---------------------------------------------------------------------
 
 
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _mkdirs_durable(directory: Path, stop: Path) -> None:
-    """Create ``directory`` (under ``stop``) and fsync each parent whose entry was added."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists() and current != stop:
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        _fsync_dir(path.parent)
-
-
-def _atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
-    directory = target.parent
-    temp = directory / f"{_TEMP_PREFIX}{target.name}-{secrets.token_hex(8)}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(directory)
-
-
-def _cleanup_temps(root: Path, older_than: float) -> int:
-    removed = 0
-    now = time.time()
-    if not root.exists():
-        return 0
-    for path in root.rglob(f"{_TEMP_PREFIX}*"):
-        try:
-            if now - path.stat().st_mtime >= older_than:
-                path.unlink()
-                removed += 1
-        except FileNotFoundError:
-            continue
-    return removed
-
-
 class LocalBlobStore:
     """Blobs in a local directory, sharded by digest: ``<dir>/blobs/ab/cd/<cid>``.
 
@@ -192,7 +135,7 @@ class LocalBlobStore:
         self.max_blob_size = max_blob_size
         self._blobs = self.directory / "blobs"
         self.directory.mkdir(parents=True, exist_ok=True)
-        _mkdirs_durable(self._blobs, self.directory)
+        mkdirs_durable(self._blobs, self.directory)
         self.cleanup()
 
     def __repr__(self) -> str:
@@ -225,8 +168,8 @@ class LocalBlobStore:
             except FileNotFoundError:
                 pass
             # NOTE: a corrupt or vanished copy is repaired by rewriting it below.
-        _mkdirs_durable(target.parent, self._blobs)
-        _atomic_write(target, data)
+        mkdirs_durable(target.parent, self._blobs)
+        write_atomic(target, data)
         return cid_text
 
     def get(self, cid: str) -> bytes:
@@ -258,21 +201,21 @@ class LocalBlobStore:
             path.unlink()
         except FileNotFoundError:
             return
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over the CIDs of complete blobs (temp files are never listed)."""
         for path in self._blobs.glob("*/*/*"):
-            if not path.name.startswith(_TEMP_PREFIX) and path.is_file():
+            if not path.name.startswith(TEMP_PREFIX) and path.is_file():
                 yield path.name
 
-    def cleanup(self, older_than: float = _STALE_TEMP_AGE) -> int:
+    def cleanup(self, older_than: float = STALE_TEMP_AGE) -> int:
         """Remove temp files left by crashed writers older than ``older_than`` seconds.
 
         Returns:
             How many were removed.
         """
-        return _cleanup_temps(self._blobs, older_than)
+        return cleanup_temps(self._blobs, older_than)
 
 
 # --- IPFS (Kubo RPC) ---------------------------------------------------------------------
@@ -471,111 +414,3 @@ class IpfsBlobStore:
         response = self._post("/block/rm", {"arg": cid, "force": "true"})
         if response.status_code != 200:
             self._fail("/block/rm", response)
-
-
-# --- wrapped keys ------------------------------------------------------------------------
-
-
-def _hex32(value: bytes | str, what: str) -> str:
-    return hex_bytes(value, 32, what).hex()
-
-
-class WrappedKeyStore:
-    """Wrapped data keys on disk, keyed by (record id, version, recipient public key).
-
-    Layout: ``<dir>/<record id hex>/<version>/<recipient hex>.key`` (files 0600, atomic
-    writes). Not content-addressed: deleting is the point (crypto-shredding, revocation).
-    """
-
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        """Open (creating if needed) a wrapped-key store rooted at ``directory``."""
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _cleanup_temps(self.directory, _STALE_TEMP_AGE)
-
-    def __repr__(self) -> str:
-        """Show the directory."""
-        return f"WrappedKeyStore({str(self.directory)!r})"
-
-    def _path(self, record_id: bytes | str, version: int, recipient: bytes | str) -> Path:
-        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise InvalidInput("version must be a non-negative int")
-        pub = public_key_from_hex(recipient).hex()
-        return self.directory / _hex32(record_id, "record id") / str(version) / f"{pub}.key"
-
-    def put(self, record_id: bytes | str, version: int, wrapped: WrappedKey) -> Path:
-        """Store (or replace) the wrapped key for ``wrapped.recipient``; return its path."""
-        target = self._path(record_id, version, wrapped.recipient)
-        _mkdirs_durable(target.parent, self.directory)
-        _atomic_write(target, wrapped.to_bytes(), 0o600)
-        return target
-
-    def get(self, record_id: bytes | str, version: int, recipient: bytes | str) -> WrappedKey:
-        """Return the wrapped key of one recipient.
-
-        Raises:
-            WrappedKeyNotFound: none stored (never shared, revoked, or shredded).
-        """
-        path = self._path(record_id, version, recipient)
-        try:
-            return WrappedKey.from_bytes(path.read_bytes())
-        except FileNotFoundError as exc:
-            raise WrappedKeyNotFound(
-                f"no wrapped key of record {record_id!r} v{version} for this recipient: "
-                "ask the patient to share it (or it was revoked or erased)"
-            ) from exc
-
-    def has(self, record_id: bytes | str, version: int, recipient: bytes | str) -> bool:
-        """Whether a wrapped key is stored for that recipient."""
-        return self._path(record_id, version, recipient).is_file()
-
-    def delete(self, record_id: bytes | str, version: int, recipient: bytes | str) -> bool:
-        """Delete one recipient's wrapped key (revocation); return whether one existed."""
-        path = self._path(record_id, version, recipient)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return False
-        _fsync_dir(path.parent)
-        return True
-
-    def list(self, record_id: bytes | str) -> list[tuple[int, bytes]]:
-        """Every (version, recipient public key) holding a wrapped key of ``record_id``."""
-        base = self.directory / _hex32(record_id, "record id")
-        found: list[tuple[int, bytes]] = []
-        if not base.is_dir():
-            return found
-        for version_dir in base.iterdir():
-            if not version_dir.is_dir() or not version_dir.name.isdigit():
-                continue
-            for path in version_dir.glob("*.key"):
-                if not path.name.startswith(_TEMP_PREFIX):
-                    found.append((int(version_dir.name), bytes.fromhex(path.stem)))
-        return sorted(found)
-
-    def count(self, record_id: bytes | str) -> int:
-        """How many wrapped keys of ``record_id`` are stored (all versions)."""
-        return len(self.list(record_id))
-
-    def delete_all(self, record_id: bytes | str) -> int:
-        """Delete every wrapped key of ``record_id`` (all versions, all recipients).
-
-        Used by :func:`careledger.crypto.envelope.shred`. Temp files of interrupted writes of this
-        record are removed too, so no copy of a wrapped key survives.
-
-        Returns:
-            How many wrapped keys were deleted.
-        """
-        base = self.directory / _hex32(record_id, "record id")
-        deleted = 0
-        if not base.is_dir():
-            return 0
-        for path in sorted(base.rglob("*")):
-            if path.is_file():
-                is_key = path.suffix == ".key" and not path.name.startswith(_TEMP_PREFIX)
-                path.unlink(missing_ok=True)
-                deleted += int(is_key)
-        for version_dir in base.iterdir():
-            if version_dir.is_dir():
-                _fsync_dir(version_dir)
-        return deleted

@@ -1,0 +1,133 @@
+"""What every actor shares: a deployment, an optional wallet, a workspace and an encryption
+key; record ids; and the checks that tie a ciphertext to its on-chain anchor."""
+
+from __future__ import annotations
+
+import secrets
+
+from eth_utils.crypto import keccak
+from web3.types import TxReceipt
+
+from careledger.chain import Sender
+from careledger.contracts import CareLedger, ContractTx
+from careledger.contracts.merkle import leaf_hash
+from careledger.contracts.merkle import verify as merkle_verify
+from careledger.crypto import DataKey, EncryptionKeyPair, unwrap_data_key, wrap_data_key
+from careledger.errors import (
+    CareLedgerError,
+    CommitmentMismatch,
+    InvalidInput,
+    KeyNotShared,
+    NotAnchored,
+    WrappedKeyNotFound,
+)
+from careledger.store import RecordPointer, Workspace
+from careledger.validate import address, bytes32
+
+ZERO32 = b"\x00" * 32
+
+
+def new_record_id(issuer: str) -> bytes:
+    """A fresh record id in ``issuer``'s namespace: its 20-byte address, then 12 random bytes.
+
+    The RecordRegistry only accepts ids that start with the anchoring institution's address;
+    that is how it knows, without storing anything, who may supersede a version. The id reveals
+    nothing about the record (the issuer is public in the anchor event anyway).
+    """
+    return bytes.fromhex(address(issuer)[2:]) + secrets.token_bytes(12)
+
+
+def check_record_id(record_id: bytes, issuer: str) -> bytes:
+    """Raise ``InvalidInput`` unless ``record_id`` lies in ``issuer``'s namespace."""
+    if record_id[:20] != bytes.fromhex(address(issuer)[2:]):
+        raise InvalidInput(
+            f"record id 0x{record_id.hex()} must start with the issuing institution's address "
+            f"{address(issuer)}; let the SDK choose one (omit record_id) or use "
+            "new_record_id(issuer)")
+    return record_id
+
+
+class Actor:
+    """Base of ``Patient`` and ``Institution``: a deployment, a wallet, a workspace, a key."""
+
+    def __init__(self, ledger: CareLedger, sender: Sender | None, workspace: Workspace,
+                 keypair: EncryptionKeyPair) -> None:
+        self.ledger = ledger
+        self.sender = sender
+        self.ws = workspace
+        self.keypair = keypair
+
+    @property
+    def address(self) -> str:
+        """The actor's wallet address."""
+        if self.sender is None:
+            raise InvalidInput("this actor has no wallet to send transactions with")
+        return self.sender.address
+
+    def transact(self, tx: ContractTx) -> TxReceipt:
+        """Send ``tx`` from this actor's wallet and wait for the receipt."""
+        if self.sender is None:
+            raise InvalidInput("this actor has no wallet: use a signed consent and a relayer")
+        return tx.transact(self.sender)
+
+    def unwrap(self, ptr: RecordPointer) -> DataKey:
+        """The record's data key, from the copy wrapped to this actor's key.
+
+        Raises:
+            KeyNotShared: no copy is wrapped to this actor.
+        """
+        try:
+            wrapped = self.ws.keys.get(ptr.record_id, ptr.version, self.keypair.public_bytes)
+        except WrappedKeyNotFound:
+            raise KeyNotShared(
+                f"no data key for record {ptr.record_id} is wrapped to your key: it was not "
+                "shared with you yet, or it was revoked or erased; ask the patient to share it"
+            ) from None
+        return unwrap_data_key(wrapped, ptr.binding, self.keypair)
+
+    def rewrap(self, ptr: RecordPointer, recipient_key: bytes) -> None:
+        """Wrap the record's data key (which this actor can open) to ``recipient_key`` too."""
+        data_key = self.unwrap(ptr)
+        self.ws.keys.put(ptr.record_id, ptr.version,
+                         wrap_data_key(data_key, ptr.binding, recipient_key))
+
+
+def verify_commitment(ledger: CareLedger, ptr: RecordPointer, blob: bytes) -> None:
+    """Check ``blob`` against the anchor (single record or Merkle batch).
+
+    Raises:
+        NotAnchored: the record is not on chain.
+        CommitmentMismatch: the blob is not the anchored ciphertext.
+    """
+    commitment = keccak(blob)
+    if commitment != ptr.commitment_bytes:
+        raise CommitmentMismatch(
+            f"the ciphertext of record {ptr.record_id} does not match its commitment: "
+            "the blob store returned other bytes; do not trust this copy")
+    root = ptr.root_bytes
+    if root is None:
+        onchain = ledger.records.commitment_of(ptr.id_bytes)
+        if onchain == ZERO32:
+            raise NotAnchored(f"record {ptr.record_id} is not anchored on chain (yet)")
+        if onchain != commitment:
+            raise CommitmentMismatch(f"record {ptr.record_id}: on-chain commitment differs")
+        return
+    if not ledger.records.batch(root).anchored:
+        raise NotAnchored(f"batch {ptr.batch_root} of record {ptr.record_id} is not anchored")
+    leaf = leaf_hash(ptr.patient, ptr.id_bytes, commitment, ptr.category_code)
+    if not merkle_verify(ptr.proof_bytes, root, leaf):
+        raise CommitmentMismatch(f"record {ptr.record_id} is not in batch {ptr.batch_root}")
+
+
+def latest_version(ledger: CareLedger, record_id: str | bytes) -> bytes:
+    """Follow ``nextVersionOf`` links on chain to the newest version of a record."""
+    rid = bytes32(record_id, "record id")
+    seen = 0
+    while True:
+        nxt = ledger.records.next_version_of(rid)
+        if nxt == ZERO32:
+            return rid
+        rid = nxt
+        seen += 1
+        if seen > 10_000:
+            raise CareLedgerError("version chain longer than 10,000: refusing to follow")

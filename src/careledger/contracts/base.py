@@ -1,0 +1,91 @@
+"""What every typed contract wrapper shares: an address, the packaged ABI, retried reads, and
+prepared writes (``ContractTx``) that a ``Sender`` estimates, sends or transacts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.logs import DISCARD
+from web3.types import EventData, TxReceipt
+
+from careledger.chain import Chain, Sender, SentTransaction
+from careledger.contracts.artifacts import load_artifact
+
+
+@dataclass(frozen=True)
+class ContractTx:
+    """A prepared write: one contract function with its arguments, not sent yet.
+
+    Like web3's ``ContractFunction``, it is sent by whoever holds a key::
+
+        receipt = ledger.consent.grant(patient, grantee, scope, purposes, expiry).transact(sender)
+
+    Attributes:
+        call: the web3 call (address, function, encoded arguments).
+        description: what it does, for logs and the transaction journal.
+    """
+
+    call: ContractFunction
+    description: str
+
+    def estimate(self, sender: Sender) -> int:
+        """``eth_estimateGas`` from ``sender``; a doomed call raises its ``ContractRevert``."""
+        return sender.estimate(self.call)
+
+    def send(self, sender: Sender, *, gas: int | None = None) -> SentTransaction:
+        """Sign and broadcast; return at once (``sender.wait`` later)."""
+        return sender.send(self.call, gas=gas, description=self.description)
+
+    def transact(self, sender: Sender, *, gas: int | None = None) -> TxReceipt:
+        """Send and wait for the receipt.
+
+        Raises:
+            ContractRevert: a subclass per Solidity custom error when the contract refuses.
+            TransactionTimeout, RpcUnavailable: the chain did not answer in time.
+        """
+        return sender.transact(self.call, gas=gas, description=self.description)
+
+
+class ContractWrapper:
+    """One deployed contract: its address, its web3 ``contract`` and typed methods."""
+
+    NAME = ""
+
+    def __init__(self, chain: Chain, address: str) -> None:
+        self.chain = chain
+        self.address = to_checksum_address(address)
+        self.contract: Contract = chain.w3.eth.contract(
+            address=self.address, abi=load_artifact(self.NAME)["abi"]
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.address})"
+
+    def _view(self, fn: str, *args: Any) -> Any:
+        """Call a view function, retrying while the node is unreachable (``RpcUnavailable`` after)."""
+        return self.chain.call_rpc(f"{self.NAME}.{fn}",
+                                   lambda: getattr(self.contract.functions, fn)(*args).call())
+
+    def _tx(self, fn: str, *args: Any, description: str = "") -> ContractTx:
+        return ContractTx(getattr(self.contract.functions, fn)(*args), description or fn)
+
+    def events_in(self, event: str, receipt: TxReceipt) -> list[EventData]:
+        """The ``event`` logs this contract emitted in ``receipt`` (others are skipped)."""
+        logs: Sequence[EventData] = getattr(self.contract.events, event)().process_receipt(
+            receipt, errors=DISCARD)
+        return [lg for lg in logs if lg["address"] == self.address]
+
+    def logs(self, event: str, *, from_block: int, to_block: int | str = "latest",
+             **filters: Any) -> list[EventData]:
+        """``eth_getLogs`` of ``event`` between two blocks, filtered on indexed arguments."""
+        getter = getattr(self.contract.events, event)()
+        found: list[EventData] = self.chain.call_rpc(
+            f"{self.NAME}.{event} logs",
+            lambda: getter.get_logs(argument_filters=filters or None, from_block=from_block,
+                                    to_block=to_block))
+        return found

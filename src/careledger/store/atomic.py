@@ -1,0 +1,94 @@
+"""Durable file writes, written once: temp file in the same directory, write, fsync, rename,
+fsync the directory; the temp file is removed if anything fails. A reader sees the old file or
+the new one, never a torn one, and after the call returns the new one survives a power cut."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+#: Prefix of temp files; ``cleanup_temps`` removes stale ones left by a crash.
+TEMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a directory's entries (a rename, a new file) durable."""
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def mkdirs_durable(directory: Path, stop: Path | None = None) -> None:
+    """Create ``directory`` (and parents up to ``stop``), fsyncing each parent that changed."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != stop and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        fsync_dir(path.parent)
+
+
+def write_atomic(target: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
+                 make_parents: bool = False) -> Path:
+    """Replace ``target`` with ``data`` atomically and durably; return its path.
+
+    Args:
+        target: the file to (re)place.
+        data: its new content.
+        mode: permission bits of the new file, whatever the umask (0o600 for secrets).
+        make_parents: create missing parent directories (durably) first.
+    """
+    path = Path(target)
+    directory = path.parent
+    if make_parents:
+        mkdirs_durable(directory)
+    temp = directory / f"{TEMP_PREFIX}{path.name}-{secrets.token_hex(8)}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_dir(directory)
+    return path
+
+
+def write_json_atomic(target: str | os.PathLike[str], value: Any, *, mode: int = 0o644,
+                      make_parents: bool = False, indent: int | None = 2) -> Path:
+    """``write_atomic`` of ``value`` as JSON (sorted keys, trailing newline)."""
+    text = json.dumps(value, indent=indent, sort_keys=True) + "\n"
+    return write_atomic(target, text.encode(), mode=mode, make_parents=make_parents)
+
+
+def cleanup_temps(root: Path, older_than: float) -> int:
+    """Remove temp files under ``root`` older than ``older_than`` seconds; return how many."""
+    removed = 0
+    now = time.time()
+    if not root.exists():
+        return 0
+    for path in root.rglob(f"{TEMP_PREFIX}*"):
+        try:
+            if now - path.stat().st_mtime >= older_than:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
