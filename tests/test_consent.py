@@ -223,14 +223,14 @@ def test_replayed_signed_consent_is_success_without_applying_twice(env: Env) -> 
     # submitted directly (no relayer logic), the replay reverts with the named error
     direct = env.sender(env.attacker_key)
     with pytest.raises(InvalidSignature):
-        direct.transact(signed.message.call(env.registry, signed.signature))
+        signed.message.to_tx(env.registry, signed.signature).transact(direct)
 
 
 def test_front_run_by_an_attacker_counts_as_success_applied_once(env: Env) -> None:
     p = patient()
     signed = signed_grant(env, p)
     attacker = env.sender(env.attacker_key)
-    theirs = attacker.transact(signed.message.call(env.registry, signed.signature))
+    theirs = signed.message.to_tx(env.registry, signed.signature).transact(attacker)
     result = env.relayer().submit(signed)
     assert not result.applied_by_us and result.gas_used == 0
     assert result.tx_hash == theirs["transactionHash"].to_0x_hex()
@@ -241,7 +241,7 @@ def test_front_run_after_our_estimate_is_success_and_reports_our_reverted_tx(env
     p = patient()
     signed = signed_grant(env, p)
     attacker = env.sender(env.attacker_key)
-    theirs = attacker.transact(signed.message.call(env.registry, signed.signature))
+    theirs = signed.message.to_tx(env.registry, signed.signature).transact(attacker)
     # a fixed gas limit skips the estimate, as if the attacker landed between it and ours
     result = env.relayer().submit(signed, gas=300_000)
     assert not result.applied_by_us
