@@ -133,7 +133,7 @@ class AuditLog:
                 accessor=to_checksum_address(a["accessor"]),
                 record_id="0x" + bytes(a["recordId"]).hex(),
                 category=known.name if known else "0x" + cat.hex(), category_code="0x" + cat.hex(),
-                purpose=Purpose(a["purpose"]).name if a["purpose"] in Purpose._value2member_map_
+                purpose=Purpose(a["purpose"]).name if a["purpose"] in set(Purpose)
                 else str(a["purpose"]), purpose_code=int(a["purpose"]),
                 via_break_glass=bool(a["viaBreakGlass"]), head="0x" + bytes(a["head"]).hex(),
                 block=int(lg["blockNumber"]), tx_hash=lg["transactionHash"].to_0x_hex(),

@@ -15,7 +15,6 @@ from web3.types import TxReceipt
 from careledger.actors.base import ZERO32, Actor, verify_commitment
 from careledger.codes import Purpose
 from careledger.crypto import decrypt_record
-from careledger.errors import AccessNotAuthorized, InvalidInput
 from careledger.store import RecordPointer
 from careledger.validate import address
 
@@ -74,17 +73,7 @@ class Institution(Actor):
         Raises:
             AccessNotAuthorized: the chain does not authorise ``grantee``.
         """
-        ptr = self.ws.index.get(record_id)
-        grantee = address(grantee)
-        p = Purpose.parse(purpose)
-        if not self.ledger.consent.is_authorized_for_record(ptr.patient, grantee, ptr.id_bytes,
-                                                            ptr.category_code, p):
-            raise AccessNotAuthorized.with_args(
-                patient=ptr.patient, accessor=grantee, recordId=ptr.id_bytes, purpose=int(p))
-        key = self.ledger.institutions.encryption_key(grantee)
-        if key == ZERO32:
-            raise InvalidInput(f"{grantee} has no registered encryption key")
-        self.rewrap(ptr, key)
+        self.release_to(self.ws.index.get(record_id), address(grantee), Purpose.parse(purpose))
 
     def break_glass(self, patient: str, reason_code: str, duration: int) -> TxReceipt:
         """Open emergency (ETREAT) access to ``patient`` for ``duration`` seconds (≤ 72 h)."""

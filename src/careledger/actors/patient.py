@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from web3.types import TxReceipt
 
 from careledger import validate
-from careledger.actors.base import ZERO32, Actor, verify_commitment
+from careledger.actors.base import Actor, verify_commitment
 from careledger.chain import Sender
 from careledger.codes import SCOPE_ALL, Purpose, RequestStatus, purpose_mask
 from careledger.contracts import AccessRequest, CareLedger
 from careledger.crypto import EncryptionKeyPair, decrypt_record, shred
-from careledger.errors import AccessNotAuthorized, InvalidInput
+from careledger.errors import InvalidInput
 from careledger.store import Workspace
 
 
@@ -95,16 +95,7 @@ class Patient(Actor):
         ptr = self.ws.index.get(record_id)
         if ptr.patient != self.patient:
             raise InvalidInput(f"record {ptr.record_id} belongs to another patient")
-        grantee = validate.address(grantee)
-        p = Purpose.parse(purpose)
-        if not self.ledger.consent.is_authorized_for_record(self.patient, grantee, ptr.id_bytes,
-                                                            ptr.category_code, p):
-            raise AccessNotAuthorized.with_args(
-                patient=self.patient, accessor=grantee, recordId=ptr.id_bytes, purpose=int(p))
-        key = self.ledger.institutions.encryption_key(grantee)
-        if key == ZERO32:
-            raise InvalidInput(f"{grantee} has no registered encryption key")
-        self.rewrap(ptr, key)
+        self.release_to(ptr, validate.address(grantee), Purpose.parse(purpose))
 
     def read(self, record_id: str | bytes) -> bytes:
         """The patient reads their own record (verified against the anchor; not logged)."""

@@ -1,14 +1,6 @@
-"""What every ``careledger`` command group shares: the options context, one-line errors and
-the parsers of addresses, scopes and expiries.
-
-Connection: ``--rpc-url``/``--chain-id`` or ``--network NAME`` (from ``careledger-networks.json``
-or ``~/.config/careledger/networks.json``); contract addresses from
-``<deployments>/<chainId>.json`` written by ``careledger deploy``.
-Keys: the wallet from ``--keystore FILE`` (password from ``$CARELEDGER_KEYSTORE_PASSWORD`` or a
-prompt) or ``$CARELEDGER_PRIVATE_KEY``; the encryption key from ``--enc-key FILE`` (password
-from ``$CARELEDGER_ENC_PASSWORD`` or a prompt). Never from command-line arguments.
-Bad input ends with one clear line and a non-zero exit, never a traceback.
-"""
+"""What every ``careledger`` command group shares: the options context (resolved lazily, so
+nothing connects at import), one-line errors, and the parsers of addresses, scopes and
+expiries."""
 
 from __future__ import annotations
 
