@@ -141,7 +141,8 @@ def run_mode(mode: str, levels: list[int], workdir: Path, history_runs: int) -> 
         record = new_record_id(env.actors["hospital_a"].address)
         cat = Category.LAB.code
         reader = env.sender("hospital_b")
-        led.consent.record_access(probe.patient, record, cat, Purpose.TREAT).transact(reader)  # the probe's audit head exists from here on
+        access_tx = led.consent.record_access(probe.patient, record, cat, Purpose.TREAT)
+        access_tx.transact(reader)  # the probe's audit head exists from here on
         _access_many(env, watcher.patient, 10)  # a patient with 10 accesses, for history timing
         audit = AuditLog(led)
         filler = Filler(env, probe.patient)
@@ -160,7 +161,7 @@ def run_mode(mode: str, levels: list[int], workdir: Path, history_runs: int) -> 
             g = int(probe.grant(hosp_b, scope, [Purpose.TREAT], exp)["gasUsed"])
             r = int(probe.revoke(hosp_b, scope)["gasUsed"])
             ia = exec_gas(env.chain, env.sender("relayer"), led.consent.address, is_auth)
-            ra = int(reader.transact(access_call)["gasUsed"])
+            ra = int(access_tx.transact(reader)["gasUsed"])
             hist = _median_time(lambda: audit.history(watcher.patient), history_runs)
             block = env.chain.w3.eth.block_number
             points.append({"prior_grants": level, "grant": g, "revoke": r,

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {InvalidEncryptionKey, NotActiveInstitution, NotMember, ZeroAddress} from "./interfaces/CareLedgerErrors.sol";
+import {InstitutionStatus, Roles} from "./interfaces/CareLedgerTypes.sol";
 import {IInstitutionRegistry} from "./interfaces/IInstitutionRegistry.sol";
 
 /// @title InstitutionRegistry — M-of-N governed consortium membership
@@ -9,19 +11,22 @@ import {IInstitutionRegistry} from "./interfaces/IInstitutionRegistry.sol";
 /// removed stops counting. Counting loops over the proposal's approvers only, which is bounded by
 /// the consortium's size (never by grants, records or patients).
 contract InstitutionRegistry is IInstitutionRegistry {
-    uint8 public constant ROLE_PROVIDER = 1;
-    uint8 public constant ROLE_RESEARCHER = 2;
-    uint8 public constant ROLE_EMERGENCY = 4;
-    uint8 internal constant ALL_ROLES = 7;
+    /// @inheritdoc IInstitutionRegistry
+    uint8 public constant ROLE_PROVIDER = Roles.PROVIDER;
+    /// @inheritdoc IInstitutionRegistry
+    uint8 public constant ROLE_RESEARCHER = Roles.RESEARCHER;
+    /// @inheritdoc IInstitutionRegistry
+    uint8 public constant ROLE_EMERGENCY = Roles.EMERGENCY;
 
-    uint8 internal constant STATUS_NONE = 0;
-    uint8 internal constant STATUS_ACTIVE = 1;
-    uint8 internal constant STATUS_SUSPENDED = 2;
-    uint8 internal constant STATUS_REMOVED = 3;
+    // The {InstitutionStatus} values as stored (IInstitutionRegistry says why not the enum type).
+    uint8 private constant STATUS_NONE = uint8(InstitutionStatus.None);
+    uint8 private constant STATUS_ACTIVE = uint8(InstitutionStatus.Active);
+    uint8 private constant STATUS_SUSPENDED = uint8(InstitutionStatus.Suspended);
+    uint8 private constant STATUS_REMOVED = uint8(InstitutionStatus.Removed);
 
-    /// @notice The longest proposal lifetime a deployment may choose.
+    /// @inheritdoc IInstitutionRegistry
     uint64 public constant MAX_PROPOSAL_LIFETIME = 365 days;
-    /// @notice How long a proposal stays open, in seconds.
+    /// @inheritdoc IInstitutionRegistry
     uint64 public immutable proposalLifetime;
 
     mapping(address account => Institution) private _institutions;
@@ -31,6 +36,23 @@ contract InstitutionRegistry is IInstitutionRegistry {
     uint32 private _threshold;
     uint32 private _members;
 
+    /// @notice Deploy with a genesis consortium, all active at once (no vote is possible before
+    /// there are members).
+    /// @dev Requirements:
+    ///
+    /// - the four arrays are non-empty ({EmptyGenesis}) and of one length ({GenesisLengthMismatch});
+    /// - 1 <= `proposalLifetime_` <= MAX_PROPOSAL_LIFETIME ({InvalidLifetime});
+    /// - every member is non-zero ({ZeroAddress}) and listed once ({AlreadyMember}), with valid
+    ///   roles ({InvalidRoles}) and a non-zero key ({InvalidEncryptionKey});
+    /// - 1 <= `threshold_` <= the number of members ({InvalidThreshold}).
+    ///
+    /// Emits {InstitutionAdmitted} per member, then {ThresholdChanged}.
+    /// @param genesis The founding members.
+    /// @param roles Their role bitmasks.
+    /// @param encryptionKeys Their X25519 public keys.
+    /// @param metadataHashes Their metadata hashes.
+    /// @param threshold_ The number of live approvals a proposal needs.
+    /// @param proposalLifetime_ How long a proposal stays open, in seconds.
     constructor(
         address[] memory genesis,
         uint8[] memory roles,
@@ -40,7 +62,8 @@ contract InstitutionRegistry is IInstitutionRegistry {
         uint64 proposalLifetime_
     ) {
         uint256 n = genesis.length;
-        if (n == 0 || roles.length != n || encryptionKeys.length != n || metadataHashes.length != n) {
+        if (n == 0) revert EmptyGenesis();
+        if (roles.length != n || encryptionKeys.length != n || metadataHashes.length != n) {
             revert GenesisLengthMismatch();
         }
         if (proposalLifetime_ == 0 || proposalLifetime_ > MAX_PROPOSAL_LIFETIME) revert InvalidLifetime();
@@ -171,6 +194,8 @@ contract InstitutionRegistry is IInstitutionRegistry {
 
     // ---------------------------------------------------------------- internals
 
+    /// @dev Recounts the live approvers on every approval rather than keeping a running total,
+    /// because a running total cannot forget members suspended or removed since they approved.
     function _approve(uint256 proposalId) private {
         if (_approved[proposalId][msg.sender]) revert AlreadyApproved(proposalId, msg.sender);
         _approved[proposalId][msg.sender] = true;
@@ -205,6 +230,7 @@ contract InstitutionRegistry is IInstitutionRegistry {
         if (subject == address(0)) revert ZeroAddress();
         uint8 status = _institutions[subject].status;
         if (p.kind == ProposalKind.Admit) {
+            // a removed institution may be admitted again: see _admit for what happens to its grants
             if (status == STATUS_ACTIVE || status == STATUS_SUSPENDED) revert AlreadyMember(subject);
             _checkRoles(p.roles);
             _checkKey(p.encryptionKey);
@@ -217,6 +243,7 @@ contract InstitutionRegistry is IInstitutionRegistry {
         } else if (p.kind == ProposalKind.Reinstate) {
             if (status != STATUS_SUSPENDED) revert InvalidStatus(subject, status);
         } else if (p.kind == ProposalKind.Remove) {
+            // only an active member's removal lowers the count the threshold must fit in
             if (status == STATUS_ACTIVE) _checkThresholdAfter(_members - 1);
         } else {
             // ChangeRoles
@@ -224,6 +251,8 @@ contract InstitutionRegistry is IInstitutionRegistry {
         }
     }
 
+    /// @dev Validates again first: other proposals may have executed since this one was made (its
+    /// subject suspended, the threshold raised), and a change that no longer applies must not.
     function _execute(Proposal storage stored) private {
         Proposal memory p = stored;
         _validate(p);
@@ -251,6 +280,8 @@ contract InstitutionRegistry is IInstitutionRegistry {
         }
     }
 
+    /// @dev Overwrites a removed member's old record whole: `admittedAt` moves to now, which is
+    /// what makes grants made before a re-admission stop counting in ConsentRegistry.
     function _admit(address account, uint8 roles, bytes32 encryptionKey, bytes32 metadataHash) private {
         _institutions[account] = Institution({
             status: STATUS_ACTIVE,
@@ -264,7 +295,7 @@ contract InstitutionRegistry is IInstitutionRegistry {
     }
 
     function _onlyActive(address account) private view {
-        if (_institutions[account].status != STATUS_ACTIVE) revert NotActiveMember(account);
+        if (_institutions[account].status != STATUS_ACTIVE) revert NotActiveInstitution(account);
     }
 
     function _checkThresholdAfter(uint32 members) private view {
@@ -272,7 +303,7 @@ contract InstitutionRegistry is IInstitutionRegistry {
     }
 
     function _checkRoles(uint8 roles) private pure {
-        if (roles == 0 || roles & ~ALL_ROLES != 0) revert InvalidRoles(roles);
+        if (roles == 0 || roles & ~Roles.ALL != 0) revert InvalidRoles(roles);
     }
 
     function _checkKey(bytes32 key) private pure {

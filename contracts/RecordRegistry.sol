@@ -3,6 +3,8 @@ pragma solidity 0.8.30;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
+import {MissingRole, NotActiveInstitution, ZeroAddress} from "./interfaces/CareLedgerErrors.sol";
+import {Roles} from "./interfaces/CareLedgerTypes.sol";
 import {IInstitutionRegistry} from "./interfaces/IInstitutionRegistry.sol";
 import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
 
@@ -13,8 +15,10 @@ import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
 /// without storing it and only that issuer can supersede it. The patient of each version lives in
 /// the immutable `RecordAnchored` event.
 contract RecordRegistry is IRecordRegistry {
-    uint8 public constant ROLE_PROVIDER = 1;
+    /// @inheritdoc IRecordRegistry
+    uint8 public constant ROLE_PROVIDER = Roles.PROVIDER;
 
+    /// @dev Issuer, count and time share one slot (20 + 4 + 8 bytes), so a batch costs two slots.
     struct BatchHeader {
         address issuer;
         uint32 count;
@@ -22,12 +26,14 @@ contract RecordRegistry is IRecordRegistry {
         bytes32 category;
     }
 
+    /// @inheritdoc IRecordRegistry
     IInstitutionRegistry public immutable institutions;
 
     mapping(bytes32 recordId => bytes32 commitment) private _commitments;
     mapping(bytes32 recordId => bytes32 nextVersion) private _next;
     mapping(bytes32 root => BatchHeader) private _batches;
 
+    /// @param institutions_ The consortium's InstitutionRegistry (not zero: {ZeroAddress}).
     constructor(IInstitutionRegistry institutions_) {
         if (address(institutions_) == address(0)) revert ZeroAddress();
         institutions = institutions_;
@@ -57,7 +63,7 @@ contract RecordRegistry is IRecordRegistry {
     /// @inheritdoc IRecordRegistry
     function anchorBatch(bytes32 root, uint32 count, bytes32 category) external {
         _onlyProvider();
-        if (root == bytes32(0)) revert ZeroCommitment();
+        if (root == bytes32(0)) revert ZeroRoot();
         if (count == 0) revert EmptyBatch();
         BatchHeader storage b = _batches[root];
         if (b.issuer != address(0)) revert BatchAlreadyAnchored(root);
@@ -82,6 +88,7 @@ contract RecordRegistry is IRecordRegistry {
     function issuerOf(bytes32 recordId) external view returns (address) {
         return _commitments[recordId] == bytes32(0) ? address(0) : _issuer(recordId);
     }
+
     /// @inheritdoc IRecordRegistry
     function nextVersionOf(bytes32 recordId) external view returns (bytes32) {
         return _next[recordId];
@@ -134,10 +141,12 @@ contract RecordRegistry is IRecordRegistry {
         return address(bytes20(recordId));
     }
 
+    /// @dev hasRole answers the common case in one call; only a refusal pays a second call, to
+    /// name the reason (not an active institution, or an active one without the role).
     function _onlyProvider() private view {
-        if (!institutions.hasRole(msg.sender, ROLE_PROVIDER)) {
+        if (!institutions.hasRole(msg.sender, Roles.PROVIDER)) {
             if (!institutions.isActive(msg.sender)) revert NotActiveInstitution(msg.sender);
-            revert MissingRole(msg.sender, ROLE_PROVIDER);
+            revert MissingRole(msg.sender, Roles.PROVIDER);
         }
     }
 }

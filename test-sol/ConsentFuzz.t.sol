@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {Vm} from "./utils/Vm.sol";
+import {MissingRole, NotActiveInstitution} from "../contracts/interfaces/CareLedgerErrors.sol";
 import {IConsentRegistry} from "../contracts/interfaces/IConsentRegistry.sol";
 import {IInstitutionRegistry} from "../contracts/interfaces/IInstitutionRegistry.sol";
 import {ConsentRegistry} from "../contracts/ConsentRegistry.sol";
@@ -611,12 +612,12 @@ contract ConsentFuzzTest is Fixture {
         purpose = uint8(bound(purpose, 0, MAX_PURPOSE));
         vm.assume(caller != HOSP_A && caller != HOSP_B && caller != LAB && caller != ER);
         vm.prank(caller);
-        vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.NotActiveInstitution.selector, caller));
+        vm.expectRevert(abi.encodeWithSelector(NotActiveInstitution.selector, caller));
         consent.requestAccess(patient, CAT, purpose, bytes32(0));
 
         _suspend(LAB);
         vm.prank(LAB);
-        vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.NotActiveInstitution.selector, LAB));
+        vm.expectRevert(abi.encodeWithSelector(NotActiveInstitution.selector, LAB));
         consent.requestAccess(patient, CAT, purpose, bytes32(0));
         _reinstate(LAB);
         vm.prank(LAB);
@@ -643,20 +644,33 @@ contract ConsentFuzzTest is Fixture {
         );
         consent.recordAccess(patient, scope, CAT, purpose);
         vm.prank(HOSP_A);
-        vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.NotActiveInstitution.selector, HOSP_A));
+        vm.expectRevert(abi.encodeWithSelector(NotActiveInstitution.selector, HOSP_A));
         consent.breakGlass(patient, keccak256("ER"), 1 hours);
         _reinstate(HOSP_A);
         assertTrue(consent.isAuthorized(patient, HOSP_A, scope, purpose), "reinstated");
     }
 
-    /// Break-glass: only active EMERGENCY members; ETREAT only; expires after `duration`.
+    /// Break-glass: only active EMERGENCY members (others revert MissingRole, non-members
+    /// NotActiveInstitution); ETREAT only; expires after `duration`; never 0 or over 72 hours.
     function testFuzz_inv6_breakGlass(address caller, uint64 duration, uint8 purpose) public {
         vm.assume(caller != HOSP_A && caller != ER);
         duration = uint64(bound(duration, 1, 72 hours));
         purpose = uint8(bound(purpose, 0, MAX_PURPOSE));
         vm.prank(caller);
-        vm.expectRevert();
+        vm.expectRevert(
+            caller == HOSP_B || caller == LAB
+                ? abi.encodeWithSelector(MissingRole.selector, caller, ROLE_EMERGENCY)
+                : abi.encodeWithSelector(NotActiveInstitution.selector, caller)
+        );
         consent.breakGlass(patient, bytes32("code"), duration);
+        vm.prank(ER);
+        vm.expectRevert(IConsentRegistry.ZeroDuration.selector);
+        consent.breakGlass(patient, bytes32("code"), 0);
+        vm.prank(ER);
+        vm.expectRevert(
+            abi.encodeWithSelector(IConsentRegistry.BreakGlassTooLong.selector, uint64(72 hours + 1), uint64(72 hours))
+        );
+        consent.breakGlass(patient, bytes32("code"), 72 hours + 1);
 
         vm.prank(ER);
         consent.breakGlass(patient, bytes32("code"), duration);
@@ -742,7 +756,11 @@ contract ConsentFuzzTest is Fixture {
         (bytes32 h0, uint64 c0) = consent.auditHead(patient);
         vm.assume(accessor != HOSP_A);
         vm.prank(accessor);
-        vm.expectRevert();
+        vm.expectRevert(
+            purpose > MAX_PURPOSE
+                ? abi.encodeWithSelector(IConsentRegistry.InvalidPurpose.selector, purpose)
+                : abi.encodeWithSelector(IConsentRegistry.AccessNotAuthorized.selector, patient, accessor, recordId, purpose)
+        );
         consent.recordAccess(patient, recordId, CAT, purpose);
         (bytes32 h1, uint64 c1) = consent.auditHead(patient);
         assertEq(h1, h0, "head");

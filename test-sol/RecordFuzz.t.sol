@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {Vm} from "./utils/Vm.sol";
+import {MissingRole, NotActiveInstitution} from "../contracts/interfaces/CareLedgerErrors.sol";
 import {IRecordRegistry} from "../contracts/interfaces/IRecordRegistry.sol";
 import {IInstitutionRegistry} from "../contracts/interfaces/IInstitutionRegistry.sol";
 
@@ -182,25 +183,25 @@ contract RecordFuzzTest is Fixture {
     function testFuzz_inv6_onlyActiveProvidersAnchor(address caller, uint96 suffix, uint8 stage) public {
         vm.assume(caller != HOSP_A && caller != HOSP_B && caller != LAB && caller != ER);
         bytes32 c = keccak256(abi.encode(suffix));
-        _refused(caller, suffix, abi.encodeWithSelector(IRecordRegistry.NotActiveInstitution.selector, caller));
-        _refused(LAB, suffix, abi.encodeWithSelector(IRecordRegistry.MissingRole.selector, LAB, ROLE_PROVIDER));
-        _refused(ER, suffix, abi.encodeWithSelector(IRecordRegistry.MissingRole.selector, ER, ROLE_PROVIDER));
+        _refused(caller, suffix, abi.encodeWithSelector(NotActiveInstitution.selector, caller));
+        _refused(LAB, suffix, abi.encodeWithSelector(MissingRole.selector, LAB, ROLE_PROVIDER));
+        _refused(ER, suffix, abi.encodeWithSelector(MissingRole.selector, ER, ROLE_PROVIDER));
 
         stage %= 3;
         if (stage == 0) {
             _suspend(HOSP_B);
-            _refused(HOSP_B, suffix, abi.encodeWithSelector(IRecordRegistry.NotActiveInstitution.selector, HOSP_B));
+            _refused(HOSP_B, suffix, abi.encodeWithSelector(NotActiveInstitution.selector, HOSP_B));
             _reinstate(HOSP_B);
         } else if (stage == 1) {
             vm.prank(HOSP_A);
             inst.propose(IInstitutionRegistry.ProposalKind.ChangeRoles, HOSP_B, ROLE_RESEARCHER, bytes32(0), bytes32(0), 0);
-            _refused(HOSP_B, suffix, abi.encodeWithSelector(IRecordRegistry.MissingRole.selector, HOSP_B, ROLE_PROVIDER));
+            _refused(HOSP_B, suffix, abi.encodeWithSelector(MissingRole.selector, HOSP_B, ROLE_PROVIDER));
             vm.prank(HOSP_A);
             inst.propose(IInstitutionRegistry.ProposalKind.ChangeRoles, HOSP_B, ROLE_PROVIDER, bytes32(0), bytes32(0), 0);
         } else {
             vm.prank(HOSP_A);
             inst.propose(IInstitutionRegistry.ProposalKind.Remove, HOSP_B, 0, bytes32(0), bytes32(0), 0);
-            _refused(HOSP_B, suffix, abi.encodeWithSelector(IRecordRegistry.NotActiveInstitution.selector, HOSP_B));
+            _refused(HOSP_B, suffix, abi.encodeWithSelector(NotActiveInstitution.selector, HOSP_B));
             vm.prank(HOSP_A);
             inst.propose(IInstitutionRegistry.ProposalKind.Admit, HOSP_B, ROLE_PROVIDER, keccak256("k"), bytes32(0), 0);
         }

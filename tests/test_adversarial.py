@@ -21,7 +21,6 @@ from careledger.errors import (
     InvalidSignature,
     MissingRole,
     NotActiveInstitution,
-    NotActiveMember,
     NotIssuer,
 )
 from careledger.store import Workspace
@@ -97,7 +96,7 @@ def test_suspended_institution_is_refused_everywhere(world: World) -> None:
     for tx in (inst.propose_admit(world.addr("stranger"), Role.PROVIDER, b"\x01" * 32),
                inst.approve(0),
                inst.update_encryption_key(b"\x02" * 32)):
-        with pytest.raises(NotActiveMember):
+        with pytest.raises(NotActiveInstitution):
             tx.transact(s.sender)
     assert world.ledger.consent.audit_head(alice.patient)[1] == 0
 

@@ -208,7 +208,7 @@ _NO_RECORD = "0x" + "ab" * 32
     (["institution", "propose", "admit", "0xbad"], "hospital_a", "not an Ethereum address"),
     (["institution", "propose", "admit", _NOBODY, "--roles", "WIZARD"], "hospital_a", "unknown role"),
     (["institution", "approve", "999"], "hospital_a", "ProposalNotFound"),
-    (["institution", "propose", "suspend", _NOBODY], "stranger", "NotActiveMember"),
+    (["institution", "propose", "suspend", _NOBODY], "stranger", "NotActiveInstitution"),
     (["patient", "revoke", _NOBODY, "--scope", "LAB"], "alice", "GrantNotFound"),
     (["patient", "guardian", "remove", _NOBODY], "alice", "GuardianNotFound"),
     (["patient", "approve", "999"], "alice", "RequestNotFound"),

@@ -60,17 +60,15 @@ ERRORS: dict[str, tuple[str, str, str]] = {
     "GrantNotFound": (
         "LookupError", "there is no live grant for that grantee and scope",
         "A revocation names a grant that does not exist."),
-    "UnknownInstitution": (
-        "LookupError",
-        ("consent can only be granted to a consortium member: check the grantee address "
-         "(careledger institution list)"),
-        "A grantee has never been admitted to the consortium."),
     "RequestNotFound": (
         "LookupError", "check the request id (careledger patient requests)",
         "No access request has that id."),
     "RequestNotPending": (
         "ValueError", "the request was already approved or rejected",
         "An access request is answered a second time."),
+    "ZeroDuration": (
+        "ValueError", "give a break-glass duration of at least one second",
+        "A break-glass window of zero seconds is asked for."),
     "BreakGlassTooLong": (
         "ValueError", "break-glass access is capped (72 hours): ask for a shorter duration",
         "A break-glass window is longer than the cap."),
@@ -93,21 +91,20 @@ ERRORS: dict[str, tuple[str, str, str]] = {
     "MissingRole": (
         "PermissionError", "the institution lacks the role this action needs: ask the consortium",
         "An institution lacks the role an action needs."),
+    "NotMember": (
+        "LookupError",
+        ("that address is not a consortium member (never admitted, or removed): check it "
+         "(careledger institution list)"),
+        "An account that is not a member (never admitted, or removed) is named where a member is needed."),
     "InvalidEncryptionKey": (
         "ValueError", "register a 32-byte X25519 public key (not zero)",
         "An encryption public key is zero."),
     "ZeroAddress": (
         "ValueError", "pass a non-zero address", "An address argument is zero."),
     # InstitutionRegistry
-    "NotActiveMember": (
-        "PermissionError", "only active consortium members may propose or approve",
-        "The caller is not an active member of the consortium."),
     "AlreadyMember": (
         "ValueError", "that institution is already admitted",
         "A proposal would admit an account that is already an active or suspended member."),
-    "NotMember": (
-        "LookupError", "that address is not a consortium member",
-        "A proposal names an account that is not a member."),
     "InvalidStatus": (
         "ValueError", "the institution's status does not allow this change",
         "A proposal's change does not apply to the member's current status."),
@@ -132,6 +129,9 @@ ERRORS: dict[str, tuple[str, str, str]] = {
     "GenesisLengthMismatch": (
         "ValueError", "give one role, key and metadata hash per genesis member",
         "The constructor's genesis arrays differ in length."),
+    "EmptyGenesis": (
+        "ValueError", "deploy with at least one genesis member",
+        "The constructor's genesis list is empty."),
     "InvalidLifetime": (
         "ValueError", "the proposal lifetime must be at least one second",
         "The proposal lifetime is zero."),
@@ -161,10 +161,13 @@ ERRORS: dict[str, tuple[str, str, str]] = {
     "BatchAlreadyAnchored": (
         "FileExistsError", "this batch root is already anchored",
         "A Merkle root is anchored a second time."),
+    "ZeroRoot": (
+        "ValueError", "a batch root cannot be zero: build the Merkle tree with the SDK",
+        "A batch root is zero."),
     "EmptyBatch": (
         "ValueError", "a batch needs at least one record", "A batch has no records."),
     "ZeroCommitment": (
-        "ValueError", "a commitment cannot be zero", "A commitment or root is zero."),
+        "ValueError", "a commitment cannot be zero", "A record's commitment is zero."),
     "RecordIdNotOwned": (
         "ValueError",
         "a record id must start with the issuing institution's address: let the SDK choose it",

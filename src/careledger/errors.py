@@ -267,6 +267,10 @@ class EmptyBatch(ContractRevert, ValueError):
     """A batch has no records. Solidity: ``EmptyBatch()``."""
     hint = 'a batch needs at least one record'
 
+class EmptyGenesis(ContractRevert, ValueError):
+    """The constructor's genesis list is empty. Solidity: ``EmptyGenesis()``."""
+    hint = 'deploy with at least one genesis member'
+
 class GenesisLengthMismatch(ContractRevert, ValueError):
     """The constructor's genesis arrays differ in length. Solidity: ``GenesisLengthMismatch()``."""
     hint = 'give one role, key and metadata hash per genesis member'
@@ -339,20 +343,16 @@ class NotActiveInstitution(ContractRevert, PermissionError):
     """The caller (or grantee) is not an active member of the consortium. Solidity: ``NotActiveInstitution(address account)``."""
     hint = 'the account is not an admitted, unsuspended institution of the consortium'
 
-class NotActiveMember(ContractRevert, PermissionError):
-    """The caller is not an active member of the consortium. Solidity: ``NotActiveMember(address account)``."""
-    hint = 'only active consortium members may propose or approve'
-
 class NotIssuer(ContractRevert, PermissionError):
     """An institution amends a version another institution issued. Solidity: ``NotIssuer(bytes32 previousVersion, address issuer, address caller)``."""
     hint = 'only the institution that anchored a version may amend it'
 
 class NotMember(ContractRevert, LookupError):
-    """A proposal names an account that is not a member. Solidity: ``NotMember(address account)``."""
-    hint = 'that address is not a consortium member'
+    """An account that is not a member (never admitted, or removed) is named where a member is needed. Solidity: ``NotMember(address account)``."""
+    hint = 'that address is not a consortium member (never admitted, or removed): check it (careledger institution list)'
 
 class NotPatientOrGuardian(ContractRevert, PermissionError):
-    """The caller (or signer) is neither the patient nor a live guardian of the patient. Solidity: ``NotPatientOrGuardian(address caller, address patient)``."""
+    """The caller (or signer) is neither the patient nor a live guardian of the patient. Solidity: ``NotPatientOrGuardian(address actor, address patient)``."""
     hint = 'only the patient or a guardian the patient appointed (and not expired) may do this'
 
 class PreviousVersionNotFound(ContractRevert, LookupError):
@@ -391,10 +391,6 @@ class StringTooLong(ContractRevert, ValueError):
     """A string does not fit a short string (OpenZeppelin ShortStrings). Solidity: ``StringTooLong(string str)``."""
     hint = 'an EIP-712 name or version is too long: redeploy with a shorter one'
 
-class UnknownInstitution(ContractRevert, LookupError):
-    """A grantee has never been admitted to the consortium. Solidity: ``UnknownInstitution(address account)``."""
-    hint = 'consent can only be granted to a consortium member: check the grantee address (careledger institution list)'
-
 class VersionAlreadySuperseded(ContractRevert, ValueError):
     """An amendment names a version that already has a successor. Solidity: ``VersionAlreadySuperseded(bytes32 previousVersion, bytes32 nextVersion)``."""
     hint = 'amend the latest version (careledger record versions)'
@@ -404,8 +400,16 @@ class ZeroAddress(ContractRevert, ValueError):
     hint = 'pass a non-zero address'
 
 class ZeroCommitment(ContractRevert, ValueError):
-    """A commitment or root is zero. Solidity: ``ZeroCommitment()``."""
+    """A record's commitment is zero. Solidity: ``ZeroCommitment()``."""
     hint = 'a commitment cannot be zero'
+
+class ZeroDuration(ContractRevert, ValueError):
+    """A break-glass window of zero seconds is asked for. Solidity: ``ZeroDuration()``."""
+    hint = 'give a break-glass duration of at least one second'
+
+class ZeroRoot(ContractRevert, ValueError):
+    """A batch root is zero. Solidity: ``ZeroRoot()``."""
+    hint = 'a batch root cannot be zero: build the Merkle tree with the SDK'
 
 #: 4-byte selector -> (class, argument names, ABI types), for decoding revert data.
 REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple[str, ...]]] = {
@@ -417,6 +421,7 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("068dc044"): (BreakGlassTooLong, ('duration', 'max'), ('uint64', 'uint64')),
     bytes.fromhex("3f023a45"): (CannotGuardSelf, ('patient',), ('address',)),
     bytes.fromhex("c2e5347d"): (EmptyBatch, (), ()),
+    bytes.fromhex("2aa6e9c3"): (EmptyGenesis, (), ()),
     bytes.fromhex("645b7204"): (GenesisLengthMismatch, (), ()),
     bytes.fromhex("3bf604ae"): (GrantNotFound, ('patient', 'grantee', 'scope'), ('address', 'address', 'bytes32')),
     bytes.fromhex("925f444b"): (GuardianNotFound, ('patient', 'guardian'), ('address', 'address')),
@@ -435,10 +440,9 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("bb6c1639"): (MissingRole, ('account', 'role'), ('address', 'uint8')),
     bytes.fromhex("ce26db2d"): (NoPurposes, (), ()),
     bytes.fromhex("365a3a84"): (NotActiveInstitution, ('account',), ('address',)),
-    bytes.fromhex("4a89b27f"): (NotActiveMember, ('account',), ('address',)),
     bytes.fromhex("986b4388"): (NotIssuer, ('previousVersion', 'issuer', 'caller'), ('bytes32', 'address', 'address')),
     bytes.fromhex("16d6142c"): (NotMember, ('account',), ('address',)),
-    bytes.fromhex("315f9f76"): (NotPatientOrGuardian, ('caller', 'patient'), ('address', 'address')),
+    bytes.fromhex("315f9f76"): (NotPatientOrGuardian, ('actor', 'patient'), ('address', 'address')),
     bytes.fromhex("b6879936"): (PreviousVersionNotFound, ('previousVersion',), ('bytes32',)),
     bytes.fromhex("4eec80e6"): (ProposalAlreadyExecuted, ('proposalId',), ('uint256',)),
     bytes.fromhex("cbde4c2e"): (ProposalExpired, ('proposalId', 'expiredAt'), ('uint256', 'uint64')),
@@ -448,10 +452,11 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("a8306b61"): (RequestNotPending, ('requestId', 'status'), ('uint256', 'uint8')),
     bytes.fromhex("f88f0490"): (SignatureExpired, ('deadline', 'timestamp'), ('uint256', 'uint256')),
     bytes.fromhex("305a27a9"): (StringTooLong, ('str',), ('string',)),
-    bytes.fromhex("0e82f15e"): (UnknownInstitution, ('account',), ('address',)),
     bytes.fromhex("6d0a1fcf"): (VersionAlreadySuperseded, ('previousVersion', 'nextVersion'), ('bytes32', 'bytes32')),
     bytes.fromhex("d92e233d"): (ZeroAddress, (), ()),
     bytes.fromhex("51bda03d"): (ZeroCommitment, (), ()),
+    bytes.fromhex("68d5686e"): (ZeroDuration, (), ()),
+    bytes.fromhex("b263ae73"): (ZeroRoot, (), ()),
 }
 # fmt: on
 # --- END GENERATED ---

@@ -131,7 +131,7 @@ def test_patient_or_guardian_registers_and_rotates_the_patient_key(cr, actors, w
 @pytest.mark.parametrize("who", NOT_CONSENTERS)
 def test_nobody_else_registers_a_patient_key(cr, actors, who):
     caller = actors.by(who)
-    with reverts(cr.NotPatientOrGuardian, caller=caller, patient=actors.patient):
+    with reverts(cr.NotPatientOrGuardian, actor=caller, patient=actors.patient):
         cr.registerPatientKey(actors.patient, h("evil"), sender=caller)
     assert cr.patientKeyOf(actors.patient) == ZERO32
 
@@ -184,7 +184,7 @@ def test_a_guardian_acts_until_one_second_before_its_expiry(cr, chain, actors):
     cr.registerPatientKey(p, h("by guardian"), sender=g)
     assert cr.patientKeyOf(p) == h("by guardian")
     at(chain, expires)
-    with reverts(cr.NotPatientOrGuardian, caller=g, patient=p):
+    with reverts(cr.NotPatientOrGuardian, actor=g, patient=p):
         cr.grant(p, actors.hospital, SCOPE_ALL, bit(TREAT), FAR, sender=g)
     chain.mine(timestamp=expires + 1)
     assert not cr.isGuardian(p, g)
@@ -232,7 +232,7 @@ def test_a_patient_removes_a_guardian_who_then_cannot_act(cr, actors):
     assert cr.guardianExpiry(a.patient, a.guardian) == 0 and not cr.isGuardian(
         a.patient, a.guardian
     )
-    with reverts(cr.NotPatientOrGuardian, caller=a.guardian, patient=a.patient):
+    with reverts(cr.NotPatientOrGuardian, actor=a.guardian, patient=a.patient):
         grant(cr, a, a.hospital, SCOPE_ALL, bit(TREAT), sender=a.guardian)
     with reverts(cr.GuardianNotFound, patient=a.patient, guardian=a.guardian):
         cr.removeGuardian(a.guardian, sender=a.patient)
@@ -245,7 +245,7 @@ def test_removing_someone_who_is_not_a_guardian_reverts(cr, actors):
 
 def test_a_guardian_of_one_patient_has_no_power_over_another(cr, actors):
     a = actors
-    with reverts(cr.NotPatientOrGuardian, caller=a.guardian, patient=a.other_patient):
+    with reverts(cr.NotPatientOrGuardian, actor=a.guardian, patient=a.other_patient):
         grant(cr, a, a.hospital, SCOPE_ALL, bit(TREAT), patient=a.other_patient, sender=a.guardian)
 
 
@@ -288,7 +288,7 @@ def test_patient_or_guardian_grants(cr, chain, actors, who):
 @pytest.mark.parametrize("who", NOT_CONSENTERS)
 def test_nobody_else_grants(cr, actors, who):
     a, caller = actors, actors.by(who)
-    with reverts(cr.NotPatientOrGuardian, caller=caller, patient=a.patient):
+    with reverts(cr.NotPatientOrGuardian, actor=caller, patient=a.patient):
         grant(cr, a, a.hospital, SCOPE_ALL, bit(TREAT), sender=caller)
     assert as_dict(cr.getGrant(a.patient, a.hospital, SCOPE_ALL))["purposes"] == 0
 
@@ -317,15 +317,15 @@ def _bad_grant(a: Any, case: str, t: int) -> tuple[tuple[Any, ...], str, dict[st
         ),
         "grantee_outsider": (
             (p, a.stranger, LAB, bit(TREAT), FAR),
-            "UnknownInstitution",
+            "NotMember",
             {"account": a.stranger},
         ),
         "grantee_removed": (
             (p, a.removed, LAB, bit(TREAT), FAR),
-            "UnknownInstitution",
+            "NotMember",
             {"account": a.removed},
         ),
-        "grantee_patient": ((p, p, LAB, bit(TREAT), FAR), "UnknownInstitution", {"account": p}),
+        "grantee_patient": ((p, p, LAB, bit(TREAT), FAR), "NotMember", {"account": p}),
     }
     return cases[case]
 
@@ -435,7 +435,7 @@ def test_patient_or_guardian_revokes_and_access_stops(cr, actors, who):
 def test_nobody_else_revokes(cr, actors, who):
     a, caller = actors, actors.by(who)
     grant(cr, a, a.hospital, LAB, bit(TREAT))
-    with reverts(cr.NotPatientOrGuardian, caller=caller, patient=a.patient):
+    with reverts(cr.NotPatientOrGuardian, actor=caller, patient=a.patient):
         cr.revoke(a.patient, a.hospital, LAB, sender=caller)
     assert cr.isAuthorized(a.patient, a.hospital, LAB, TREAT)
 
@@ -590,9 +590,9 @@ def test_approval_after_the_old_grant_expired_grants_only_the_requested_purpose(
 def test_nobody_else_approves_or_rejects_a_request(cr, actors, who):
     a, caller = actors, actors.by(who)
     rid = request(cr, a, a.hospital)
-    with reverts(cr.NotPatientOrGuardian, caller=caller, patient=a.patient):
+    with reverts(cr.NotPatientOrGuardian, actor=caller, patient=a.patient):
         cr.approveRequest(rid, FAR, sender=caller)
-    with reverts(cr.NotPatientOrGuardian, caller=caller, patient=a.patient):
+    with reverts(cr.NotPatientOrGuardian, actor=caller, patient=a.patient):
         cr.rejectRequest(rid, sender=caller)
     assert cr.getRequest(rid).status == PENDING
 
@@ -641,11 +641,11 @@ def test_approval_with_a_past_expiry_reverts_and_leaves_the_request_pending(cr, 
     assert cr.getRequest(rid).status == PENDING
 
 
-def test_approval_for_a_requester_removed_since_reverts_unknown_institution(cr, registry, actors):
+def test_approval_for_a_requester_removed_since_reverts_not_member(cr, registry, actors):
     a = actors
     rid = request(cr, a, a.clinic)
     registry.propose(REMOVE, a.clinic, 0, ZERO32, ZERO32, 0, sender=a.hospital)
-    with reverts(cr.UnknownInstitution, account=a.clinic):
+    with reverts(cr.NotMember, account=a.clinic):
         cr.approveRequest(rid, FAR, sender=a.patient)
     assert cr.getRequest(rid).status == PENDING
 
@@ -728,9 +728,8 @@ def test_break_glass_lasts_at_most_72_hours(cr, chain, actors):
     assert cr.breakGlassExpiry(a.patient, a.emergency) == t + MAX_BREAK_GLASS
 
 
-def test_break_glass_needs_a_duration_and_a_patient(cr, chain, actors):
-    t = soon(chain)
-    with reverts(cr.InvalidExpiry, expiresAt=t, timestamp=t):
+def test_break_glass_needs_a_duration_and_a_patient(cr, actors):
+    with reverts(cr.ZeroDuration):
         cr.breakGlass(actors.patient, h("r"), 0, sender=actors.emergency)
     with reverts(cr.ZeroAddress):
         cr.breakGlass(ZERO_ADDRESS, h("r"), 60, sender=actors.emergency)

@@ -239,7 +239,7 @@ def test_a_signature_by_another_key_than_the_signer_is_refused(cr, chain, actors
 def test_a_signer_who_is_neither_patient_nor_guardian_is_refused(cr, chain, actors, signer):
     a, who = actors, actors.by(signer)
     args, sig = grant_sig(cr, chain, who, patient=a.patient, grantee=a.hospital, signer=who)
-    with reverts(cr.NotPatientOrGuardian, caller=who, patient=a.patient):
+    with reverts(cr.NotPatientOrGuardian, actor=who, patient=a.patient):
         cr.grantBySig(*args, sig, sender=who)
 
 
@@ -412,7 +412,7 @@ def test_a_guardian_signature_dies_with_the_guardianship(cr, chain, actors):
         cr, chain, a.stranger, patient=a.other_patient, grantee=a.hospital, signer=a.stranger
     )
     chain.pending_timestamp = t + 100
-    with reverts(cr.NotPatientOrGuardian, caller=a.stranger, patient=a.other_patient):
+    with reverts(cr.NotPatientOrGuardian, actor=a.stranger, patient=a.other_patient):
         cr.grantBySig(*args, sig, sender=a.hospital)
 
 
@@ -421,7 +421,7 @@ def test_a_signed_grant_is_validated_like_a_direct_one(cr, chain, actors):
     args, sig = grant_sig(
         cr, chain, a.patient, patient=a.patient, grantee=a.stranger, signer=a.patient
     )
-    with reverts(cr.UnknownInstitution, account=a.stranger):
+    with reverts(cr.NotMember, account=a.stranger):
         cr.grantBySig(*args, sig, sender=a.hospital)
     args, sig = grant_sig(
         cr, chain, a.patient, patient=a.patient, grantee=a.hospital, signer=a.patient, purposes=0
@@ -477,7 +477,7 @@ def test_a_signed_revoke_by_a_wrong_key_expired_or_high_s_is_refused(cr, chain, 
     args, sig = revoke_sig(
         cr, chain, a.stranger, patient=a.patient, grantee=a.hospital, signer=a.stranger
     )
-    with reverts(cr.NotPatientOrGuardian, caller=a.stranger, patient=a.patient):
+    with reverts(cr.NotPatientOrGuardian, actor=a.stranger, patient=a.patient):
         cr.revokeBySig(*args, sig, sender=a.stranger)
     assert cr.isAuthorized(a.patient, a.hospital, LAB, TREAT) and cr.nonces(a.patient) == 0
 
@@ -598,7 +598,7 @@ def test_the_wallet_owner_eoa_is_not_the_wallet(cr, chain, actors, wallet):
     args, sig = grant_sig(
         cr, chain, a.wallet_owner, patient=wallet, grantee=a.hospital, signer=a.wallet_owner
     )
-    with reverts(cr.NotPatientOrGuardian, caller=a.wallet_owner, patient=wallet):
+    with reverts(cr.NotPatientOrGuardian, actor=a.wallet_owner, patient=wallet):
         cr.grantBySig(*args, sig, sender=a.stranger)
 
 

@@ -17,17 +17,17 @@ from contract_kit import (
 
 def test_reverts_demands_the_error_and_every_argument(registry, actors):
     a = actors
-    with reverts(registry.NotActiveMember, account=a.stranger):
+    with reverts(registry.NotActiveInstitution, account=a.stranger):
         registry.approve(0, sender=a.stranger)
     for error, args in [
-        (registry.NotActiveMember, {"account": a.hospital}),  # wrong argument
-        (registry.NotActiveMember, {}),  # argument left out
-        (registry.NotActiveMember, {"acount": a.stranger}),  # misspelt
+        (registry.NotActiveInstitution, {"account": a.hospital}),  # wrong argument
+        (registry.NotActiveInstitution, {}),  # argument left out
+        (registry.NotActiveInstitution, {"acount": a.stranger}),  # misspelt
         (registry.ProposalNotFound, {"proposalId": 0}),
     ]:  # other error
         with pytest.raises(AssertionError), reverts(error, **args):
             registry.approve(0, sender=a.stranger)
-    with pytest.raises(AssertionError), reverts(registry.NotActiveMember, account=a.stranger):
+    with pytest.raises(AssertionError), reverts(registry.NotActiveInstitution, account=a.stranger):
         registry.threshold()  # no revert at all
 
 

@@ -130,7 +130,7 @@ def _genesis(a: Actors, case: str) -> tuple[tuple[Any, ...], str, dict[str, Any]
     one, two = a.hospital.address, a.clinic.address
     k, m = h("k"), h("m")
     cases: dict[str, tuple[tuple[Any, ...], str, dict[str, Any]]] = {
-        "empty": (([], [], [], [], 1, 60), "GenesisLengthMismatch", {}),
+        "empty": (([], [], [], [], 1, 60), "EmptyGenesis", {}),
         "roles_short": (([one, two], [1], [k, k], [m, m], 1, 60), "GenesisLengthMismatch", {}),
         "keys_short": (([one, two], [1, 1], [k], [m, m], 1, 60), "GenesisLengthMismatch", {}),
         "metadata_long": (([one], [1], [k], [m, m], 1, 60), "GenesisLengthMismatch", {}),
@@ -441,13 +441,13 @@ def test_suspended_removed_and_outsiders_can_neither_propose_nor_approve_nor_rot
 ):
     caller = actors.by(who)
     pid, _ = propose(council, CHANGE_ROLES, actors.clinic, actors.hospital, roles=ALL_ROLES)
-    with reverts(council.NotActiveMember, account=caller):
+    with reverts(council.NotActiveInstitution, account=caller):
         council.propose(
             CHANGE_ROLES, actors.researcher, ALL_ROLES, ZERO32, ZERO32, 0, sender=caller
         )
-    with reverts(council.NotActiveMember, account=caller):
+    with reverts(council.NotActiveInstitution, account=caller):
         council.approve(pid, sender=caller)
-    with reverts(council.NotActiveMember, account=caller):
+    with reverts(council.NotActiveInstitution, account=caller):
         council.updateEncryptionKey(h("k"), h("m"), sender=caller)
     assert council.proposal(pid).approvals == 1
     assert council.proposalCount() == pid + 1
@@ -467,7 +467,7 @@ def test_an_approval_stops_counting_when_its_member_is_suspended(council, actors
     sid, _ = propose(council, SUSPEND, a.researcher, a.hospital)
     council.approve(sid, sender=a.emergency)
     assert not council.isActive(a.researcher)
-    with reverts(council.NotActiveMember, account=a.researcher):
+    with reverts(council.NotActiveInstitution, account=a.researcher):
         council.approve(pid, sender=a.researcher)
     # two approvals cast (researcher, hospital), only one by a member who is still active
     council.approve(pid, sender=a.hospital)

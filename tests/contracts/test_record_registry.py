@@ -255,7 +255,7 @@ def test_an_active_provider_anchors_a_batch_root(records, chain, actors, who):
 def test_a_batch_needs_records_and_a_root(records, actors):
     with reverts(records.EmptyBatch):
         records.anchorBatch(h("root"), 0, LAB, sender=actors.hospital)
-    with reverts(records.ZeroCommitment):
+    with reverts(records.ZeroRoot):
         records.anchorBatch(ZERO32, 1, LAB, sender=actors.hospital)
     assert records.batch(h("root")).count == 0
 
