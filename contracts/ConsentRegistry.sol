@@ -11,17 +11,25 @@ import {
 import {InstitutionStatus, Roles} from "./interfaces/CareLedgerTypes.sol";
 import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
 import {IInstitutionRegistry} from "./interfaces/IInstitutionRegistry.sol";
+import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
 
 /// @title ConsentRegistry — grants, guardians, requests, break-glass and the access log
 /// @notice See {IConsentRegistry}. Every authorisation check is O(1): a grant lives in one storage
-/// slot keyed by (patient, grantee, scope); a check reads at most the specific scope, the category,
-/// SCOPE_ALL and the break-glass slot, then asks the institution registry whether the grantee is
-/// still active. No function loops over grants.
+/// word keyed by (patient, grantee, scope) holding one expiry per purpose; a check reads at most
+/// the SCOPE_ALL, category and record slots and the break-glass slot, and asks the institution
+/// registry once for the grantee's status, roles and admission epoch. No function loops over
+/// grants.
 contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     /// @inheritdoc IConsentRegistry
     bytes32 public constant SCOPE_ALL = keccak256("careledger.scope.ALL");
     /// @inheritdoc IConsentRegistry
     uint64 public constant MAX_BREAK_GLASS = 72 hours;
+    /// @inheritdoc IConsentRegistry
+    uint64 public constant BREAK_GLASS_COOLDOWN = 24 hours;
+    /// @inheritdoc IConsentRegistry
+    uint64 public constant BREAK_GLASS_PERIOD = 30 days;
+    /// @inheritdoc IConsentRegistry
+    uint64 public constant BREAK_GLASS_PERIOD_CAP = 7 days;
     /// @inheritdoc IConsentRegistry
     uint8 public constant PURPOSE_ETREAT = 1;
     /// @inheritdoc IConsentRegistry
@@ -29,59 +37,111 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     /// @dev Bits 0..MAX_PURPOSE set (0x3f): the purposes a grant may carry.
     uint32 internal constant PURPOSE_MASK = (uint32(1) << (MAX_PURPOSE + 1)) - 1;
 
-    // Statuses are stored and exchanged as uint8 holding the shared enums' values, because solc
-    // range-checks every enum read from storage or decoded from a call (see IInstitutionRegistry).
+    // Statuses are exchanged as uint8 holding the shared enums' values (see IInstitutionRegistry).
     uint8 private constant STATUS_ACTIVE = uint8(InstitutionStatus.Active);
     uint8 private constant STATUS_SUSPENDED = uint8(InstitutionStatus.Suspended);
-    // The {RequestStatus} values, spelt as literals: written as `uint8(RequestStatus.X)` they
-    // change the optimizer's output for approveRequest and rejectRequest (+3 to +9 gas). The forge
-    // test `test_statusCodesAreTheSharedEnums` holds them equal to the enum.
+    // The {RequestStatus} values, spelt as literals (the forge test `test_statusCodesAreTheSharedEnums`
+    // holds them equal to the enum).
     uint8 private constant REQUEST_PENDING = 0;
     uint8 private constant REQUEST_APPROVED = 1;
     uint8 private constant REQUEST_REJECTED = 2;
 
+    // Kinds of hash-chain entries (see {AccessRecorded}).
+    uint8 private constant ENTRY_ACCESS = 0;
+    uint8 private constant ENTRY_BREAK_GLASS_OPENED = 1;
+    uint8 private constant ENTRY_BREAK_GLASS_CLOSED = 2;
+
+    // A grant word: bits 0-31 grantedAt, bits 32-63 the grantee's epoch, then one uint32 expiry per
+    // purpose code p at bits 64 + 32p (six purposes fill the word exactly).
+    uint256 private constant EPOCH_SHIFT = 32;
+    uint256 private constant EXPIRY_SHIFT = 64;
+
     /// @inheritdoc IConsentRegistry
+    /// @dev keccak256("Grant(address patient,address grantee,bytes32 scope,uint32 purposes,uint64 expiresAt,address signer,uint256 nonce,uint256 deadline)")
     bytes32 public constant GRANT_TYPEHASH = keccak256(
         "Grant(address patient,address grantee,bytes32 scope,uint32 purposes,uint64 expiresAt,address signer,uint256 nonce,uint256 deadline)"
     );
     /// @inheritdoc IConsentRegistry
+    /// @dev keccak256("Revoke(address patient,address grantee,bytes32 scope,address signer,uint256 nonce,uint256 deadline)")
     bytes32 public constant REVOKE_TYPEHASH =
         keccak256("Revoke(address patient,address grantee,bytes32 scope,address signer,uint256 nonce,uint256 deadline)");
     /// @inheritdoc IConsentRegistry
+    /// @dev keccak256("SetGuardian(address patient,address guardian,uint64 expiresAt,uint256 nonce,uint256 deadline)")
     bytes32 public constant SET_GUARDIAN_TYPEHASH =
         keccak256("SetGuardian(address patient,address guardian,uint64 expiresAt,uint256 nonce,uint256 deadline)");
+    /// @inheritdoc IConsentRegistry
+    /// @dev keccak256("RemoveGuardian(address patient,address guardian,uint256 nonce,uint256 deadline)")
+    bytes32 public constant REMOVE_GUARDIAN_TYPEHASH =
+        keccak256("RemoveGuardian(address patient,address guardian,uint256 nonce,uint256 deadline)");
+    /// @inheritdoc IConsentRegistry
+    /// @dev keccak256("RegisterKey(address patient,bytes32 encryptionKey,uint256 nonce,uint256 deadline)")
+    bytes32 public constant REGISTER_KEY_TYPEHASH =
+        keccak256("RegisterKey(address patient,bytes32 encryptionKey,uint256 nonce,uint256 deadline)");
+    /// @inheritdoc IConsentRegistry
+    /// @dev keccak256("AnswerRequest(uint256 requestId,address requester,address patient,bytes32 scope,uint8 purpose,bool approve,uint64 expiresAt,address signer,uint256 nonce,uint256 deadline)")
+    bytes32 public constant ANSWER_REQUEST_TYPEHASH = keccak256(
+        "AnswerRequest(uint256 requestId,address requester,address patient,bytes32 scope,uint8 purpose,bool approve,uint64 expiresAt,address signer,uint256 nonce,uint256 deadline)"
+    );
+    /// @inheritdoc IConsentRegistry
+    /// @dev keccak256("CloseBreakGlass(address patient,address institution,address signer,uint256 nonce,uint256 deadline)")
+    bytes32 public constant CLOSE_BREAK_GLASS_TYPEHASH = keccak256(
+        "CloseBreakGlass(address patient,address institution,address signer,uint256 nonce,uint256 deadline)"
+    );
 
     /// @dev One storage slot per patient: the chain head (the first 24 bytes of the keccak256
-    /// step, 192 bits) and the entry count. Keeping both in one slot is what holds recordAccess
-    /// under its gas budget; a 192-bit head still needs ~2^192 work to forge a history.
+    /// step, 192 bits) and the entry count, so every entry writes one slot.
     struct AuditState {
         bytes24 head;
         uint64 count;
     }
 
-    IInstitutionRegistry private immutable _institutions;
+    /// @dev One slot per (patient, institution): see {BreakGlassWindow}.
+    struct BreakGlassSlot {
+        uint32 openedAt;
+        uint32 epoch;
+        uint64 expiresAt;
+        uint64 periodStart;
+        uint64 usedInPeriod;
+    }
 
-    mapping(bytes32 key => Grant) private _grants; // key = keccak256(abi.encode(patient, grantee, scope))
+    IInstitutionRegistry private immutable _institutions;
+    IRecordRegistry private immutable _records;
+
+    mapping(bytes32 key => uint256 word) private _grants; // key = keccak256(abi.encode(patient, grantee, scope))
     mapping(address patient => bytes32) private _patientKeys;
     mapping(address patient => mapping(address guardian => uint64 expiresAt)) private _guardians;
-    mapping(address patient => mapping(address institution => uint64 expiresAt)) private _breakGlass;
+    mapping(address patient => mapping(address institution => BreakGlassSlot)) private _breakGlass;
     mapping(address patient => AuditState) private _audit;
-    AccessRequest[] private _requests;
+    /// @dev Per request: a 248-bit digest of (requester, patient, scope, purpose) above the status byte.
+    mapping(uint256 requestId => uint256 word) private _requests;
+    uint256 private _requestCount;
 
     /// @param institutions_ The consortium's InstitutionRegistry (not zero: {ZeroAddress}).
-    constructor(IInstitutionRegistry institutions_) EIP712("CareLedger ConsentRegistry", "1") {
-        if (address(institutions_) == address(0)) revert ZeroAddress();
+    /// @param records_ The RecordRegistry that binds records (not zero: {ZeroAddress}).
+    constructor(IInstitutionRegistry institutions_, IRecordRegistry records_)
+        EIP712("CareLedger ConsentRegistry", "2")
+    {
+        if (address(institutions_) == address(0) || address(records_) == address(0)) revert ZeroAddress();
         _institutions = institutions_;
+        _records = records_;
     }
 
     // ---------------------------------------------------------------- patient keys and guardians
 
     /// @inheritdoc IConsentRegistry
-    function registerPatientKey(address patient, bytes32 encryptionKey) external {
-        _onlyPatientOrGuardian(patient, msg.sender);
-        if (encryptionKey == bytes32(0)) revert InvalidEncryptionKey();
-        _patientKeys[patient] = encryptionKey;
-        emit PatientKeyRegistered(patient, encryptionKey);
+    function registerPatientKey(bytes32 encryptionKey) external {
+        _registerKey(msg.sender, encryptionKey);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function registerPatientKeyBySig(address patient, bytes32 encryptionKey, uint256 deadline, bytes calldata signature)
+        external
+    {
+        _checkDeadline(deadline);
+        bytes32 structHash =
+            keccak256(abi.encode(REGISTER_KEY_TYPEHASH, patient, encryptionKey, _useNonce(patient), deadline));
+        _checkSignature(patient, structHash, signature);
+        _registerKey(patient, encryptionKey);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -90,10 +150,34 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
+    function setGuardianBySig(
+        address patient,
+        address guardian,
+        uint64 expiresAt,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _checkDeadline(deadline);
+        bytes32 structHash =
+            keccak256(abi.encode(SET_GUARDIAN_TYPEHASH, patient, guardian, expiresAt, _useNonce(patient), deadline));
+        _checkSignature(patient, structHash, signature);
+        _setGuardian(patient, guardian, expiresAt);
+    }
+
+    /// @inheritdoc IConsentRegistry
     function removeGuardian(address guardian) external {
-        if (_guardians[msg.sender][guardian] == 0) revert GuardianNotFound(msg.sender, guardian);
-        delete _guardians[msg.sender][guardian];
-        emit GuardianRemoved(msg.sender, guardian);
+        _removeGuardian(msg.sender, guardian);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function removeGuardianBySig(address patient, address guardian, uint256 deadline, bytes calldata signature)
+        external
+    {
+        _checkDeadline(deadline);
+        bytes32 structHash =
+            keccak256(abi.encode(REMOVE_GUARDIAN_TYPEHASH, patient, guardian, _useNonce(patient), deadline));
+        _checkSignature(patient, structHash, signature);
+        _removeGuardian(patient, guardian);
     }
 
     // ---------------------------------------------------------------- grants
@@ -150,21 +234,6 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
-    function setGuardianBySig(
-        address patient,
-        address guardian,
-        uint64 expiresAt,
-        uint256 deadline,
-        bytes calldata signature
-    ) external {
-        _checkDeadline(deadline);
-        bytes32 structHash =
-            keccak256(abi.encode(SET_GUARDIAN_TYPEHASH, patient, guardian, expiresAt, _useNonce(patient), deadline));
-        _checkSignature(patient, structHash, signature);
-        _setGuardian(patient, guardian, expiresAt);
-    }
-
-    /// @inheritdoc IConsentRegistry
     function increaseNonce() external returns (uint256 newNonce) {
         newNonce = _useNonce(msg.sender) + 1;
         emit NonceIncreased(msg.sender, newNonce);
@@ -181,72 +250,130 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (patient == address(0)) revert ZeroAddress();
         if (scope == bytes32(0)) revert InvalidScope();
         if (purpose > MAX_PURPOSE) revert InvalidPurpose(purpose);
-        requestId = _requests.length;
-        _requests.push(
-            AccessRequest({
-                requester: msg.sender,
-                patient: patient,
-                scope: scope,
-                purpose: purpose,
-                status: REQUEST_PENDING,
-                createdAt: uint64(block.timestamp),
-                reasonHash: reasonHash
-            })
-        );
+        unchecked {
+            // cannot overflow: one increment per transaction
+            requestId = ++_requestCount;
+        }
+        _requests[requestId] = _requestDigest(msg.sender, patient, scope, purpose); // status byte 0: pending
         emit AccessRequested(requestId, patient, msg.sender, scope, purpose, reasonHash);
     }
 
     /// @inheritdoc IConsentRegistry
-    function approveRequest(uint256 requestId, uint64 expiresAt) external {
-        AccessRequest storage r = _pendingRequest(requestId);
-        address patient = r.patient;
-        address requester = r.requester;
-        bytes32 scope = r.scope;
-        r.status = REQUEST_APPROVED;
-        Grant storage g = _grants[_grantKey(patient, requester, scope)];
-        uint32 purposes = uint32(1) << r.purpose;
-        // keep what is live, unless it predates the requester's (re-)admission
-        if (block.timestamp < g.expiresAt && g.grantedAt >= _institutions.institution(requester).admittedAt) {
-            purposes |= g.purposes;
-        }
-        _grant(patient, requester, scope, purposes, expiresAt, msg.sender);
-        emit AccessRequestApproved(requestId, patient, expiresAt, msg.sender);
+    function approveRequest(RequestDetails calldata request, uint64 expiresAt) external {
+        _approveRequest(request, expiresAt, msg.sender);
     }
 
     /// @inheritdoc IConsentRegistry
-    function rejectRequest(uint256 requestId) external {
-        AccessRequest storage r = _pendingRequest(requestId);
-        r.status = REQUEST_REJECTED;
-        emit AccessRequestRejected(requestId, r.patient, msg.sender);
+    function rejectRequest(RequestDetails calldata request) external {
+        _rejectRequest(request, msg.sender);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function answerRequestBySig(
+        RequestDetails calldata request,
+        bool approve,
+        uint64 expiresAt,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _checkDeadline(deadline);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                ANSWER_REQUEST_TYPEHASH,
+                request.requestId,
+                request.requester,
+                request.patient,
+                request.scope,
+                request.purpose,
+                approve,
+                expiresAt,
+                signer,
+                _useNonce(signer),
+                deadline
+            )
+        );
+        _checkSignature(signer, structHash, signature);
+        if (approve) _approveRequest(request, expiresAt, signer);
+        else _rejectRequest(request, signer);
     }
 
     // ---------------------------------------------------------------- break-glass and access
 
     /// @inheritdoc IConsentRegistry
-    function breakGlass(address patient, bytes32 reasonCode, uint64 duration) external {
-        // hasRole answers the common case in one call; only a refusal pays a second, to name it
-        if (!_institutions.hasRole(msg.sender, Roles.EMERGENCY)) {
-            if (!_institutions.isActive(msg.sender)) revert NotActiveInstitution(msg.sender);
-            revert MissingRole(msg.sender, Roles.EMERGENCY);
-        }
+    function breakGlass(address patient, bytes32 reasonHash, uint64 duration) external {
+        (uint8 status, uint8 roles, uint32 epoch) = _institutions.membership(msg.sender);
+        if (status != STATUS_ACTIVE) revert NotActiveInstitution(msg.sender);
+        if (roles & Roles.EMERGENCY == 0) revert MissingRole(msg.sender, Roles.EMERGENCY);
         if (patient == address(0)) revert ZeroAddress();
         if (duration == 0) revert ZeroDuration();
         if (duration > MAX_BREAK_GLASS) revert BreakGlassTooLong(duration, MAX_BREAK_GLASS);
-        uint64 expiresAt = uint64(block.timestamp) + duration;
-        _breakGlass[patient][msg.sender] = expiresAt;
-        emit BreakGlassOpened(patient, msg.sender, reasonCode, expiresAt);
+        BreakGlassSlot memory w = _breakGlass[patient][msg.sender];
+        uint64 now_ = uint64(block.timestamp);
+        if (now_ < w.expiresAt) revert BreakGlassAlreadyOpen(patient, msg.sender, w.expiresAt);
+        if (w.openedAt != 0 && now_ < w.expiresAt + BREAK_GLASS_COOLDOWN) {
+            revert BreakGlassCooldown(patient, msg.sender, w.expiresAt + BREAK_GLASS_COOLDOWN);
+        }
+        if (now_ >= w.periodStart + BREAK_GLASS_PERIOD) {
+            w.periodStart = now_;
+            w.usedInPeriod = 0;
+        }
+        if (w.usedInPeriod + duration > BREAK_GLASS_PERIOD_CAP) {
+            revert BreakGlassCapExceeded(patient, msg.sender, w.usedInPeriod, BREAK_GLASS_PERIOD_CAP);
+        }
+        uint64 expiresAt = now_ + duration;
+        _breakGlass[patient][msg.sender] = BreakGlassSlot({
+            openedAt: uint32(now_),
+            epoch: epoch,
+            expiresAt: expiresAt,
+            periodStart: w.periodStart,
+            usedInPeriod: w.usedInPeriod + duration
+        });
+        (bytes32 head, uint64 seq) = _appendAudit(
+            patient, ENTRY_BREAK_GLASS_OPENED, msg.sender, reasonHash, bytes32(uint256(expiresAt)), PURPOSE_ETREAT, true
+        );
+        emit BreakGlassOpened(patient, msg.sender, reasonHash, expiresAt, seq, head);
     }
 
     /// @inheritdoc IConsentRegistry
-    function recordAccess(address patient, bytes32 recordId, bytes32 category, uint8 purpose)
-        external
-        returns (bytes32 head)
-    {
+    function closeBreakGlass(address patient, address institution) external {
+        _onlyPatientOrGuardian(patient, msg.sender);
+        _closeBreakGlass(patient, institution, msg.sender);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function closeBreakGlassBySig(
+        address patient,
+        address institution,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _checkDeadline(deadline);
+        _onlyPatientOrGuardian(patient, signer);
+        bytes32 structHash = keccak256(
+            abi.encode(CLOSE_BREAK_GLASS_TYPEHASH, patient, institution, signer, _useNonce(signer), deadline)
+        );
+        _checkSignature(signer, structHash, signature);
+        _closeBreakGlass(patient, institution, signer);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function recordAccess(
+        address patient,
+        bytes32 recordId,
+        bytes32 category,
+        bytes32 commitment,
+        uint8 purpose,
+        bytes32[] calldata proof
+    ) external returns (bytes32 head) {
         if (purpose > MAX_PURPOSE) revert InvalidPurpose(purpose);
+        // the record's own patient and category, as anchored: reverts RecordNotAnchored / RecordBindingMismatch
+        _records.checkBinding(patient, recordId, commitment, category, proof);
         (bool ok, bool viaBreakGlass) = _authorized(patient, msg.sender, recordId, category, purpose);
         if (!ok) revert AccessNotAuthorized(patient, msg.sender, recordId, purpose);
         uint64 seq;
-        (head, seq) = _appendAudit(patient, recordId, category, purpose, viaBreakGlass);
+        (head, seq) = _appendAudit(patient, ENTRY_ACCESS, msg.sender, recordId, category, purpose, viaBreakGlass);
         emit AccessRecorded(
             patient, msg.sender, recordId, category, purpose, uint64(block.timestamp), seq, viaBreakGlass, head
         );
@@ -273,8 +400,15 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
-    function getGrant(address patient, address grantee, bytes32 scope) external view returns (Grant memory) {
-        return _grants[_grantKey(patient, grantee, scope)];
+    function getGrant(address patient, address grantee, bytes32 scope) external view returns (Grant memory g) {
+        uint256 word = _grants[_grantKey(patient, grantee, scope)];
+        g.grantedAt = uint32(word);
+        g.epoch = uint32(word >> EPOCH_SHIFT);
+        for (uint8 p = 0; p <= MAX_PURPOSE; ++p) {
+            uint64 expiry = _expiryOf(word, p);
+            g.expiresAt[p] = expiry;
+            if (expiry != 0) g.purposes |= uint32(1) << p;
+        }
     }
 
     /// @inheritdoc IConsentRegistry
@@ -293,8 +427,15 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
-    function breakGlassExpiry(address patient, address institution) external view returns (uint64) {
-        return _breakGlass[patient][institution];
+    function breakGlassWindow(address patient, address institution) external view returns (BreakGlassWindow memory) {
+        BreakGlassSlot storage w = _breakGlass[patient][institution];
+        return BreakGlassWindow({
+            openedAt: w.openedAt,
+            expiresAt: w.expiresAt,
+            periodStart: w.periodStart,
+            usedInPeriod: w.usedInPeriod,
+            epoch: w.epoch
+        });
     }
 
     /// @inheritdoc IConsentRegistry
@@ -304,14 +445,15 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
-    function getRequest(uint256 requestId) external view returns (AccessRequest memory) {
-        if (requestId >= _requests.length) revert RequestNotFound(requestId);
-        return _requests[requestId];
+    function requestStatus(uint256 requestId) external view returns (uint8) {
+        uint256 word = _requests[requestId];
+        if (word == 0) revert RequestNotFound(requestId);
+        return uint8(word);
     }
 
     /// @inheritdoc IConsentRegistry
     function requestCount() external view returns (uint256) {
-        return _requests.length;
+        return _requestCount;
     }
 
     /// @inheritdoc IConsentRegistry
@@ -325,9 +467,14 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         return address(_institutions);
     }
 
-    // ---------------------------------------------------------------- internals
+    /// @inheritdoc IConsentRegistry
+    function records() external view returns (address) {
+        return address(_records);
+    }
 
-    /// @dev The one place where grants are written: direct, signed and request approval.
+    // ---------------------------------------------------------------- internals: consent
+
+    /// @dev Direct and signed grants: replaces the grant with `purposes` expiring at `expiresAt`.
     function _grant(address patient, address grantee, bytes32 scope, uint32 purposes, uint64 expiresAt, address actor)
         private
     {
@@ -335,22 +482,157 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (scope == bytes32(0)) revert InvalidScope();
         if (purposes == 0) revert NoPurposes();
         if (purposes & ~PURPOSE_MASK != 0) revert InvalidPurposes(purposes);
-        if (expiresAt <= block.timestamp) revert InvalidExpiry(expiresAt, block.timestamp);
-        // a suspended member may receive grants (they count once it is reinstated); an account
-        // never admitted or removed may not, as its admission would void them anyway
-        uint8 status = _institutions.statusOf(grantee);
-        if (status != STATUS_ACTIVE && status != STATUS_SUSPENDED) revert NotMember(grantee);
-        _grants[_grantKey(patient, grantee, scope)] =
-            Grant({purposes: purposes, expiresAt: expiresAt, grantedAt: uint64(block.timestamp)});
+        _checkExpiry(expiresAt);
+        uint32 epoch = _memberEpoch(grantee);
+        uint256 word = 0;
+        for (uint256 p = 0; p <= MAX_PURPOSE; ++p) {
+            if ((purposes >> p) & 1 == 1) word |= uint256(expiresAt) << (EXPIRY_SHIFT + 32 * p);
+        }
+        _writeGrant(patient, grantee, scope, word, epoch);
         emit ConsentGranted(patient, grantee, scope, purposes, expiresAt, actor);
     }
 
     /// @dev The one place where grants are cleared: direct and signed.
     function _revoke(address patient, address grantee, bytes32 scope, address actor) private {
         bytes32 key = _grantKey(patient, grantee, scope);
-        if (_grants[key].purposes == 0) revert GrantNotFound(patient, grantee, scope);
+        if (_grants[key] == 0) revert GrantNotFound(patient, grantee, scope);
         delete _grants[key];
         emit ConsentRevoked(patient, grantee, scope, actor);
+    }
+
+    /// @dev Stores expiries (bits 64+) with the write time and the grantee's epoch.
+    function _writeGrant(address patient, address grantee, bytes32 scope, uint256 expiries, uint32 epoch) private {
+        _grants[_grantKey(patient, grantee, scope)] =
+            expiries | (uint256(epoch) << EPOCH_SHIFT) | uint256(uint32(block.timestamp));
+    }
+
+    /// @dev The grantee's epoch if it is a member (active or suspended); a removed or unknown
+    /// account cannot receive consent.
+    function _memberEpoch(address grantee) private view returns (uint32) {
+        (uint8 status,, uint32 epoch) = _institutions.membership(grantee);
+        if (status != STATUS_ACTIVE && status != STATUS_SUSPENDED) revert NotMember(grantee);
+        return epoch;
+    }
+
+    function _approveRequest(RequestDetails calldata request, uint64 expiresAt, address actor) private {
+        uint256 requestId = request.requestId;
+        _answer(request, actor, REQUEST_APPROVED);
+        _checkExpiry(expiresAt);
+        address patient = request.patient;
+        address requester = request.requester;
+        bytes32 scope = request.scope;
+        uint8 purpose = request.purpose;
+        uint32 epoch = _memberEpoch(requester);
+        uint256 word = _grants[_grantKey(patient, requester, scope)];
+        // other purposes keep their expiries, unless they belong to an earlier admission epoch
+        uint256 expiries = uint32(word >> EPOCH_SHIFT) == epoch ? word >> EXPIRY_SHIFT << EXPIRY_SHIFT : 0;
+        uint256 shift = EXPIRY_SHIFT + 32 * uint256(purpose);
+        expiries = (expiries & ~(uint256(type(uint32).max) << shift)) | (uint256(expiresAt) << shift);
+        _writeGrant(patient, requester, scope, expiries, epoch);
+        emit ConsentGranted(patient, requester, scope, uint32(1) << purpose, expiresAt, actor);
+        emit AccessRequestApproved(requestId, patient, expiresAt, actor);
+    }
+
+    function _rejectRequest(RequestDetails calldata request, address actor) private {
+        _answer(request, actor, REQUEST_REJECTED);
+        emit AccessRequestRejected(request.requestId, request.patient, actor);
+    }
+
+    /// @dev Checks that `request` is the pending request it names and that `actor` may answer
+    /// it, then stores `status`.
+    function _answer(RequestDetails calldata request, address actor, uint8 status) private {
+        uint256 requestId = request.requestId;
+        uint256 word = _requests[requestId];
+        if (word == 0) revert RequestNotFound(requestId);
+        if (word >> 8 != _requestDigest(request.requester, request.patient, request.scope, request.purpose) >> 8) {
+            revert RequestMismatch(requestId);
+        }
+        if (uint8(word) != REQUEST_PENDING) revert RequestNotPending(requestId, uint8(word));
+        _onlyPatientOrGuardian(request.patient, actor);
+        _requests[requestId] = (word >> 8 << 8) | status;
+    }
+
+    /// @dev keccak256 of the request's fields with its low byte cleared (it holds the status);
+    /// never zero for a real request, because zero reads as "no request".
+    function _requestDigest(address requester, address patient, bytes32 scope, uint8 purpose)
+        private
+        pure
+        returns (uint256)
+    {
+        return (uint256(keccak256(abi.encode(requester, patient, scope, purpose))) | (1 << 255)) >> 8 << 8;
+    }
+
+    // ---------------------------------------------------------------- internals: authorisation
+
+    /// @dev (authorised, only through break-glass). Grants first (SCOPE_ALL, category, record): one
+    /// counts while live for `purpose` in the grantee's current epoch and the grantee is active.
+    /// Then break-glass for ETREAT: an open window of the grantee's current epoch while it holds
+    /// ROLE_EMERGENCY. The institution registry is asked once, and only when something matched.
+    function _authorized(address patient, address grantee, bytes32 scope, bytes32 category, uint8 purpose)
+        private
+        view
+        returns (bool, bool)
+    {
+        if (purpose > MAX_PURPOSE) return (false, false);
+        bool asked;
+        uint32 activeEpoch; // 0 unless the grantee is active
+        uint8 roles;
+        uint32 e = _liveEpoch(patient, grantee, SCOPE_ALL, purpose);
+        if (e != 0) {
+            (activeEpoch, roles) = _active(grantee);
+            asked = true;
+            if (e == activeEpoch) return (true, false);
+        }
+        if (category != SCOPE_ALL) {
+            e = _liveEpoch(patient, grantee, category, purpose);
+            if (e != 0) {
+                if (!asked) (activeEpoch, roles) = _active(grantee);
+                asked = true;
+                if (e == activeEpoch) return (true, false);
+            }
+        }
+        if (scope != SCOPE_ALL && scope != category) {
+            e = _liveEpoch(patient, grantee, scope, purpose);
+            if (e != 0) {
+                if (!asked) (activeEpoch, roles) = _active(grantee);
+                asked = true;
+                if (e == activeEpoch) return (true, false);
+            }
+        }
+        if (purpose == PURPOSE_ETREAT) {
+            BreakGlassSlot storage w = _breakGlass[patient][grantee];
+            if (block.timestamp < w.expiresAt) {
+                if (!asked) (activeEpoch, roles) = _active(grantee);
+                if (activeEpoch != 0 && activeEpoch == w.epoch && roles & Roles.EMERGENCY != 0) return (true, true);
+            }
+        }
+        return (false, false);
+    }
+
+    /// @dev The epoch of the grant on `scope` if it is live for `purpose`; 0 otherwise (a real
+    /// grant's epoch is at least 1).
+    function _liveEpoch(address patient, address grantee, bytes32 scope, uint8 purpose) private view returns (uint32) {
+        uint256 word = _grants[_grantKey(patient, grantee, scope)];
+        return block.timestamp < _expiryOf(word, purpose) ? uint32(word >> EPOCH_SHIFT) : 0;
+    }
+
+    /// @dev (epoch, roles) of `account` while it is active; epoch 0 otherwise.
+    function _active(address account) private view returns (uint32 epoch, uint8 roles) {
+        uint8 status;
+        (status, roles, epoch) = _institutions.membership(account);
+        if (status != STATUS_ACTIVE) epoch = 0;
+    }
+
+    function _expiryOf(uint256 word, uint256 purpose) private pure returns (uint64) {
+        return uint64(uint32(word >> (EXPIRY_SHIFT + 32 * purpose)));
+    }
+
+    // ---------------------------------------------------------------- internals: the rest
+
+    function _registerKey(address patient, bytes32 encryptionKey) private {
+        if (encryptionKey == bytes32(0)) revert InvalidEncryptionKey();
+        _patientKeys[patient] = encryptionKey;
+        emit PatientKeyRegistered(patient, encryptionKey);
     }
 
     function _setGuardian(address patient, address guardian, uint64 expiresAt) private {
@@ -361,60 +643,43 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         emit GuardianSet(patient, guardian, expiresAt);
     }
 
-    /// @dev (authorised, only through break-glass). Grants first (SCOPE_ALL, category, record),
-    /// then break-glass for ETREAT. The institution registry is asked once, and only when something
-    /// matched: the grantee must be active, and a grant counts only if it was made since the
-    /// grantee's (last) admission, so a removed and re-admitted institution starts with no consent.
-    function _authorized(address patient, address grantee, bytes32 scope, bytes32 category, uint8 purpose)
-        private
-        view
-        returns (bool, bool)
-    {
-        if (purpose > MAX_PURPOSE) return (false, false);
-        // the first live grant, broadest first; its grantedAt (0: none is live)
-        uint64 at = _liveSince(patient, grantee, SCOPE_ALL, purpose, 0);
-        if (at == 0 && category != SCOPE_ALL) at = _liveSince(patient, grantee, category, purpose, 0);
-        if (at == 0 && scope != SCOPE_ALL && scope != category) at = _liveSince(patient, grantee, scope, purpose, 0);
-        uint64 since = 0; // 0: the registry was not asked (no live grant matched)
-        if (at != 0) {
-            since = _institutions.activeSince(grantee);
-            if (since == 0) return (false, false); // suspended, removed or never admitted
-            if (at >= since) return (true, false);
-            // rare: that grant predates a re-admission; another scope may hold a fresh one
-            if (
-                _liveSince(patient, grantee, SCOPE_ALL, purpose, since) != 0
-                    || (category != SCOPE_ALL && _liveSince(patient, grantee, category, purpose, since) != 0)
-                    || (scope != SCOPE_ALL && scope != category && _liveSince(patient, grantee, scope, purpose, since) != 0)
-            ) return (true, false);
-        }
-        if (purpose == PURPOSE_ETREAT && block.timestamp < _breakGlass[patient][grantee]) {
-            if (since == 0) since = _institutions.activeSince(grantee);
-            if (since != 0) return (true, true);
-        }
-        return (false, false);
+    function _removeGuardian(address patient, address guardian) private {
+        if (_guardians[patient][guardian] == 0) revert GuardianNotFound(patient, guardian);
+        delete _guardians[patient][guardian];
+        emit GuardianRemoved(patient, guardian);
     }
 
-    /// @dev grantedAt of the grant on `scope` if it is live for `purpose` and was granted at or
-    /// after `notBefore`; 0 otherwise (a real grant's grantedAt is a block time, never 0).
-    function _liveSince(address patient, address grantee, bytes32 scope, uint8 purpose, uint64 notBefore)
-        private
-        view
-        returns (uint64)
-    {
-        Grant storage g = _grants[_grantKey(patient, grantee, scope)];
-        uint64 at = g.grantedAt;
-        return ((g.purposes >> purpose) & 1 == 1 && block.timestamp < g.expiresAt && at >= notBefore) ? at : 0;
+    function _closeBreakGlass(address patient, address institution, address closer) private {
+        BreakGlassSlot storage w = _breakGlass[patient][institution];
+        if (block.timestamp >= w.expiresAt) revert BreakGlassNotOpen(patient, institution);
+        w.expiresAt = uint64(block.timestamp);
+        (bytes32 head, uint64 seq) = _appendAudit(
+            patient,
+            ENTRY_BREAK_GLASS_CLOSED,
+            institution,
+            bytes32(uint256(uint160(closer))),
+            bytes32(0),
+            PURPOSE_ETREAT,
+            true
+        );
+        emit BreakGlassClosed(patient, institution, closer, seq, head);
     }
 
-    /// @dev Advance the patient's audit chain by the caller's access entry; returns (head, seq).
-    function _appendAudit(address patient, bytes32 recordId, bytes32 category, uint8 purpose, bool viaBreakGlass)
-        private
-        returns (bytes32 head, uint64 seq)
-    {
+    /// @dev Advance the patient's hash chain by one entry; returns (head, seq).
+    function _appendAudit(
+        address patient,
+        uint8 kind,
+        address actor,
+        bytes32 subject,
+        bytes32 detail,
+        uint8 purpose,
+        bool viaBreakGlass
+    ) private returns (bytes32 head, uint64 seq) {
         AuditState storage audit = _audit[patient];
         seq = audit.count;
-        bytes32 entryHash =
-            keccak256(abi.encode(msg.sender, recordId, category, purpose, uint64(block.timestamp), seq, viaBreakGlass));
+        bytes32 entryHash = keccak256(
+            abi.encode(kind, actor, subject, detail, purpose, uint64(block.timestamp), seq, viaBreakGlass)
+        );
         bytes24 next = bytes24(keccak256(abi.encode(bytes32(audit.head), patient, entryHash)));
         audit.head = next;
         audit.count = seq + 1;
@@ -425,11 +690,10 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         return keccak256(abi.encode(patient, grantee, scope));
     }
 
-    function _pendingRequest(uint256 requestId) private view returns (AccessRequest storage r) {
-        if (requestId >= _requests.length) revert RequestNotFound(requestId);
-        r = _requests[requestId];
-        if (r.status != REQUEST_PENDING) revert RequestNotPending(requestId, r.status);
-        _onlyPatientOrGuardian(r.patient, msg.sender);
+    function _checkExpiry(uint64 expiresAt) private view {
+        if (expiresAt <= block.timestamp || expiresAt > type(uint32).max) {
+            revert InvalidExpiry(expiresAt, block.timestamp);
+        }
     }
 
     function _onlyPatientOrGuardian(address patient, address actor) private view {

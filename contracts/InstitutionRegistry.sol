@@ -29,7 +29,11 @@ contract InstitutionRegistry is IInstitutionRegistry {
     /// @inheritdoc IInstitutionRegistry
     uint64 public immutable proposalLifetime;
 
+    /// @dev Longest node URL accepted by {setEndpoint}.
+    uint256 private constant MAX_ENDPOINT_LENGTH = 256;
+
     mapping(address account => Institution) private _institutions;
+    mapping(address account => string url) private _endpoints;
     Proposal[] private _proposals;
     mapping(uint256 proposalId => mapping(address member => bool)) private _approved;
     mapping(uint256 proposalId => address[]) private _approvers;
@@ -132,6 +136,17 @@ contract InstitutionRegistry is IInstitutionRegistry {
         emit EncryptionKeyUpdated(msg.sender, encryptionKey, metadataHash);
     }
 
+    /// @inheritdoc IInstitutionRegistry
+    function setEndpoint(string calldata url) external {
+        _onlyActive(msg.sender);
+        bytes calldata raw = bytes(url);
+        if (raw.length > MAX_ENDPOINT_LENGTH || !(_startsWith(raw, "https://") || _startsWith(raw, "http://"))) {
+            revert InvalidEndpoint();
+        }
+        _endpoints[msg.sender] = url;
+        emit EndpointUpdated(msg.sender, url);
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IInstitutionRegistry
@@ -151,9 +166,14 @@ contract InstitutionRegistry is IInstitutionRegistry {
     }
 
     /// @inheritdoc IInstitutionRegistry
-    function activeSince(address account) external view returns (uint64) {
+    function membership(address account) external view returns (uint8 status, uint8 roles, uint32 epoch) {
         Institution storage inst = _institutions[account];
-        return inst.status == STATUS_ACTIVE ? inst.admittedAt : 0;
+        return (inst.status, inst.roles, inst.epoch);
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function endpointOf(address account) external view returns (string memory) {
+        return _endpoints[account];
     }
 
     /// @inheritdoc IInstitutionRegistry
@@ -204,11 +224,25 @@ contract InstitutionRegistry is IInstitutionRegistry {
         uint32 approvals = _liveApprovals(proposalId);
         p.approvals = approvals;
         emit ProposalApproved(proposalId, msg.sender, approvals);
-        if (approvals >= _threshold) {
+        if (approvals >= _needed(p)) {
             p.executed = true;
             _execute(p);
             emit ProposalExecuted(proposalId);
         }
+    }
+
+    /// @dev Approvals `p` needs: the threshold, except that ejecting an active member (Suspend,
+    /// Remove) never needs that member's own vote, so the others can always eject a rogue one.
+    function _needed(Proposal storage p) private view returns (uint32) {
+        uint32 needed = _threshold;
+        ProposalKind kind = p.kind;
+        if (
+            (kind == ProposalKind.Suspend || kind == ProposalKind.Remove)
+                && _institutions[p.subject].status == STATUS_ACTIVE && needed > _members - 1
+        ) {
+            needed = _members - 1;
+        }
+        return needed;
     }
 
     /// @dev Approvers of `proposalId` who are active now (bounded by the consortium's size).
@@ -239,12 +273,11 @@ contract InstitutionRegistry is IInstitutionRegistry {
         if (status == STATUS_NONE || status == STATUS_REMOVED) revert NotMember(subject);
         if (p.kind == ProposalKind.Suspend) {
             if (status != STATUS_ACTIVE) revert InvalidStatus(subject, status);
-            _checkThresholdAfter(_members - 1);
+            if (_members == 1) revert LastActiveMember(subject);
         } else if (p.kind == ProposalKind.Reinstate) {
             if (status != STATUS_SUSPENDED) revert InvalidStatus(subject, status);
         } else if (p.kind == ProposalKind.Remove) {
-            // only an active member's removal lowers the count the threshold must fit in
-            if (status == STATUS_ACTIVE) _checkThresholdAfter(_members - 1);
+            if (status == STATUS_ACTIVE && _members == 1) revert LastActiveMember(subject);
         } else {
             // ChangeRoles
             _checkRoles(p.roles);
@@ -263,14 +296,19 @@ contract InstitutionRegistry is IInstitutionRegistry {
             _institutions[subject].status = STATUS_SUSPENDED;
             --_members;
             emit InstitutionSuspended(subject);
+            _fitThreshold();
         } else if (p.kind == ProposalKind.Reinstate) {
             _institutions[subject].status = STATUS_ACTIVE;
             ++_members;
             emit InstitutionReinstated(subject);
         } else if (p.kind == ProposalKind.Remove) {
-            if (_institutions[subject].status == STATUS_ACTIVE) --_members;
+            bool wasActive = _institutions[subject].status == STATUS_ACTIVE;
             _institutions[subject].status = STATUS_REMOVED;
             emit InstitutionRemoved(subject);
+            if (wasActive) {
+                --_members;
+                _fitThreshold();
+            }
         } else if (p.kind == ProposalKind.ChangeRoles) {
             _institutions[subject].roles = p.roles;
             emit RolesChanged(subject, p.roles);
@@ -280,26 +318,41 @@ contract InstitutionRegistry is IInstitutionRegistry {
         }
     }
 
-    /// @dev Overwrites a removed member's old record whole: `admittedAt` moves to now, which is
-    /// what makes grants made before a re-admission stop counting in ConsentRegistry.
+    /// @dev Overwrites a removed member's old record whole and moves it to the next epoch, which
+    /// is what makes grants made before a re-admission stop counting in ConsentRegistry.
     function _admit(address account, uint8 roles, bytes32 encryptionKey, bytes32 metadataHash) private {
+        uint32 epoch = _institutions[account].epoch + 1;
         _institutions[account] = Institution({
             status: STATUS_ACTIVE,
             roles: roles,
             admittedAt: uint64(block.timestamp),
+            epoch: epoch,
             encryptionKey: encryptionKey,
             metadataHash: metadataHash
         });
         ++_members;
-        emit InstitutionAdmitted(account, roles, encryptionKey, metadataHash);
+        emit InstitutionAdmitted(account, roles, encryptionKey, metadataHash, epoch);
+    }
+
+    /// @dev After a suspension or removal: a threshold above the active members left drops to
+    /// their number, so the consortium can still decide.
+    function _fitThreshold() private {
+        if (_threshold > _members) {
+            _threshold = _members;
+            emit ThresholdChanged(_members);
+        }
+    }
+
+    function _startsWith(bytes calldata raw, bytes memory prefix) private pure returns (bool) {
+        if (raw.length < prefix.length) return false;
+        for (uint256 i = 0; i < prefix.length; ++i) {
+            if (raw[i] != prefix[i]) return false;
+        }
+        return true;
     }
 
     function _onlyActive(address account) private view {
         if (_institutions[account].status != STATUS_ACTIVE) revert NotActiveInstitution(account);
-    }
-
-    function _checkThresholdAfter(uint32 members) private view {
-        if (_threshold > members) revert InvalidThreshold(_threshold, members);
     }
 
     function _checkRoles(uint8 roles) private pure {

@@ -74,7 +74,7 @@ def test_patient_and_record_commands_happy_path(cli_world, tmp_path: Path) -> No
     assert "verified" in hist
     _run(["audit", "verify", w.addr("alice")], w)
     csv_out = _run(["audit", "export", w.addr("alice"), "--format", "csv"], w).output
-    assert csv_out.startswith("date,recipient")
+    assert csv_out.startswith("date,kind,recipient")
     _run(["patient", "revoke", w.addr("hospital_b"), "--scope", "LAB"], w, key="alice")
     r = _run(["record", "get", rid], w, key="hospital_b", enc=b_key, expect_ok=False)
     assert "AccessNotAuthorized" in r.output

@@ -188,7 +188,7 @@ def test_wallet_signed_grant_is_relayed_and_the_patient_pays_no_gas(env: Env, tm
     result = env.relayer().submit(signed)
     assert result.applied_by_us and result.gas_used > 0
     grant = env.registry.grant_of(p.address, env.hospital_b, Category.LAB.code)
-    assert (grant.purposes, grant.expires_at) == (Purpose.TREAT.bit, expires)
+    assert (grant.purposes, grant.expiry(Purpose.TREAT)) == (Purpose.TREAT.bit, expires)
     assert env.registry.is_authorized(p.address, env.hospital_b, Category.LAB.code, 0)
     assert env.chain.w3.eth.get_balance(p.address) == 0  # no ether, no transaction
     assert env.chain.w3.eth.get_transaction_count(p.address) == 0

@@ -37,9 +37,9 @@ def test_every_contract_error_has_a_static_class_that_decodes_its_revert_data() 
         assert issubclass(cls, errors.ContractRevert) and cls.__module__ == "careledger.errors"
         assert cls.hint and cls.__doc__
         types = [i["type"] for i in inputs]
-        samples = {"address": "0x" + "11" * 20, "bytes32": b"\x22" * 32, "bool": True,
-                   "string": "x"}
-        values = [samples.get(t, 7) for t in types]
+        samples: dict[str, object] = {"address": "0x" + "11" * 20, "bool": True, "string": "x"}
+        values = [samples.get(t, b"\x22" * int(t[5:]) if t.startswith("bytes") else 7)
+                  for t in types]
         data = keccak(text=f"{name}({','.join(types)})")[:4] + encode(types, values)
         exc = errors.revert_from_data(data)
         assert type(exc) is cls

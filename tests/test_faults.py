@@ -57,7 +57,8 @@ def _assert_exactly_once(world: World, provider: Provider, expected: int | None 
                           ledger.records.logs("BatchAnchored", from_block=0))
     for p in ptrs:
         if p.batch_root is None:
-            assert ledger.records.commitment_of(p.id_bytes).hex() == p.commitment[2:], p.record_id
+            ledger.records.check_binding(p.patient, p.id_bytes, p.commitment_bytes,
+                                         p.category_code)  # raises unless bound exactly
             # storage is the truth (write-once: a second anchor would revert AlreadyAnchored).
             # anvil's --state file may restore storage without the logs of the last blocks
             # before a kill -9, so an anchor's event can be missing but never doubled.

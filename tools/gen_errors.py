@@ -69,6 +69,24 @@ ERRORS: dict[str, tuple[str, str, str]] = {
     "ZeroDuration": (
         "ValueError", "give a break-glass duration of at least one second",
         "A break-glass window of zero seconds is asked for."),
+    "RequestMismatch": (
+        "ValueError", "pass the request's details exactly as its AccessRequested event holds them",
+        "The details passed with a request id differ from those it was made with."),
+    "BreakGlassAlreadyOpen": (
+        "PermissionError", "break-glass windows are never renewed while open: use the open one",
+        "An institution opens a break-glass window while its previous one on that patient is open."),
+    "BreakGlassCooldown": (
+        "PermissionError",
+        "wait until the cooldown ends, or ask the patient or a guardian for consent",
+        "An institution opens a break-glass window within the cooldown after its previous one."),
+    "BreakGlassCapExceeded": (
+        "PermissionError",
+        "the break-glass budget for this patient is spent for this period: ask the patient or a "
+        "guardian for consent",
+        "A window would bring an institution's break-glass time on a patient above the period cap."),
+    "BreakGlassNotOpen": (
+        "LookupError", "that institution has no open break-glass window on this patient",
+        "A break-glass window that is not open is closed."),
     "BreakGlassTooLong": (
         "ValueError", "break-glass access is capped (72 hours): ask for a shorter duration",
         "A break-glass window is longer than the cap."),
@@ -129,6 +147,12 @@ ERRORS: dict[str, tuple[str, str, str]] = {
     "GenesisLengthMismatch": (
         "ValueError", "give one role, key and metadata hash per genesis member",
         "The constructor's genesis arrays differ in length."),
+    "LastActiveMember": (
+        "ValueError", "the consortium must keep at least one active member: admit another first",
+        "A suspension or removal would leave the consortium with no active member."),
+    "InvalidEndpoint": (
+        "ValueError", "publish an https:// (or http://) URL of at most 256 bytes",
+        "A node endpoint is not an http(s) URL of at most 256 bytes."),
     "EmptyGenesis": (
         "ValueError", "deploy with at least one genesis member",
         "The constructor's genesis list is empty."),
@@ -156,14 +180,27 @@ ERRORS: dict[str, tuple[str, str, str]] = {
         "ValueError", "amend the latest version (careledger record versions)",
         "An amendment names a version that already has a successor."),
     "NotIssuer": (
-        "PermissionError", "only the institution that anchored a version may amend it",
-        "An institution amends a version another institution issued."),
+        "PermissionError", "only the institution that anchored a record may amend it or record its erasure",
+        "An institution acts on a record another institution issued."),
     "BatchAlreadyAnchored": (
         "FileExistsError", "this batch root is already anchored",
         "A Merkle root is anchored a second time."),
     "ZeroRoot": (
         "ValueError", "a batch root cannot be zero: build the Merkle tree with the SDK",
         "A batch root is zero."),
+    "BatchIdNotOwned": (
+        "ValueError",
+        "a batch id must start with the issuing institution's address and carry the batch flag: "
+        "let the SDK choose it",
+        "A batch id lies outside the anchoring institution's namespace or lacks the batch flag."),
+    "RecordNotAnchored": (
+        "LookupError", "the record id was never anchored on this chain: check the id",
+        "A record id was never anchored (no single anchor, no batch, or an index beyond its batch)."),
+    "RecordBindingMismatch": (
+        "PermissionError",
+        "the record is anchored for another patient, category or ciphertext: the local record "
+        "index is wrong or forged; fetch the record's pointer from its issuer again",
+        "A record is anchored, but not for this patient, category and commitment."),
     "EmptyBatch": (
         "ValueError", "a batch needs at least one record", "A batch has no records."),
     "ZeroCommitment": (
@@ -171,7 +208,7 @@ ERRORS: dict[str, tuple[str, str, str]] = {
     "RecordIdNotOwned": (
         "ValueError",
         "a record id must start with the issuing institution's address: let the SDK choose it",
-        "A record id lies outside the anchoring institution's namespace."),
+        "A record id lies outside the anchoring institution's namespace, or is a batch-member id."),
 }
 
 
@@ -217,9 +254,10 @@ def render(abi_dir: Path = ABI_DIR) -> str:
             f"class {name}(ContractRevert, {base}):",
             f'    """{when} Solidity: ``{name}({params})``."""',
             f"    hint = {hint!r}",
-            "",
         ]
     out += [
+        "",
+        "",
         "#: 4-byte selector -> (class, argument names, ABI types), for decoding revert data.",
         "REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple[str, ...]]] = {",
     ]

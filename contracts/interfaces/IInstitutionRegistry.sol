@@ -4,7 +4,7 @@ pragma solidity ^0.8.20;
 // Statuses here (Institution.status, statusOf, InvalidStatus) are `uint8` holding the values of
 // `InstitutionStatus` (contracts/interfaces/CareLedgerTypes.sol), not the enum type: solc
 // range-checks every enum value read from storage and every enum crossing the ABI, which would add
-// gas to each isActive / hasRole / activeSince / statusOf call the other registries make (and
+// gas to each isActive / hasRole / membership / statusOf call the other registries make (and
 // about 90 gas to a revert carrying one).
 
 /// @title IInstitutionRegistry — the consortium of hospitals, labs and research institutes
@@ -19,14 +19,17 @@ interface IInstitutionRegistry {
     /// key and roles stay readable; re-admission overwrites it.
     /// @param status Where the account stands: an {InstitutionStatus} value.
     /// @param roles Bitmask of ROLE_PROVIDER (1), ROLE_RESEARCHER (2), ROLE_EMERGENCY (4).
-    /// @param admittedAt Block time of the last admission. Suspension and reinstatement keep it,
-    /// so grants survive them; a re-admission moves it, so older grants stop counting.
+    /// @param admittedAt Block time of the last admission.
+    /// @param epoch How many times the account was admitted (1 after its first admission).
+    /// Suspension and reinstatement keep it, so grants survive them; a re-admission increments
+    /// it, so grants made before stop counting, even within the same second.
     /// @param encryptionKey The member's X25519 public key (never zero once admitted).
-    /// @param metadataHash Hash of the member's off-chain description (name, endpoints).
+    /// @param metadataHash Hash of the member's off-chain description (name).
     struct Institution {
         uint8 status;
         uint8 roles;
         uint64 admittedAt;
+        uint32 epoch;
         bytes32 encryptionKey;
         bytes32 metadataHash;
     }
@@ -75,7 +78,10 @@ interface IInstitutionRegistry {
     /// @param roles Its role bitmask.
     /// @param encryptionKey Its X25519 public key.
     /// @param metadataHash Hash of its off-chain description.
-    event InstitutionAdmitted(address indexed account, uint8 roles, bytes32 encryptionKey, bytes32 metadataHash);
+    /// @param epoch Its admission epoch (1 at its first admission, +1 at each re-admission).
+    event InstitutionAdmitted(
+        address indexed account, uint8 roles, bytes32 encryptionKey, bytes32 metadataHash, uint32 epoch
+    );
 
     /// @notice `account` was suspended: it can no longer act or vote, and its grants authorise
     /// nothing until it is reinstated.
@@ -106,6 +112,11 @@ interface IInstitutionRegistry {
     /// @param encryptionKey Its new X25519 public key.
     /// @param metadataHash Its new metadata hash.
     event EncryptionKeyUpdated(address indexed account, bytes32 encryptionKey, bytes32 metadataHash);
+
+    /// @notice `account` published the URL of its CareLedger node.
+    /// @param account The member.
+    /// @param url The node's base URL.
+    event EndpointUpdated(address indexed account, string url);
 
     /// @notice `proposer` opened proposal `proposalId`.
     /// @param proposalId The new proposal's id.
@@ -160,12 +171,20 @@ interface IInstitutionRegistry {
     error AlreadyApproved(uint256 proposalId, address member);
 
     /// @notice Thrown when a threshold would be 0 or above the number of active members: at
-    /// deployment, by a ChangeThreshold proposal, or by a suspension or removal that would leave
-    /// fewer active members than the current threshold.
-    /// @param threshold The threshold that does not fit (the current one for a suspension or
-    /// removal).
-    /// @param members The number of active members it was compared with (after the change).
+    /// deployment or by a ChangeThreshold proposal. (A suspension or removal lowers the threshold
+    /// instead, see {approve}.)
+    /// @param threshold The threshold that does not fit.
+    /// @param members The number of active members it was compared with.
     error InvalidThreshold(uint32 threshold, uint32 members);
+
+    /// @notice Thrown when a Suspend or Remove would leave the consortium with no active member,
+    /// so that nobody could ever vote again.
+    /// @param account The last active member.
+    error LastActiveMember(address account);
+
+    /// @notice Thrown when a node endpoint is not an `https://` or `http://` URL of at most 256
+    /// bytes.
+    error InvalidEndpoint();
 
     /// @notice Thrown when a role mask is empty or has a bit outside PROVIDER | RESEARCHER |
     /// EMERGENCY (at genesis, Admit or ChangeRoles).
@@ -197,10 +216,10 @@ interface IInstitutionRegistry {
     /// - Admit: `subject` is not an active or suspended member ({AlreadyMember}), `roles` is
     ///   valid ({InvalidRoles}) and `encryptionKey` is not zero ({InvalidEncryptionKey});
     /// - Suspend, Reinstate, Remove, ChangeRoles: `subject` is a member ({NotMember});
-    /// - Suspend: `subject` is active ({InvalidStatus}) and the threshold still fits the members
-    ///   left ({InvalidThreshold});
+    /// - Suspend: `subject` is active ({InvalidStatus}) and not the last active member
+    ///   ({LastActiveMember});
     /// - Reinstate: `subject` is suspended ({InvalidStatus});
-    /// - Remove of an active member: the threshold still fits the members left ({InvalidThreshold});
+    /// - Remove of an active member: it is not the last active member ({LastActiveMember});
     /// - ChangeRoles: `roles` is valid ({InvalidRoles}).
     ///
     /// Emits {ProposalCreated} and {ProposalApproved}; if the threshold is reached, the change's
@@ -224,7 +243,10 @@ interface IInstitutionRegistry {
 
     /// @notice Approve a live proposal once; it executes when its approvers who are still active
     /// reach the threshold (approvals of members suspended or removed since do not count, and
-    /// count again if they are reinstated).
+    /// count again if they are reinstated). A Suspend or Remove of an active member needs only
+    /// `min(threshold, active members - 1)`: the other members can always eject a rogue one,
+    /// whose own vote is never needed; if fewer active members than the threshold remain, the
+    /// threshold drops to their number ({ThresholdChanged}).
     /// @dev Requirements:
     ///
     /// - the caller is an active member ({NotActiveInstitution});
@@ -250,6 +272,17 @@ interface IInstitutionRegistry {
     /// @param encryptionKey The new X25519 public key.
     /// @param metadataHash The new metadata hash.
     function updateEncryptionKey(bytes32 encryptionKey, bytes32 metadataHash) external;
+
+    /// @notice An active member publishes the URL of its CareLedger node, where parties fetch
+    /// ciphertexts and ask for keys of the records it issued.
+    /// @dev Requirements:
+    ///
+    /// - the caller is an active member ({NotActiveInstitution});
+    /// - `url` starts with `https://` or `http://` and is at most 256 bytes ({InvalidEndpoint}).
+    ///
+    /// Emits {EndpointUpdated}.
+    /// @param url The node's base URL.
+    function setEndpoint(string calldata url) external;
 
     // ---------------------------------------------------------------- views
 
@@ -293,12 +326,20 @@ interface IInstitutionRegistry {
     /// @return Whether it may act in that role.
     function hasRole(address account, uint8 role) external view returns (bool);
 
-    /// @notice When `account` was (last) admitted, if it is active now; 0 otherwise. Grants made
-    /// before a removal and re-admission are older than this and authorise nothing.
+    /// @notice Status, roles and admission epoch of `account` in one call (what the other
+    /// registries need to authorise it).
     /// @dev Never reverts.
     /// @param account The institution.
-    /// @return Its last admission time, or 0 if it is not active.
-    function activeSince(address account) external view returns (uint64);
+    /// @return status An {InstitutionStatus} value.
+    /// @return roles Its role bitmask.
+    /// @return epoch How many times it was admitted (0: never).
+    function membership(address account) external view returns (uint8 status, uint8 roles, uint32 epoch);
+
+    /// @notice The HTTPS endpoint of `account`'s CareLedger node, as it set it (empty if none).
+    /// @dev Never reverts.
+    /// @param account The institution.
+    /// @return The URL.
+    function endpointOf(address account) external view returns (string memory);
 
     /// @notice Where `account` stands.
     /// @dev Never reverts.

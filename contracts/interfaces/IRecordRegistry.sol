@@ -4,20 +4,33 @@ pragma solidity ^0.8.20;
 import {IInstitutionRegistry} from "./IInstitutionRegistry.sol";
 
 /// @title IRecordRegistry — anchors, never data
-/// @notice Providers anchor the commitment (keccak256 of the encrypted blob) of each record
-/// version, write-once, or the Merkle root of a batch. A record id is the issuer's 20-byte address
-/// followed by 12 bytes of the issuer's choice (random in the SDK), so ids never collide across
-/// institutions and the issuer of a version needs no storage. Amendments are new record ids
-/// pointing to the version they supersede; only the issuer of a version may supersede it. The
-/// patient and issuer of each version are in the immutable `RecordAnchored` event.
-/// @dev Categories are the issuer's statement: they are stored in events (and batch headers) and
-/// never checked by any contract. Shared errors raised here: {ZeroAddress},
-/// {NotActiveInstitution}, {MissingRole} (contracts/interfaces/CareLedgerErrors.sol).
+/// @notice Providers anchor each record version write-once, or a batch of records by its Merkle
+/// root, and the registry binds every record to its patient, category and commitment so that the
+/// ConsentRegistry can refuse an access entry for a wrong patient, a wrong category or an id that
+/// was never anchored ({checkBinding}).
+///
+/// A record id is the issuer's 20-byte address followed by a 12-byte suffix whose top bit says how
+/// it is anchored:
+///
+/// - single record: top bit 0, then 95 bits of the issuer's choice (random in the SDK);
+/// - batch member: top bit 1, a 63-bit batch number, then a 32-bit leaf index. Its batch is
+///   `bytes28(recordId)` (issuer, flag, batch number), anchored once with one root.
+///
+/// So ids never collide across institutions, a single id is never a batch member, a batch member
+/// belongs to exactly one batch, and the issuer of every record is known without storage. Only
+/// the issuer of a version may supersede it.
+/// @dev Every record is bound to the leaf `keccak256(bytes.concat(keccak256(abi.encode(patient,
+/// recordId, commitment, category))))` (OpenZeppelin's standard double-hashed leaf): a single
+/// record stores it ({bindingOf}); a batch member proves it is in its batch's tree
+/// (OpenZeppelin `MerkleProof`). The chain cannot stop an issuer from placing one id twice in its
+/// own tree (that would cost a slot per member); only the issuer could, to its own records.
+/// Shared errors raised here: {ZeroAddress}, {NotActiveInstitution}, {MissingRole}
+/// (contracts/interfaces/CareLedgerErrors.sol).
 interface IRecordRegistry {
     // ---------------------------------------------------------------- events
 
-    /// @notice A record version was anchored; this event is the only on-chain place of its
-    /// patient and category.
+    /// @notice A record version was anchored: its patient, category and commitment, which
+    /// {bindingOf} binds.
     /// @param recordId The version's record id.
     /// @param patient The patient the record is about.
     /// @param issuer The provider that anchored it (the first 20 bytes of `recordId`).
@@ -34,11 +47,20 @@ interface IRecordRegistry {
     );
 
     /// @notice A batch of records was anchored by its Merkle root.
+    /// @param batchId The batch: the issuer's address, the batch flag and a batch number.
+    /// @param issuer The provider that anchored it (the first 20 bytes of `batchId`).
     /// @param root The root (OpenZeppelin standard tree of {leafHash} leaves).
-    /// @param issuer The provider that anchored it.
-    /// @param count The number of records, as the issuer states it.
-    /// @param category The category code of every record in the batch, as the issuer states it.
-    event BatchAnchored(bytes32 indexed root, address indexed issuer, uint32 count, bytes32 category);
+    /// @param count The number of records; member leaf indexes are below it.
+    /// @param category The category code of the batch's records (each leaf binds its own).
+    event BatchAnchored(
+        bytes28 indexed batchId, address indexed issuer, bytes32 root, uint32 count, bytes32 category
+    );
+
+    /// @notice The issuer shredded every copy of a record's data key it held (crypto-shredding):
+    /// the anchor still proves what existed, and nobody can decrypt it through the issuer any more.
+    /// @param recordId The record id.
+    /// @param issuer The issuer (the caller).
+    event RecordErased(bytes32 indexed recordId, address indexed issuer);
 
     // ---------------------------------------------------------------- errors
 
@@ -57,15 +79,16 @@ interface IRecordRegistry {
     /// @param nextVersion The version that already superseded it.
     error VersionAlreadySuperseded(bytes32 previousVersion, bytes32 nextVersion);
 
-    /// @notice Thrown when a provider supersedes a version another institution anchored.
-    /// @param previousVersion The version given.
+    /// @notice Thrown when a provider acts on a record another institution issued: supersedes it,
+    /// or records its erasure.
+    /// @param recordId The record (the version superseded, or the record erased).
     /// @param issuer The institution that anchored it.
-    /// @param caller The provider that tried to supersede it.
-    error NotIssuer(bytes32 previousVersion, address issuer, address caller);
+    /// @param caller The provider that tried.
+    error NotIssuer(bytes32 recordId, address issuer, address caller);
 
-    /// @notice Thrown when a batch root is anchored a second time.
-    /// @param root The root.
-    error BatchAlreadyAnchored(bytes32 root);
+    /// @notice Thrown when a batch id is anchored a second time (each batch holds one root).
+    /// @param batchId The batch id.
+    error BatchAlreadyAnchored(bytes28 batchId);
 
     /// @notice Thrown when a batch is anchored with a count of zero.
     error EmptyBatch();
@@ -76,10 +99,27 @@ interface IRecordRegistry {
     /// @notice Thrown when a batch's Merkle root is zero (zero reads as "not anchored").
     error ZeroRoot();
 
-    /// @notice Thrown when a record id does not start with the anchoring provider's address.
+    /// @notice Thrown when a record id does not start with the anchoring provider's address, or
+    /// is a batch-member id given to {anchor}.
     /// @param recordId The record id.
     /// @param caller The provider.
     error RecordIdNotOwned(bytes32 recordId, address caller);
+
+    /// @notice Thrown when a batch id does not start with the anchoring provider's address or
+    /// lacks the batch flag.
+    /// @param batchId The batch id.
+    /// @param caller The provider.
+    error BatchIdNotOwned(bytes28 batchId, address caller);
+
+    /// @notice Thrown when a record id was never anchored: no single anchor, or (for a batch
+    /// member) no batch, or a leaf index not below the batch's count.
+    /// @param recordId The record id.
+    error RecordNotAnchored(bytes32 recordId);
+
+    /// @notice Thrown when a record is anchored, but not for this patient, category and
+    /// commitment (or the Merkle proof does not reach its batch's root).
+    /// @param recordId The record id.
+    error RecordBindingMismatch(bytes32 recordId);
 
     // ---------------------------------------------------------------- anchoring
 
@@ -93,7 +133,8 @@ interface IRecordRegistry {
     /// - the caller is an active institution ({NotActiveInstitution}) with ROLE_PROVIDER
     ///   ({MissingRole});
     /// - `patient` is not zero ({ZeroAddress});
-    /// - `recordId` starts with the caller's address ({RecordIdNotOwned});
+    /// - `recordId` starts with the caller's address and is a single-record id (top bit of its
+    ///   suffix 0) ({RecordIdNotOwned});
     /// - `commitment` is not zero ({ZeroCommitment});
     /// - `recordId` is not anchored yet ({AlreadyAnchored});
     /// - a non-zero `previousVersion` is anchored ({PreviousVersionNotFound}), was issued by the
@@ -108,22 +149,31 @@ interface IRecordRegistry {
     function anchor(address patient, bytes32 recordId, bytes32 commitment, bytes32 category, bytes32 previousVersion)
         external;
 
-    /// @notice Anchor the Merkle root of `count` records of one category, write-once per root.
-    /// The records' ids are not registered one by one: {verifyBatchRecord} proves membership, and
-    /// {isAnchored} stays false for them.
+    /// @notice Anchor the Merkle root of `count` records, write-once per batch id. Member ids
+    /// are `batchId ‖ uint32 leafIndex` with `leafIndex < count`.
     /// @dev Requirements:
     ///
     /// - the caller is an active institution ({NotActiveInstitution}) with ROLE_PROVIDER
     ///   ({MissingRole});
+    /// - `batchId` starts with the caller's address and carries the batch flag ({BatchIdNotOwned});
     /// - `root` is not zero ({ZeroRoot});
     /// - `count` is not zero ({EmptyBatch});
-    /// - `root` is not anchored yet ({BatchAlreadyAnchored}).
+    /// - `batchId` is not anchored yet ({BatchAlreadyAnchored}).
     ///
     /// Emits {BatchAnchored}.
+    /// @param batchId The batch: caller's address, flag bit, 63-bit batch number.
     /// @param root The Merkle root of the records' {leafHash} leaves.
     /// @param count The number of records.
-    /// @param category The category code of every record in the batch.
-    function anchorBatch(bytes32 root, uint32 count, bytes32 category) external;
+    /// @param category The category code of the batch's records.
+    function anchorBatch(bytes28 batchId, bytes32 root, uint32 count, bytes32 category) external;
+
+    /// @notice Record on chain that the issuer shredded its copies of a record's data key.
+    /// @dev Requirements: the caller is an active institution ({NotActiveInstitution}) and the
+    /// issuer of `recordId` ({NotIssuer}); the record is anchored ({RecordNotAnchored}).
+    ///
+    /// Emits {RecordErased}.
+    /// @param recordId The record id.
+    function recordErased(bytes32 recordId) external;
 
     // ---------------------------------------------------------------- views
 
@@ -135,22 +185,41 @@ interface IRecordRegistry {
     /// @return The registry.
     function institutions() external view returns (IInstitutionRegistry);
 
-    /// @notice The commitment of `recordId`.
+    /// @notice The binding leaf of a single record ({leafHash} of its patient, id, commitment
+    /// and category).
     /// @dev Never reverts.
     /// @param recordId The record id.
-    /// @return The commitment, zero when not anchored individually.
-    function commitmentOf(bytes32 recordId) external view returns (bytes32);
+    /// @return The leaf, zero when `recordId` is not anchored individually.
+    function bindingOf(bytes32 recordId) external view returns (bytes32);
 
-    /// @notice True once `recordId` is anchored individually (records anchored in a batch are not).
+    /// @notice True once `recordId` is anchored: individually, or as a member of an anchored batch
+    /// with a leaf index below its count (membership itself needs a proof: {checkBinding}).
     /// @dev Never reverts.
     /// @param recordId The record id.
     /// @return Whether it is anchored.
     function isAnchored(bytes32 recordId) external view returns (bool);
 
+    /// @notice Check that `recordId` is anchored for exactly this patient, commitment and
+    /// category; `proof` is empty for a single record and the Merkle proof for a batch member.
+    /// @dev Requirements: the record is anchored ({RecordNotAnchored}) and bound to these values
+    /// ({RecordBindingMismatch}). The ConsentRegistry calls it before every access entry.
+    /// @param patient The patient.
+    /// @param recordId The record id.
+    /// @param commitment keccak256 of the encrypted blob.
+    /// @param category The record's category code.
+    /// @param proof The sibling hashes from the leaf up to the batch root (batch members only).
+    function checkBinding(
+        address patient,
+        bytes32 recordId,
+        bytes32 commitment,
+        bytes32 category,
+        bytes32[] calldata proof
+    ) external view;
+
     /// @notice The institution that anchored `recordId`: the first 20 bytes of the id.
     /// @dev Never reverts.
     /// @param recordId The record id.
-    /// @return The issuer, zero when not anchored individually.
+    /// @return The issuer, zero when {isAnchored} is false.
     function issuerOf(bytes32 recordId) external view returns (address);
 
     /// @notice The version that superseded `recordId`.
@@ -159,31 +228,24 @@ interface IRecordRegistry {
     /// @return The next version, zero while `recordId` is the latest (or not anchored).
     function nextVersionOf(bytes32 recordId) external view returns (bytes32);
 
-    /// @notice The header of the batch `root`; all zero when it is not anchored.
+    /// @notice The batch `batchId`; all zero when it is not anchored.
     /// @dev Never reverts.
-    /// @param root The batch root.
-    /// @return issuer The provider that anchored it.
-    /// @return count The number of records it states.
+    /// @param batchId The batch id.
+    /// @return root Its Merkle root.
+    /// @return count The number of records it holds.
     /// @return anchoredAt Block time of the anchoring.
-    /// @return category The category code of its records.
-    function batch(bytes32 root)
-        external
-        view
-        returns (address issuer, uint32 count, uint64 anchoredAt, bytes32 category);
+    function batch(bytes28 batchId) external view returns (bytes32 root, uint32 count, uint64 anchoredAt);
 
-    /// @notice True when the leaf `(patient, recordId, commitment, category)` is in the anchored
-    /// batch `root` (OpenZeppelin standard-tree leaf, sorted-pair proof) and `recordId` lies in
-    /// the batch issuer's namespace, so a batch vouches only for its issuer's own records.
-    /// @dev Never reverts; false for a root that is not anchored.
-    /// @param root The batch root.
+    /// @notice True when the leaf `(patient, recordId, commitment, category)` is in the tree of
+    /// the anchored batch that `recordId` names, with a leaf index below its count.
+    /// @dev Never reverts; false for a single-record id or a batch that is not anchored.
     /// @param proof The sibling hashes from the leaf up to the root.
     /// @param patient The patient.
     /// @param recordId The record id.
     /// @param commitment keccak256 of the encrypted blob.
     /// @param category The record's category code.
-    /// @return Whether the record is in the batch.
+    /// @return Whether the record is in its batch.
     function verifyBatchRecord(
-        bytes32 root,
         bytes32[] calldata proof,
         address patient,
         bytes32 recordId,
@@ -191,7 +253,8 @@ interface IRecordRegistry {
         bytes32 category
     ) external view returns (bool);
 
-    /// @notice A batch leaf: keccak256(bytes.concat(keccak256(abi.encode(patient, recordId,
+    /// @notice A record's leaf (the binding of a single record, a leaf of a batch):
+    /// keccak256(bytes.concat(keccak256(abi.encode(patient, recordId,
     /// commitment, category)))), hashed twice as in OpenZeppelin's standard tree so that a leaf
     /// can never be mistaken for an inner node.
     /// @param patient The patient.

@@ -144,6 +144,20 @@ class ProposalKind(enum.IntEnum):
 SCOPE_ALL: bytes = keccak(text="careledger.scope.ALL")
 
 
+def reason_hash(code: str, salt: bytes) -> bytes:
+    """The on-chain form of a reason (break-glass reason code, request reason):
+    ``keccak256(abi.encode("careledger.reason", code, salt))``. With a random 16-byte salt kept
+    by the institution, a dictionary of codes does not reverse it; the institution can still
+    prove the reason later by showing code and salt.
+
+    Raises:
+        InvalidInput: the salt is shorter than 16 bytes.
+    """
+    if len(salt) < 16:
+        raise InvalidInput("a reason salt is at least 16 random bytes (secrets.token_bytes(16))")
+    return keccak(encode(["string", "string", "bytes"], ["careledger.reason", code, salt]))
+
+
 def category_code(code: str) -> bytes:
     """On-chain ``bytes32`` for a public category code (a LOINC document class, e.g. ``"11502-2"``)."""
     if not code or len(code) > 64:

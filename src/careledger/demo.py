@@ -296,7 +296,7 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     destroyed = alice.erase(img)
     unreadable = []
     readers: list[Callable[[], bytes]] = [lambda: alice.read(img),
-                                          lambda: hospital_a.read_verified(ws.index.get(img))]
+                                          lambda: hospital_a.unwrap(ws.index.get(img)).secret]
     for read in readers:
         try:
             read()

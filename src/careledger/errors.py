@@ -179,6 +179,11 @@ class ArtifactNotFound(CareLedgerError, FileNotFoundError):
 # --- records -------------------------------------------------------------------------------
 
 
+class NotThePatient(CareLedgerError, PermissionError):
+    """Only the patient may do this (register its encryption key, appoint or remove guardians);
+    a guardian acting for the patient cannot: sign it with the patient's own wallet."""
+
+
 class RecordNotFound(CareLedgerError, LookupError):
     """No record with this id is known to the record index."""
 
@@ -238,178 +243,166 @@ class PortInUse(DevnetError, OSError):
 class AccessNotAuthorized(ContractRevert, PermissionError):
     """No live grant (or break-glass window for ETREAT) covers the access at this block. Solidity: ``AccessNotAuthorized(address patient, address accessor, bytes32 recordId, uint8 purpose)``."""
     hint = 'no live consent covers this record and purpose (revoked, expired or never granted): request access from the patient'
-
 class AlreadyAnchored(ContractRevert, FileExistsError):
     """A record id is anchored a second time. Solidity: ``AlreadyAnchored(bytes32 recordId)``."""
     hint = 'anchors are write-once: publish an amendment as a new version'
-
 class AlreadyApproved(ContractRevert, ValueError):
     """A member approves the same proposal twice. Solidity: ``AlreadyApproved(uint256 proposalId, address member)``."""
     hint = 'each member approves a proposal once'
-
 class AlreadyMember(ContractRevert, ValueError):
     """A proposal would admit an account that is already an active or suspended member. Solidity: ``AlreadyMember(address account)``."""
     hint = 'that institution is already admitted'
-
 class BatchAlreadyAnchored(ContractRevert, FileExistsError):
-    """A Merkle root is anchored a second time. Solidity: ``BatchAlreadyAnchored(bytes32 root)``."""
+    """A Merkle root is anchored a second time. Solidity: ``BatchAlreadyAnchored(bytes28 batchId)``."""
     hint = 'this batch root is already anchored'
-
+class BatchIdNotOwned(ContractRevert, ValueError):
+    """A batch id lies outside the anchoring institution's namespace or lacks the batch flag. Solidity: ``BatchIdNotOwned(bytes28 batchId, address caller)``."""
+    hint = "a batch id must start with the issuing institution's address and carry the batch flag: let the SDK choose it"
+class BreakGlassAlreadyOpen(ContractRevert, PermissionError):
+    """An institution opens a break-glass window while its previous one on that patient is open. Solidity: ``BreakGlassAlreadyOpen(address patient, address institution, uint64 expiresAt)``."""
+    hint = 'break-glass windows are never renewed while open: use the open one'
+class BreakGlassCapExceeded(ContractRevert, PermissionError):
+    """A window would bring an institution's break-glass time on a patient above the period cap. Solidity: ``BreakGlassCapExceeded(address patient, address institution, uint64 used, uint64 cap)``."""
+    hint = 'the break-glass budget for this patient is spent for this period: ask the patient or a guardian for consent'
+class BreakGlassCooldown(ContractRevert, PermissionError):
+    """An institution opens a break-glass window within the cooldown after its previous one. Solidity: ``BreakGlassCooldown(address patient, address institution, uint64 availableAt)``."""
+    hint = 'wait until the cooldown ends, or ask the patient or a guardian for consent'
+class BreakGlassNotOpen(ContractRevert, LookupError):
+    """A break-glass window that is not open is closed. Solidity: ``BreakGlassNotOpen(address patient, address institution)``."""
+    hint = 'that institution has no open break-glass window on this patient'
 class BreakGlassTooLong(ContractRevert, ValueError):
     """A break-glass window is longer than the cap. Solidity: ``BreakGlassTooLong(uint64 duration, uint64 max)``."""
     hint = 'break-glass access is capped (72 hours): ask for a shorter duration'
-
 class CannotGuardSelf(ContractRevert, ValueError):
     """A patient appoints itself as guardian. Solidity: ``CannotGuardSelf(address patient)``."""
     hint = 'a patient cannot be their own guardian'
-
 class EmptyBatch(ContractRevert, ValueError):
     """A batch has no records. Solidity: ``EmptyBatch()``."""
     hint = 'a batch needs at least one record'
-
 class EmptyGenesis(ContractRevert, ValueError):
     """The constructor's genesis list is empty. Solidity: ``EmptyGenesis()``."""
     hint = 'deploy with at least one genesis member'
-
 class GenesisLengthMismatch(ContractRevert, ValueError):
     """The constructor's genesis arrays differ in length. Solidity: ``GenesisLengthMismatch()``."""
     hint = 'give one role, key and metadata hash per genesis member'
-
 class GrantNotFound(ContractRevert, LookupError):
     """A revocation names a grant that does not exist. Solidity: ``GrantNotFound(address patient, address grantee, bytes32 scope)``."""
     hint = 'there is no live grant for that grantee and scope'
-
 class GuardianNotFound(ContractRevert, LookupError):
     """A guardian to remove was never appointed (or was removed). Solidity: ``GuardianNotFound(address patient, address guardian)``."""
     hint = 'that address is not a guardian of the patient'
-
 class InvalidAccountNonce(ContractRevert, PermissionError):
     """A nonce is consumed out of order (OpenZeppelin Nonces). Solidity: ``InvalidAccountNonce(address account, uint256 currentNonce)``."""
     hint = 'the nonce was already used: read nonces(account) and sign again'
-
 class InvalidEncryptionKey(ContractRevert, ValueError):
     """An encryption public key is zero. Solidity: ``InvalidEncryptionKey()``."""
     hint = 'register a 32-byte X25519 public key (not zero)'
-
+class InvalidEndpoint(ContractRevert, ValueError):
+    """A node endpoint is not an http(s) URL of at most 256 bytes. Solidity: ``InvalidEndpoint()``."""
+    hint = 'publish an https:// (or http://) URL of at most 256 bytes'
 class InvalidExpiry(ContractRevert, ValueError):
     """An expiry time is not in the future. Solidity: ``InvalidExpiry(uint64 expiresAt, uint256 timestamp)``."""
     hint = 'choose an expiry time in the future'
-
 class InvalidLifetime(ContractRevert, ValueError):
     """The proposal lifetime is zero. Solidity: ``InvalidLifetime()``."""
     hint = 'the proposal lifetime must be at least one second'
-
 class InvalidPurpose(ContractRevert, ValueError):
     """A purpose code is not one of TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH. Solidity: ``InvalidPurpose(uint8 purpose)``."""
     hint = 'use one of the HL7 PurposeOfUse codes in careledger.codes.Purpose'
-
 class InvalidPurposes(ContractRevert, ValueError):
     """A purpose bitmask has bits outside the known purposes. Solidity: ``InvalidPurposes(uint32 purposes)``."""
     hint = 'a purpose mask may only carry TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH and PUBHLTH'
-
 class InvalidRoles(ContractRevert, ValueError):
     """A role bitmask is zero or has unknown bits. Solidity: ``InvalidRoles(uint8 roles)``."""
     hint = 'roles are a bitmask of PROVIDER=1, RESEARCHER=2, EMERGENCY=4'
-
 class InvalidScope(ContractRevert, ValueError):
     """A scope is zero. Solidity: ``InvalidScope()``."""
     hint = 'a scope is a record id, a category code or SCOPE_ALL, never zero'
-
 class InvalidShortString(ContractRevert, ValueError):
     """A short string is malformed (OpenZeppelin ShortStrings). Solidity: ``InvalidShortString()``."""
     hint = 'an EIP-712 name or version is malformed: redeploy the contract'
-
 class InvalidSignature(ContractRevert, PermissionError):
     """A signed consent is forged, replayed, for another chain or contract, or its nonce was used. Solidity: ``InvalidSignature(address signer)``."""
     hint = 'the signature does not match this chain, contract, signer and current nonce: sign again'
-
 class InvalidStatus(ContractRevert, ValueError):
     """A proposal's change does not apply to the member's current status. Solidity: ``InvalidStatus(address account, uint8 status)``."""
     hint = "the institution's status does not allow this change"
-
 class InvalidThreshold(ContractRevert, ValueError):
     """A threshold is zero or above the number of active members. Solidity: ``InvalidThreshold(uint32 threshold, uint32 members)``."""
     hint = 'the threshold must be between 1 and the number of active members'
-
+class LastActiveMember(ContractRevert, ValueError):
+    """A suspension or removal would leave the consortium with no active member. Solidity: ``LastActiveMember(address account)``."""
+    hint = 'the consortium must keep at least one active member: admit another first'
 class MissingRole(ContractRevert, PermissionError):
     """An institution lacks the role an action needs. Solidity: ``MissingRole(address account, uint8 role)``."""
     hint = 'the institution lacks the role this action needs: ask the consortium'
-
 class NoPurposes(ContractRevert, ValueError):
     """A grant carries an empty purpose set. Solidity: ``NoPurposes()``."""
     hint = 'grant at least one purpose of use (e.g. TREAT)'
-
 class NotActiveInstitution(ContractRevert, PermissionError):
     """The caller (or grantee) is not an active member of the consortium. Solidity: ``NotActiveInstitution(address account)``."""
     hint = 'the account is not an admitted, unsuspended institution of the consortium'
-
 class NotIssuer(ContractRevert, PermissionError):
-    """An institution amends a version another institution issued. Solidity: ``NotIssuer(bytes32 previousVersion, address issuer, address caller)``."""
-    hint = 'only the institution that anchored a version may amend it'
-
+    """An institution acts on a record another institution issued. Solidity: ``NotIssuer(bytes32 recordId, address issuer, address caller)``."""
+    hint = 'only the institution that anchored a record may amend it or record its erasure'
 class NotMember(ContractRevert, LookupError):
     """An account that is not a member (never admitted, or removed) is named where a member is needed. Solidity: ``NotMember(address account)``."""
     hint = 'that address is not a consortium member (never admitted, or removed): check it (careledger institution list)'
-
 class NotPatientOrGuardian(ContractRevert, PermissionError):
     """The caller (or signer) is neither the patient nor a live guardian of the patient. Solidity: ``NotPatientOrGuardian(address actor, address patient)``."""
     hint = 'only the patient or a guardian the patient appointed (and not expired) may do this'
-
 class PreviousVersionNotFound(ContractRevert, LookupError):
     """An amendment names a previous version that was never anchored. Solidity: ``PreviousVersionNotFound(bytes32 previousVersion)``."""
     hint = 'the previous version is not anchored: check the record id'
-
 class ProposalAlreadyExecuted(ContractRevert, ValueError):
     """A proposal is approved after it was executed. Solidity: ``ProposalAlreadyExecuted(uint256 proposalId)``."""
     hint = 'the proposal was already executed'
-
 class ProposalExpired(ContractRevert, TimeoutError):
     """A proposal is approved after its lifetime. Solidity: ``ProposalExpired(uint256 proposalId, uint64 expiredAt)``."""
     hint = 'the proposal expired before reaching the threshold: propose again'
-
 class ProposalNotFound(ContractRevert, LookupError):
     """No proposal has that id. Solidity: ``ProposalNotFound(uint256 proposalId)``."""
     hint = 'check the proposal id (careledger institution proposals)'
-
+class RecordBindingMismatch(ContractRevert, PermissionError):
+    """A record is anchored, but not for this patient, category and commitment. Solidity: ``RecordBindingMismatch(bytes32 recordId)``."""
+    hint = "the record is anchored for another patient, category or ciphertext: the local record index is wrong or forged; fetch the record's pointer from its issuer again"
 class RecordIdNotOwned(ContractRevert, ValueError):
-    """A record id lies outside the anchoring institution's namespace. Solidity: ``RecordIdNotOwned(bytes32 recordId, address caller)``."""
+    """A record id lies outside the anchoring institution's namespace, or is a batch-member id. Solidity: ``RecordIdNotOwned(bytes32 recordId, address caller)``."""
     hint = "a record id must start with the issuing institution's address: let the SDK choose it"
-
+class RecordNotAnchored(ContractRevert, LookupError):
+    """A record id was never anchored (no single anchor, no batch, or an index beyond its batch). Solidity: ``RecordNotAnchored(bytes32 recordId)``."""
+    hint = 'the record id was never anchored on this chain: check the id'
+class RequestMismatch(ContractRevert, ValueError):
+    """The details passed with a request id differ from those it was made with. Solidity: ``RequestMismatch(uint256 requestId)``."""
+    hint = "pass the request's details exactly as its AccessRequested event holds them"
 class RequestNotFound(ContractRevert, LookupError):
     """No access request has that id. Solidity: ``RequestNotFound(uint256 requestId)``."""
     hint = 'check the request id (careledger patient requests)'
-
 class RequestNotPending(ContractRevert, ValueError):
     """An access request is answered a second time. Solidity: ``RequestNotPending(uint256 requestId, uint8 status)``."""
     hint = 'the request was already approved or rejected'
-
 class SignatureExpired(ContractRevert, PermissionError):
     """A signed consent is submitted after its deadline. Solidity: ``SignatureExpired(uint256 deadline, uint256 timestamp)``."""
     hint = "the signature's deadline has passed: ask the patient to sign again"
-
 class StringTooLong(ContractRevert, ValueError):
     """A string does not fit a short string (OpenZeppelin ShortStrings). Solidity: ``StringTooLong(string str)``."""
     hint = 'an EIP-712 name or version is too long: redeploy with a shorter one'
-
 class VersionAlreadySuperseded(ContractRevert, ValueError):
     """An amendment names a version that already has a successor. Solidity: ``VersionAlreadySuperseded(bytes32 previousVersion, bytes32 nextVersion)``."""
     hint = 'amend the latest version (careledger record versions)'
-
 class ZeroAddress(ContractRevert, ValueError):
     """An address argument is zero. Solidity: ``ZeroAddress()``."""
     hint = 'pass a non-zero address'
-
 class ZeroCommitment(ContractRevert, ValueError):
     """A record's commitment is zero. Solidity: ``ZeroCommitment()``."""
     hint = 'a commitment cannot be zero'
-
 class ZeroDuration(ContractRevert, ValueError):
     """A break-glass window of zero seconds is asked for. Solidity: ``ZeroDuration()``."""
     hint = 'give a break-glass duration of at least one second'
-
 class ZeroRoot(ContractRevert, ValueError):
     """A batch root is zero. Solidity: ``ZeroRoot()``."""
     hint = 'a batch root cannot be zero: build the Merkle tree with the SDK'
+
 
 #: 4-byte selector -> (class, argument names, ABI types), for decoding revert data.
 REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple[str, ...]]] = {
@@ -417,7 +410,12 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("30d23813"): (AlreadyAnchored, ('recordId',), ('bytes32',)),
     bytes.fromhex("094775b0"): (AlreadyApproved, ('proposalId', 'member'), ('uint256', 'address')),
     bytes.fromhex("0268f929"): (AlreadyMember, ('account',), ('address',)),
-    bytes.fromhex("213d8d34"): (BatchAlreadyAnchored, ('root',), ('bytes32',)),
+    bytes.fromhex("b06e7cae"): (BatchAlreadyAnchored, ('batchId',), ('bytes28',)),
+    bytes.fromhex("6e8b0f59"): (BatchIdNotOwned, ('batchId', 'caller'), ('bytes28', 'address')),
+    bytes.fromhex("2373e947"): (BreakGlassAlreadyOpen, ('patient', 'institution', 'expiresAt'), ('address', 'address', 'uint64')),
+    bytes.fromhex("2d83a10a"): (BreakGlassCapExceeded, ('patient', 'institution', 'used', 'cap'), ('address', 'address', 'uint64', 'uint64')),
+    bytes.fromhex("50ac6c60"): (BreakGlassCooldown, ('patient', 'institution', 'availableAt'), ('address', 'address', 'uint64')),
+    bytes.fromhex("d042fede"): (BreakGlassNotOpen, ('patient', 'institution'), ('address', 'address')),
     bytes.fromhex("068dc044"): (BreakGlassTooLong, ('duration', 'max'), ('uint64', 'uint64')),
     bytes.fromhex("3f023a45"): (CannotGuardSelf, ('patient',), ('address',)),
     bytes.fromhex("c2e5347d"): (EmptyBatch, (), ()),
@@ -427,6 +425,7 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("925f444b"): (GuardianNotFound, ('patient', 'guardian'), ('address', 'address')),
     bytes.fromhex("752d88c0"): (InvalidAccountNonce, ('account', 'currentNonce'), ('address', 'uint256')),
     bytes.fromhex("411ca7ca"): (InvalidEncryptionKey, (), ()),
+    bytes.fromhex("f1cbb567"): (InvalidEndpoint, (), ()),
     bytes.fromhex("d236324a"): (InvalidExpiry, ('expiresAt', 'timestamp'), ('uint64', 'uint256')),
     bytes.fromhex("a378ebfd"): (InvalidLifetime, (), ()),
     bytes.fromhex("525aca88"): (InvalidPurpose, ('purpose',), ('uint8',)),
@@ -437,17 +436,21 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("d855c4f4"): (InvalidSignature, ('signer',), ('address',)),
     bytes.fromhex("7b6f9ab2"): (InvalidStatus, ('account', 'status'), ('address', 'uint8')),
     bytes.fromhex("07fb268a"): (InvalidThreshold, ('threshold', 'members'), ('uint32', 'uint32')),
+    bytes.fromhex("710bc213"): (LastActiveMember, ('account',), ('address',)),
     bytes.fromhex("bb6c1639"): (MissingRole, ('account', 'role'), ('address', 'uint8')),
     bytes.fromhex("ce26db2d"): (NoPurposes, (), ()),
     bytes.fromhex("365a3a84"): (NotActiveInstitution, ('account',), ('address',)),
-    bytes.fromhex("986b4388"): (NotIssuer, ('previousVersion', 'issuer', 'caller'), ('bytes32', 'address', 'address')),
+    bytes.fromhex("986b4388"): (NotIssuer, ('recordId', 'issuer', 'caller'), ('bytes32', 'address', 'address')),
     bytes.fromhex("16d6142c"): (NotMember, ('account',), ('address',)),
     bytes.fromhex("315f9f76"): (NotPatientOrGuardian, ('actor', 'patient'), ('address', 'address')),
     bytes.fromhex("b6879936"): (PreviousVersionNotFound, ('previousVersion',), ('bytes32',)),
     bytes.fromhex("4eec80e6"): (ProposalAlreadyExecuted, ('proposalId',), ('uint256',)),
     bytes.fromhex("cbde4c2e"): (ProposalExpired, ('proposalId', 'expiredAt'), ('uint256', 'uint64')),
     bytes.fromhex("428d06a9"): (ProposalNotFound, ('proposalId',), ('uint256',)),
+    bytes.fromhex("bd4d04e0"): (RecordBindingMismatch, ('recordId',), ('bytes32',)),
     bytes.fromhex("efd1f8b2"): (RecordIdNotOwned, ('recordId', 'caller'), ('bytes32', 'address')),
+    bytes.fromhex("80508bec"): (RecordNotAnchored, ('recordId',), ('bytes32',)),
+    bytes.fromhex("6ac7972e"): (RequestMismatch, ('requestId',), ('uint256',)),
     bytes.fromhex("4ec726c7"): (RequestNotFound, ('requestId',), ('uint256',)),
     bytes.fromhex("a8306b61"): (RequestNotPending, ('requestId', 'status'), ('uint256', 'uint8')),
     bytes.fromhex("f88f0490"): (SignatureExpired, ('deadline', 'timestamp'), ('uint256', 'uint256')),

@@ -3,16 +3,12 @@ key; record ids; and the checks that tie a ciphertext to its on-chain anchor."""
 
 from __future__ import annotations
 
-import secrets
-
 from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from careledger.chain import Sender
 from careledger.codes import Purpose
-from careledger.contracts import CareLedger, ContractTx
-from careledger.contracts.merkle import leaf_hash
-from careledger.contracts.merkle import verify as merkle_verify
+from careledger.contracts import CareLedger, ContractTx, is_batch_member
 from careledger.crypto import DataKey, EncryptionKeyPair, unwrap_data_key, wrap_data_key
 from careledger.errors import (
     AccessNotAuthorized,
@@ -21,6 +17,7 @@ from careledger.errors import (
     InvalidInput,
     KeyNotShared,
     NotAnchored,
+    RecordNotAnchored,
     WrappedKeyNotFound,
 )
 from careledger.store import RecordPointer, Workspace
@@ -29,19 +26,9 @@ from careledger.validate import address, bytes32
 ZERO32 = b"\x00" * 32
 
 
-def new_record_id(issuer: str) -> bytes:
-    """A fresh record id in ``issuer``'s namespace: its 20-byte address, then 12 random bytes.
-
-    The RecordRegistry only accepts ids that start with the anchoring institution's address;
-    that is how it knows, without storing anything, who may supersede a version. The id reveals
-    nothing about the record (the issuer is public in the anchor event anyway).
-    """
-    return bytes.fromhex(address(issuer)[2:]) + secrets.token_bytes(12)
-
-
 def check_record_id(record_id: bytes, issuer: str) -> bytes:
-    """Raise ``InvalidInput`` unless ``record_id`` lies in ``issuer``'s namespace."""
-    if record_id[:20] != bytes.fromhex(address(issuer)[2:]):
+    """Raise ``InvalidInput`` unless ``record_id`` is a single-record id in ``issuer``'s namespace."""
+    if record_id[:20] != bytes.fromhex(address(issuer)[2:]) or is_batch_member(record_id):
         raise InvalidInput(
             f"record id 0x{record_id.hex()} must start with the issuing institution's address "
             f"{address(issuer)}; let the SDK choose one (omit record_id) or use "
@@ -106,31 +93,35 @@ class Actor:
                          wrap_data_key(self.unwrap(ptr), ptr.binding, key))
 
 
-def verify_commitment(ledger: CareLedger, ptr: RecordPointer, blob: bytes) -> None:
-    """Check ``blob`` against the anchor (single record or Merkle batch).
+def verify_pointer(ledger: CareLedger, ptr: RecordPointer) -> None:
+    """Check a record-index entry against the chain: the record is anchored for exactly this
+    patient, category and commitment (single records by their binding, batch members by their
+    Merkle proof to their batch's root). After this, the pointer's patient and category are the
+    chain's, not a local file's.
 
     Raises:
-        NotAnchored: the record is not on chain.
-        CommitmentMismatch: the blob is not the anchored ciphertext.
+        NotAnchored: the record (or its batch) is not on chain.
+        RecordBindingMismatch: the chain binds the id to another patient, category or commitment.
     """
-    commitment = keccak(blob)
-    if commitment != ptr.commitment_bytes:
+    try:
+        ledger.records.check_binding(ptr.patient, ptr.id_bytes, ptr.commitment_bytes,
+                                     ptr.category_code, ptr.proof_bytes)
+    except RecordNotAnchored as exc:
+        raise NotAnchored(f"record {ptr.record_id} is not anchored on chain (yet)") from exc
+
+
+def verify_commitment(ledger: CareLedger, ptr: RecordPointer, blob: bytes) -> None:
+    """Check ``blob`` against the pointer and the pointer against the chain (``verify_pointer``).
+
+    Raises:
+        CommitmentMismatch: the blob is not the pointer's ciphertext.
+        NotAnchored, RecordBindingMismatch: see ``verify_pointer``.
+    """
+    if keccak(blob) != ptr.commitment_bytes:
         raise CommitmentMismatch(
             f"the ciphertext of record {ptr.record_id} does not match its commitment: "
             "the blob store returned other bytes; do not trust this copy")
-    root = ptr.root_bytes
-    if root is None:
-        onchain = ledger.records.commitment_of(ptr.id_bytes)
-        if onchain == ZERO32:
-            raise NotAnchored(f"record {ptr.record_id} is not anchored on chain (yet)")
-        if onchain != commitment:
-            raise CommitmentMismatch(f"record {ptr.record_id}: on-chain commitment differs")
-        return
-    if not ledger.records.batch(root).anchored:
-        raise NotAnchored(f"batch {ptr.batch_root} of record {ptr.record_id} is not anchored")
-    leaf = leaf_hash(ptr.patient, ptr.id_bytes, commitment, ptr.category_code)
-    if not merkle_verify(ptr.proof_bytes, root, leaf):
-        raise CommitmentMismatch(f"record {ptr.record_id} is not in batch {ptr.batch_root}")
+    verify_pointer(ledger, ptr)
 
 
 def latest_version(ledger: CareLedger, record_id: str | bytes) -> bytes:

@@ -1,22 +1,34 @@
 """Institutions that read records: ``Institution`` (base of ``Provider``) and ``Researcher``.
 
-Every grantee reads through ``Institution.access``: the access is logged on chain first (it
-reverts unless authorised at that block), then the ciphertext and the wrapped key are fetched,
-the key unwrapped, the record decrypted and its commitment checked against the anchor.
+Every grantee reads through ``Institution.access``: the ciphertext is fetched and checked
+against the record's on-chain binding (patient, category, commitment), the key's presence is
+checked, then the access is logged on chain (it reverts unless authorised at that block), and
+only then is the key unwrapped and the record decrypted.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
-from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from careledger.actors.base import ZERO32, Actor, verify_commitment
-from careledger.codes import Purpose
+from careledger.codes import Purpose, reason_hash
 from careledger.crypto import decrypt_record
+from careledger.errors import AccessNotAuthorized, KeyNotShared
 from careledger.store import RecordPointer
 from careledger.validate import address
+
+
+@dataclass(frozen=True)
+class BreakGlassOpening:
+    """A break-glass window opened: the receipt, and the reason code with the salt of its
+    on-chain hash (kept by the institution)."""
+
+    receipt: TxReceipt
+    reason_code: str
+    salt: bytes
 
 
 class Institution(Actor):
@@ -31,11 +43,12 @@ class Institution(Actor):
                        reason: str) -> int:
         """Ask ``patient`` for access; returns the request id.
 
-        Only a salted hash of ``reason`` goes on chain (the text stays with the requester).
+        Only a salted hash of ``reason`` goes on chain (the text and salt stay with the
+        requester, who sends them to the patient off chain).
         """
-        reason_hash = keccak(text=f"careledger.reason:{secrets.token_hex(16)}:{reason}")
+        hashed = reason_hash(reason, secrets.token_bytes(16))
         receipt = self.transact(self.ledger.consent.request_access(
-            address(patient), scope, Purpose.parse(purpose), reason_hash))
+            address(patient), scope, Purpose.parse(purpose), hashed))
         return self.ledger.consent.request_id_from(receipt)
 
     def access(self, record_id: str | bytes, purpose: Purpose | str = Purpose.TREAT) -> bytes:
@@ -49,19 +62,27 @@ class Institution(Actor):
                 anchored one or is gone; never wrong plaintext.
         """
         ptr = self.ws.index.get(record_id)
-        self.log_access(ptr, Purpose.parse(purpose))
-        return self.read_verified(ptr)
-
-    def log_access(self, ptr: RecordPointer, purpose: Purpose) -> TxReceipt:
-        """The on-chain half of ``access``: ``recordAccess``, which reverts unless authorised."""
-        return self.transact(self.ledger.consent.record_access(
-            ptr.patient, ptr.id_bytes, ptr.category_code, purpose))
-
-    def read_verified(self, ptr: RecordPointer) -> bytes:
-        """Fetch, verify against the anchor, unwrap and decrypt (after ``log_access``)."""
+        p = Purpose.parse(purpose)
+        # everything that can fail without the chain is checked before anything is logged
         blob = self.ws.blobs.get(ptr.cid)
         verify_commitment(self.ledger, ptr, blob)
+        if not self.ledger.consent.is_authorized_for_record(
+                ptr.patient, self.address, ptr.id_bytes, ptr.category_code, p):
+            raise AccessNotAuthorized.with_args(
+                patient=ptr.patient, accessor=self.address, recordId=ptr.id_bytes, purpose=int(p))
+        if not self.ws.keys.has(ptr.record_id, ptr.version, self.keypair.public_bytes):
+            raise KeyNotShared(
+                f"no data key for record {ptr.record_id} is wrapped to your key: nothing was "
+                "logged; ask the patient to share it")
+        self.log_access(ptr, p)
         return decrypt_record(blob, self.unwrap(ptr), ptr.binding)
+
+    def log_access(self, ptr: RecordPointer, purpose: Purpose) -> TxReceipt:
+        """The on-chain half of ``access``: ``recordAccess``, which reverts unless the record is
+        bound to the pointer's patient, category and commitment and a consent covers it."""
+        return self.transact(self.ledger.consent.record_access(
+            ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
+            ptr.proof_bytes))
 
     def release_key(self, record_id: str | bytes, grantee: str,
                     purpose: Purpose | str = Purpose.TREAT) -> None:
@@ -75,10 +96,17 @@ class Institution(Actor):
         """
         self.release_to(self.ws.index.get(record_id), address(grantee), Purpose.parse(purpose))
 
-    def break_glass(self, patient: str, reason_code: str, duration: int) -> TxReceipt:
-        """Open emergency (ETREAT) access to ``patient`` for ``duration`` seconds (≤ 72 h)."""
-        return self.transact(self.ledger.consent.break_glass(
-            address(patient), keccak(text=f"careledger.reason:{reason_code}"), duration))
+    def break_glass(self, patient: str, reason_code: str, duration: int) -> BreakGlassOpening:
+        """Open emergency (ETREAT) access to ``patient`` for ``duration`` seconds (≤ 72 h; no
+        renewal while open, a cooldown after, a cap per period: see docs/contracts-v2.md).
+
+        Only a salted hash of ``reason_code`` goes on chain; keep the returned salt to show the
+        reason later (to the patient, an auditor).
+        """
+        salt = secrets.token_bytes(16)
+        receipt = self.transact(self.ledger.consent.break_glass(
+            address(patient), reason_hash(reason_code, salt), duration))
+        return BreakGlassOpening(receipt, reason_code, salt)
 
 
 class Researcher(Institution):

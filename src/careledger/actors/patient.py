@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from web3.types import TxReceipt
 
 from careledger import validate
-from careledger.actors.base import Actor, verify_commitment
+from careledger.actors.base import ZERO32, Actor, verify_commitment
 from careledger.chain import Sender
 from careledger.codes import SCOPE_ALL, Purpose, RequestStatus, purpose_mask
 from careledger.contracts import AccessRequest, CareLedger
 from careledger.crypto import EncryptionKeyPair, decrypt_record, shred
-from careledger.errors import InvalidInput
+from careledger.errors import InvalidInput, NotThePatient
 from careledger.store import Workspace
 
 
@@ -35,9 +35,17 @@ class Patient(Actor):
         self.patient = validate.address(acting_for, "patient") if acting_for else self.wallet
 
     def register_key(self) -> TxReceipt:
-        """Register this patient's X25519 public key on chain (records get wrapped to it)."""
-        return self.transact(self.ledger.consent.register_patient_key(
-            self.patient, self.keypair.public_bytes))
+        """Register this patient's X25519 public key on chain (records get wrapped to it).
+
+        Raises:
+            NotThePatient: a guardian tried: only the patient sets the patient's key (a
+                guardian's key would keep decrypting new records after its guardianship ends).
+        """
+        if self.patient != self.wallet:
+            raise NotThePatient(
+                f"{self.wallet} acts for {self.patient} as guardian: only the patient registers "
+                "the patient's encryption key (by transaction or a signed RegisterKey)")
+        return self.transact(self.ledger.consent.register_patient_key(self.keypair.public_bytes))
 
     def grant(self, grantee: str, scope: bytes, purposes: Iterable[Purpose | str],
               expires_at: int) -> TxReceipt:
@@ -70,20 +78,26 @@ class Patient(Actor):
         return self.transact(self.ledger.consent.remove_guardian(validate.address(guardian)))
 
     def approve_request(self, request_id: int, expires_at: int) -> TxReceipt:
-        """Approve an access request (creates the grant)."""
-        return self.transact(self.ledger.consent.approve_request(request_id, expires_at))
+        """Approve an access request: its purpose is granted until ``expires_at`` (the grant's
+        other purposes keep their own expiries)."""
+        request = self.ledger.consent.request(request_id, from_block=self.ledger.deployment.block)
+        return self.transact(self.ledger.consent.approve_request(request.details, expires_at))
 
     def reject_request(self, request_id: int) -> TxReceipt:
         """Reject an access request."""
-        return self.transact(self.ledger.consent.reject_request(request_id))
+        request = self.ledger.consent.request(request_id, from_block=self.ledger.deployment.block)
+        return self.transact(self.ledger.consent.reject_request(request.details))
 
     def pending_requests(self) -> list[AccessRequest]:
         """This patient's access requests that await an answer."""
-        consent = self.ledger.consent
-        logs = consent.logs("AccessRequested", from_block=self.ledger.deployment.block,
-                            patient=self.patient)
-        requests = [consent.request(int(lg["args"]["requestId"])) for lg in logs]
+        requests = self.ledger.consent.requests(from_block=self.ledger.deployment.block,
+                                                patient=self.patient)
         return [r for r in requests if r.status is RequestStatus.PENDING]
+
+    def close_break_glass(self, institution: str) -> TxReceipt:
+        """Close ``institution``'s open break-glass window on this patient at once."""
+        return self.transact(self.ledger.consent.close_break_glass(
+            self.patient, validate.address(institution)))
 
     def share(self, record_id: str | bytes, grantee: str,
               purpose: Purpose | str = Purpose.TREAT) -> None:
@@ -105,13 +119,31 @@ class Patient(Actor):
         return decrypt_record(blob, self.unwrap(ptr), ptr.binding)
 
     def erase(self, record_id: str | bytes) -> int:
-        """Crypto-shred: destroy every wrapped copy of the record's data key.
+        """Crypto-shred: destroy every wrapped copy of the data key of every version of the
+        record (earlier versions and amendments alike).
 
-        The anchor stays on chain and still proves what existed; nobody can decrypt any more.
+        The anchors stay on chain and still prove what existed; nobody can decrypt any more.
         Returns the number of wrapped keys destroyed.
         """
         ptr = self.ws.index.get(record_id)
         if ptr.patient != self.patient:
             raise InvalidInput(f"record {ptr.record_id} belongs to another patient")
-        return shred(self.ws.keys, ptr.id_bytes)
+        return sum(shred(self.ws.keys, rid) for rid in self.versions_of(ptr.id_bytes))
+
+    def versions_of(self, record_id: bytes) -> list[bytes]:
+        """Every version id of a record, oldest first: earlier ones from the record index
+        (``previous_version`` links), later ones from the chain (``nextVersionOf``)."""
+        chain = [record_id]
+        current = record_id
+        while self.ws.index.has(current):
+            previous = self.ws.index.get(current).previous_bytes
+            if previous == ZERO32 or previous in chain:
+                break
+            chain.insert(0, previous)
+            current = previous
+        nxt = self.ledger.records.next_version_of(record_id)
+        while nxt != ZERO32 and nxt not in chain:
+            chain.append(nxt)
+            nxt = self.ledger.records.next_version_of(nxt)
+        return chain
 

@@ -11,11 +11,11 @@ from typing import Any
 from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
-from careledger.actors.base import ZERO32, check_record_id, new_record_id
+from careledger.actors.base import ZERO32, check_record_id
 from careledger.actors.institution import Institution
 from careledger.chain import Sender, SentTransaction
 from careledger.codes import Category
-from careledger.contracts import CareLedger
+from careledger.contracts import CareLedger, batch_member_id, new_batch_id, new_record_id
 from careledger.contracts.merkle import MerkleTree, leaf_hash
 from careledger.crypto import EncryptionKeyPair, RecordBinding, encrypt_record, wrap_data_key
 from careledger.errors import CommitmentMismatch, InvalidInput
@@ -140,37 +140,50 @@ class Provider(Institution):
         """Finish a publication that stopped part-way (crash, node restart, dropped tx)."""
         ptr = self.ws.index.get(record_id)
         if ptr.batch_root is not None:
-            return self._resume_batch_member(ptr)
-        onchain = self.ledger.records.commitment_of(ptr.id_bytes)
-        if onchain == ptr.commitment_bytes:
+            self._resume_batch(ptr.id_bytes[:28])
+            return PublishedRecord(self.ws.index.get(ptr.record_id), None)
+        bound = self.ledger.records.binding_of(ptr.id_bytes)
+        if bound == _leaf(ptr):
             if ptr.status != "anchored":
                 ptr.status = "anchored"
                 self.ws.index.put(ptr)
             return PublishedRecord(ptr, None)
-        if onchain != ZERO32:
+        if bound != ZERO32:
             raise CommitmentMismatch(
-                f"record {ptr.record_id} is anchored with another commitment on chain; "
+                f"record {ptr.record_id} is anchored with another binding on chain; "
                 "the local index is out of date: do not re-publish under this id")
         return self._anchor(ptr)
 
-    def _resume_batch_member(self, ptr: RecordPointer) -> PublishedRecord:
-        assert ptr.batch_root is not None
-        root = bytes.fromhex(ptr.batch_root[2:])
-        if not self.ledger.records.batch(root).anchored:
-            members = [p for p in self.ws.index.all() if p.batch_root == ptr.batch_root]
-            self._anchor_batch(root, len(members), Category[ptr.category])
-        for p in self.ws.index.all():
-            if p.batch_root == ptr.batch_root and p.status != "anchored":
+    def _batch_members(self, batch_id: bytes) -> list[RecordPointer]:
+        prefix = hex32(batch_id + bytes(4))[:2 + 56]
+        members = [p for p in self.ws.index.all() if p.record_id[:2 + 56] == prefix]
+        return sorted(members, key=lambda p: p.id_bytes)
+
+    def _resume_batch(self, batch_id: bytes) -> PublishedRecord:
+        members = self._batch_members(batch_id)
+        if not members:
+            raise InvalidInput(f"no record of batch 0x{batch_id.hex()} is in the record index")
+        root = bytes.fromhex(str(members[0].batch_root)[2:])
+        onchain = self.ledger.records.batch(batch_id)
+        if not onchain.anchored:
+            self._anchor_batch(batch_id, root, len(members), Category[members[0].category])
+        elif onchain.root != root:
+            raise CommitmentMismatch(
+                f"batch 0x{batch_id.hex()} is anchored with another root on chain; the local "
+                "index is out of date: do not re-publish it")
+        for p in members:
+            if p.status != "anchored":
                 p.status = "anchored"
                 self.ws.index.put(p)
-        return PublishedRecord(self.ws.index.get(ptr.record_id), None)
+        return PublishedRecord(members[0], None)
 
     def reconcile(self) -> ReconcileReport:
         """Make the chain hold every record this provider indexed, exactly once.
 
         1. Re-broadcast journaled transactions the chain lost (same nonce, same hash).
         2. Check every record against the chain; anchor again only what is still missing
-           (the contract refuses a second anchor of an id, so a race cannot duplicate).
+           (the contract refuses a second anchor of an id or a batch, so a race cannot
+           duplicate).
         """
         report = ReconcileReport()
         assert self.sender is not None and self.sender.nonces is not None
@@ -180,20 +193,19 @@ class Provider(Institution):
             self.sender.nonces.resync(self.address)
         mine = [p for p in self.ws.index.all() if p.issuer == self.address]
         report.checked = len(mine)
-        roots_done: dict[str, bool] = {}
+        batches_done: dict[bytes, bool] = {}
         for p in mine:
             if p.batch_root is not None:
-                if p.batch_root not in roots_done:
-                    on = self.ledger.records.batch(bytes.fromhex(p.batch_root[2:])).anchored
+                batch_id = p.id_bytes[:28]
+                if batch_id not in batches_done:
+                    on = self.ledger.records.batch(batch_id).anchored
                     if not on:
-                        members = [q for q in mine if q.batch_root == p.batch_root]
-                        self._anchor_batch(bytes.fromhex(p.batch_root[2:]), len(members),
-                                           Category[p.category])
+                        self._resume_batch(batch_id)
                         report.batches_anchored_again += 1
-                    roots_done[p.batch_root] = on
-                if roots_done[p.batch_root]:
+                    batches_done[batch_id] = on
+                if batches_done[batch_id]:
                     report.already_on_chain += 1
-            elif self.ledger.records.commitment_of(p.id_bytes) == p.commitment_bytes:
+            elif self.ledger.records.binding_of(p.id_bytes) == _leaf(p):
                 report.already_on_chain += 1
             else:
                 self.resume_record(p.record_id)
@@ -205,17 +217,18 @@ class Provider(Institution):
         return report
 
     def publish_batch(self, items: Sequence[tuple[str, bytes]], category: Category | str,
-                      *, record_ids: Sequence[bytes] | None = None,
+                      *, batch_id: bytes | None = None,
                       progress: Any = None) -> tuple[bytes, list[RecordPointer], TxReceipt | None]:
         """Publish many records of one category with a single ``anchorBatch``.
 
-        Each record gets its own data key, blob and wrapped keys; the per-record Merkle
-        inclusion proofs stay off chain in the record index.
+        Each record gets its own data key, blob and wrapped keys; its id is the batch id and
+        its leaf index; the per-record Merkle proofs stay off chain in the record index.
 
         Args:
             items: ``(patient, plaintext)`` pairs.
             category: the category of every record in the batch.
-            record_ids: optional ids (for idempotent retries); random otherwise.
+            batch_id: a 28-byte batch id (``new_batch_id``) to resume an interrupted batch
+                idempotently; random otherwise.
             progress: optional callable ``progress(n_done)`` for progress bars.
 
         Returns:
@@ -224,12 +237,14 @@ class Provider(Institution):
         cat = category if isinstance(category, Category) else Category.parse(category)
         if not items:
             raise InvalidInput("a batch needs at least one record")
-        if record_ids is not None and len(record_ids) != len(items):
-            raise InvalidInput("record_ids must have one id per item")
+        if batch_id is None:
+            batch_id = new_batch_id(self.address)
+        elif batch_id[:20] != bytes.fromhex(self.address[2:]):
+            raise InvalidInput(f"batch id 0x{batch_id.hex()} is not in {self.address}'s namespace")
         pointers: list[RecordPointer] = []
         key_cache: dict[str, bytes] = {}
         for i, (patient, plaintext) in enumerate(items):
-            rid = self._record_id(record_ids[i] if record_ids is not None else None)
+            rid = batch_member_id(batch_id, i)
             if self.ws.index.has(rid):
                 pointers.append(self.ws.index.get(rid))
             else:
@@ -237,20 +252,29 @@ class Provider(Institution):
                                                         key_cache))
             if progress is not None:
                 progress(i + 1)
-        leaves = [leaf_hash(p.patient, p.id_bytes, p.commitment_bytes, cat.code)
-                  for p in pointers]
-        tree = MerkleTree.build(leaves)
+        tree = MerkleTree.build([_leaf(p) for p in pointers])
         root_hex = hex32(tree.root)
         for i, p in enumerate(pointers):
             p.batch_root = root_hex
             p.proof = [hex32(x) for x in tree.proof(i)]
             self.ws.index.put(p)
-        done = self.ledger.records.batch(tree.root).anchored
-        receipt = None if done else self._anchor_batch(tree.root, len(pointers), cat)
+        onchain = self.ledger.records.batch(batch_id)
+        if onchain.anchored and onchain.root != tree.root:
+            raise CommitmentMismatch(
+                f"batch 0x{batch_id.hex()} is already anchored with another root: the items "
+                "differ from the first attempt; publish them as a new batch")
+        receipt = None if onchain.anchored else self._anchor_batch(batch_id, tree.root,
+                                                                   len(pointers), cat)
         for p in pointers:
             p.status = "anchored"
             self.ws.index.put(p)
         return tree.root, pointers, receipt
 
-    def _anchor_batch(self, root: bytes, count: int, category: Category) -> TxReceipt:
-        return self.transact(self.ledger.records.anchor_batch(root, count, category.code))
+    def _anchor_batch(self, batch_id: bytes, root: bytes, count: int,
+                      category: Category) -> TxReceipt:
+        return self.transact(self.ledger.records.anchor_batch(batch_id, root, count, category.code))
+
+
+def _leaf(ptr: RecordPointer) -> bytes:
+    """The binding leaf of a pointer, as ``RecordRegistry.leafHash`` computes it."""
+    return leaf_hash(ptr.patient, ptr.id_bytes, ptr.commitment_bytes, ptr.category_code)

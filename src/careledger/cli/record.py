@@ -103,11 +103,13 @@ def record_versions(ctx: Ctx, record_id: str) -> None:
 
     ledger = ctx.ledger()
     rid = bytes32(record_id, "record id")
-    if ledger.records.commitment_of(rid) == b"\x00" * 32:
+    if not ledger.records.is_anchored(rid):
         raise NotAnchored(f"record 0x{rid.hex()} is not anchored on this chain: check the id "
                           "(careledger record publish prints it)")
     n = 0
     while rid != b"\x00" * 32:
         n += 1
-        click.echo(f"v{n}  0x{rid.hex()}  commitment 0x{ledger.records.commitment_of(rid).hex()}")
+        anchored = ledger.records.anchored(rid, from_block=ledger.deployment.block)
+        commitment = anchored.commitment.hex() if anchored else "(batch member)"
+        click.echo(f"v{n}  0x{rid.hex()}  commitment 0x{commitment}")
         rid = ledger.records.next_version_of(rid)

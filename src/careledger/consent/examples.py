@@ -10,10 +10,14 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from careledger.codes import SCOPE_ALL, Purpose, purpose_mask
+from careledger.codes import SCOPE_ALL, Category, Purpose, purpose_mask
 from careledger.consent.messages import (
+    AnswerRequestConsent,
+    CloseBreakGlassConsent,
     Eip712Domain,
     GrantConsent,
+    RegisterKeyConsent,
+    RemoveGuardianConsent,
     RevokeConsent,
     SetGuardianConsent,
 )
@@ -30,6 +34,8 @@ EXAMPLE_GRANTEE = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 EXAMPLE_SCOPE_NAME = "ALL"
 EXAMPLE_EXPIRES_AT = 1_798_761_600  # 2027-01-01T00:00:00Z
 EXAMPLE_DEADLINE = 1_782_864_000  # 2026-07-01T00:00:00Z
+#: An X25519 public key (illustrative).
+EXAMPLE_ENCRYPTION_KEY = bytes.fromhex("8f" * 32)
 
 
 def frontend_examples() -> dict[str, Any]:
@@ -49,10 +55,24 @@ def frontend_examples() -> dict[str, Any]:
     guardian = SetGuardianConsent(patient=patient.address, guardian=EXAMPLE_GUARDIAN,
                                   expires_at=EXAMPLE_EXPIRES_AT, nonce=2,
                                   deadline=EXAMPLE_DEADLINE)
+    remove = RemoveGuardianConsent(patient=patient.address, guardian=EXAMPLE_GUARDIAN, nonce=3,
+                                   deadline=EXAMPLE_DEADLINE)
+    register = RegisterKeyConsent(patient=patient.address, encryption_key=EXAMPLE_ENCRYPTION_KEY,
+                                  nonce=4, deadline=EXAMPLE_DEADLINE)
+    answer = AnswerRequestConsent(request_id=1, requester=EXAMPLE_GRANTEE, patient=patient.address,
+                                  scope=Category.LAB.code, purpose=int(Purpose.HRESCH),
+                                  approve=True, expires_at=EXAMPLE_EXPIRES_AT,
+                                  signer=patient.address, nonce=5, deadline=EXAMPLE_DEADLINE)
+    close = CloseBreakGlassConsent(patient=patient.address, institution=EXAMPLE_GRANTEE,
+                                   signer=patient.address, nonce=6, deadline=EXAMPLE_DEADLINE)
     return {
         "grant.json": grant.typed_data(domain),
         "revoke.json": revoke.typed_data(domain),
         "set-guardian.json": guardian.typed_data(domain),
+        "remove-guardian.json": remove.typed_data(domain),
+        "register-key.json": register.typed_data(domain),
+        "answer-request.json": answer.typed_data(domain),
+        "close-break-glass.json": close.typed_data(domain),
         "relay-payload.json": sign_consent(grant, domain, patient).to_json(),
     }
 

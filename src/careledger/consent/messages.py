@@ -1,7 +1,8 @@
 """EIP-712 typed data of the ConsentRegistry: the domain and the signed consent types.
 
-- ``GrantConsent``, ``RevokeConsent``, ``SetGuardianConsent``: the three signed types of
-  ``ConsentRegistry``, field for field like the Solidity typehashes
+- ``GrantConsent``, ``RevokeConsent``, ``SetGuardianConsent``, ``RemoveGuardianConsent``,
+  ``RegisterKeyConsent``, ``AnswerRequestConsent``, ``CloseBreakGlassConsent``: the signed types
+  of ``ConsentRegistry`` (every patient action has one), field for field like the Solidity typehashes
   (``docs/contract-api.md``). ``typed_data(domain)`` is the exact JSON a browser wallet signs
   with ``eth_signTypedData_v4``.
 - ``Eip712Domain``: read from the contract itself (EIP-5267 ``eip712Domain()``) and checked
@@ -24,7 +25,8 @@ from eth_utils.address import is_address, to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 
-from careledger.contracts import ConsentRegistry, ContractTx
+from careledger.codes import Purpose
+from careledger.contracts import ConsentRegistry, ContractTx, RequestDetails
 from careledger.errors import (
     ChainIdMismatch,
     DomainMismatch,
@@ -36,7 +38,7 @@ from careledger.errors import (
 MAX_SAFE_JSON_INT = 2**53 - 1
 
 DOMAIN_NAME = "CareLedger ConsentRegistry"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
 #: keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 EIP712_DOMAIN_TYPE = (
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
@@ -213,6 +215,9 @@ class _SignedType:
                 if not isinstance(value, (bytes, bytearray)) or len(value) != 32:
                     raise InvalidInput(f"{sol_name} must be 32 bytes, got {value!r}")
                 object.__setattr__(self, attr, bytes(value))
+            elif sol_type == "bool":
+                if not isinstance(value, bool):
+                    raise InvalidInput(f"{sol_name} must be true or false, got {value!r}")
             else:
                 _check_uint(value, int(sol_type.removeprefix("uint")), sol_name)
 
@@ -259,7 +264,7 @@ class _SignedType:
         for (n, t), v in zip(self.FIELDS, self.values(), strict=True):
             if t == "bytes32":
                 out[n] = "0x" + v.hex()
-            elif t == "address":
+            elif t in ("address", "bool"):
                 out[n] = v
             else:
                 out[n] = _json_int(v)
@@ -298,6 +303,10 @@ class _SignedType:
                 kwargs[_camel_to_snake(n)] = _parse_address(data[n], what)
             elif t == "bytes32":
                 kwargs[_camel_to_snake(n)] = _parse_bytes32(data[n], what)
+            elif t == "bool":
+                if not isinstance(data[n], bool):
+                    raise MalformedTypedData(f"{what} must be true or false, got {data[n]!r}")
+                kwargs[_camel_to_snake(n)] = data[n]
             else:
                 kwargs[_camel_to_snake(n)] = _parse_int(data[n], what)
         try:
@@ -386,11 +395,129 @@ class SetGuardianConsent(_SignedType):
             self.patient, self.guardian, self.expires_at, self.deadline, signature)
 
 
-#: Any of the three signed consent types.
-ConsentMessage: TypeAlias = GrantConsent | RevokeConsent | SetGuardianConsent
+@dataclass(frozen=True)
+class RemoveGuardianConsent(_SignedType):
+    """``RemoveGuardian(address patient,address guardian,uint256 nonce,uint256 deadline)`` —
+    signed by the patient, submitted with ``removeGuardianBySig``."""
 
-MESSAGE_TYPES: dict[str, type[GrantConsent | RevokeConsent | SetGuardianConsent]] = {
-    c.TYPE_NAME: c for c in (GrantConsent, RevokeConsent, SetGuardianConsent)
+    TYPE_NAME: ClassVar[str] = "RemoveGuardian"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("patient", "address"), ("guardian", "address"), ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    )
+
+    patient: str
+    guardian: str
+    nonce: int
+    deadline: int
+
+    @property
+    def signer_address(self) -> str:
+        """Only the patient removes a guardian."""
+        return self.patient
+
+    def to_tx(self, registry: ConsentRegistry, signature: bytes) -> ContractTx:
+        """The ``removeGuardianBySig`` transaction carrying this message and ``signature``."""
+        return registry.remove_guardian_by_sig(self.patient, self.guardian, self.deadline, signature)
+
+
+@dataclass(frozen=True)
+class RegisterKeyConsent(_SignedType):
+    """``RegisterKey(address patient,bytes32 encryptionKey,uint256 nonce,uint256 deadline)`` —
+    signed by the patient only, submitted with ``registerPatientKeyBySig``."""
+
+    TYPE_NAME: ClassVar[str] = "RegisterKey"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("patient", "address"), ("encryptionKey", "bytes32"), ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    )
+
+    patient: str
+    encryption_key: bytes
+    nonce: int
+    deadline: int
+
+    @property
+    def signer_address(self) -> str:
+        """Only the patient registers the patient's key."""
+        return self.patient
+
+    def to_tx(self, registry: ConsentRegistry, signature: bytes) -> ContractTx:
+        """The ``registerPatientKeyBySig`` transaction carrying this message and ``signature``."""
+        return registry.register_patient_key_by_sig(self.patient, self.encryption_key,
+                                                    self.deadline, signature)
+
+
+@dataclass(frozen=True)
+class AnswerRequestConsent(_SignedType):
+    """``AnswerRequest(uint256 requestId,address requester,address patient,bytes32 scope,
+    uint8 purpose,bool approve,uint64 expiresAt,address signer,uint256 nonce,uint256 deadline)``
+    — signed by the patient or a guardian, submitted with ``answerRequestBySig``."""
+
+    TYPE_NAME: ClassVar[str] = "AnswerRequest"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("requestId", "uint256"), ("requester", "address"), ("patient", "address"),
+        ("scope", "bytes32"), ("purpose", "uint8"), ("approve", "bool"),
+        ("expiresAt", "uint64"), ("signer", "address"), ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    )
+
+    request_id: int
+    requester: str
+    patient: str
+    scope: bytes
+    purpose: int
+    approve: bool
+    expires_at: int
+    signer: str
+    nonce: int
+    deadline: int
+
+    @property
+    def details(self) -> RequestDetails:
+        """The request's details, as ``approveRequest`` takes them."""
+        return RequestDetails(self.request_id, self.requester, self.patient, self.scope,
+                              Purpose(self.purpose))
+
+    def to_tx(self, registry: ConsentRegistry, signature: bytes) -> ContractTx:
+        """The ``answerRequestBySig`` transaction carrying this message and ``signature``."""
+        return registry.answer_request_by_sig(self.details, self.approve, self.expires_at,
+                                              self.signer, self.deadline, signature)
+
+
+@dataclass(frozen=True)
+class CloseBreakGlassConsent(_SignedType):
+    """``CloseBreakGlass(address patient,address institution,address signer,uint256 nonce,
+    uint256 deadline)`` — signed by the patient or a guardian, submitted with
+    ``closeBreakGlassBySig``."""
+
+    TYPE_NAME: ClassVar[str] = "CloseBreakGlass"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("patient", "address"), ("institution", "address"), ("signer", "address"),
+        ("nonce", "uint256"), ("deadline", "uint256"),
+    )
+
+    patient: str
+    institution: str
+    signer: str
+    nonce: int
+    deadline: int
+
+    def to_tx(self, registry: ConsentRegistry, signature: bytes) -> ContractTx:
+        """The ``closeBreakGlassBySig`` transaction carrying this message and ``signature``."""
+        return registry.close_break_glass_by_sig(self.patient, self.institution, self.signer,
+                                                 self.deadline, signature)
+
+
+#: Any of the ConsentRegistry's signed types.
+ConsentMessage: TypeAlias = (GrantConsent | RevokeConsent | SetGuardianConsent
+                             | RemoveGuardianConsent | RegisterKeyConsent | AnswerRequestConsent
+                             | CloseBreakGlassConsent)
+
+MESSAGE_TYPES: dict[str, type[ConsentMessage]] = {
+    c.TYPE_NAME: c for c in (GrantConsent, RevokeConsent, SetGuardianConsent,
+                             RemoveGuardianConsent, RegisterKeyConsent, AnswerRequestConsent,
+                             CloseBreakGlassConsent)
 }
 
 
@@ -429,5 +556,4 @@ def parse_typed_data(typed_data: Mapping[str, Any] | str) -> tuple[ConsentMessag
         )
     message = cls.from_message_json(typed_data["message"])
     domain = Eip712Domain.from_json(typed_data["domain"])
-    assert isinstance(message, (GrantConsent, RevokeConsent, SetGuardianConsent))
     return message, domain

@@ -7,14 +7,25 @@ else, e.g. a front-runner, applied it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hexbytes import HexBytes
 from web3.exceptions import Web3Exception
 
 from careledger.chain import Sender
-from careledger.consent.messages import ConsentMessage, GrantConsent, RevokeConsent
-from careledger.consent.signing import SignedConsent
+from careledger.codes import RequestStatus, purposes_of
+from careledger.consent.messages import (
+    AnswerRequestConsent,
+    ConsentMessage,
+    GrantConsent,
+    RegisterKeyConsent,
+    RemoveGuardianConsent,
+    RevokeConsent,
+    SetGuardianConsent,
+)
+from careledger.consent.signing import SignedConsent, chain_time
 from careledger.contracts import ConsentRegistry
 from careledger.errors import (
     CareLedgerError,
@@ -117,13 +128,24 @@ class Relayer:
 
     def state_matches(self, message: ConsentMessage) -> bool:
         """True if the chain already holds what ``message`` asks for."""
+        reg = self.registry
         if isinstance(message, GrantConsent):
-            grant = self.registry.grant_of(message.patient, message.grantee, message.scope)
-            return grant.purposes == message.purposes and grant.expires_at == message.expires_at
+            grant = reg.grant_of(message.patient, message.grantee, message.scope)
+            return grant.purposes == message.purposes and all(
+                grant.expiry(p) == message.expires_at for p in purposes_of(message.purposes))
         if isinstance(message, RevokeConsent):
-            grant = self.registry.grant_of(message.patient, message.grantee, message.scope)
-            return grant.purposes == 0
-        return self.registry.guardian_expiry(message.patient, message.guardian) == message.expires_at
+            return reg.grant_of(message.patient, message.grantee, message.scope).purposes == 0
+        if isinstance(message, SetGuardianConsent):
+            return reg.guardian_expiry(message.patient, message.guardian) == message.expires_at
+        if isinstance(message, RemoveGuardianConsent):
+            return reg.guardian_expiry(message.patient, message.guardian) == 0
+        if isinstance(message, RegisterKeyConsent):
+            return reg.patient_key(message.patient) == message.encryption_key
+        if isinstance(message, AnswerRequestConsent):
+            wanted = RequestStatus.APPROVED if message.approve else RequestStatus.REJECTED
+            return reg.request_status(message.request_id) is wanted
+        window = reg.break_glass_window(message.patient, message.institution)
+        return window.expires_at != 0 and not window.open_at(chain_time(reg))
 
     def _already_applied(self, signed: SignedConsent, exc: BaseException, *, spent: int,
                          ours: str | None) -> RelayResult | None:
@@ -147,21 +169,37 @@ class Relayer:
         try:
             head = int(reg.chain.call_rpc("eth_blockNumber", lambda: reg.chain.w3.eth.block_number))
             start = max(0, head - self.log_lookback)
-            if isinstance(msg, GrantConsent):
-                logs = reg.logs("ConsentGranted", from_block=start, patient=msg.patient,
-                                grantee=msg.grantee, scope=msg.scope)
-                logs = [lg for lg in logs if int(lg["args"]["purposes"]) == msg.purposes
-                        and int(lg["args"]["expiresAt"]) == msg.expires_at]
-            elif isinstance(msg, RevokeConsent):
-                logs = reg.logs("ConsentRevoked", from_block=start, patient=msg.patient,
-                                grantee=msg.grantee, scope=msg.scope)
-            else:
-                logs = reg.logs("GuardianSet", from_block=start, patient=msg.patient,
-                                guardian=msg.guardian)
-                logs = [lg for lg in logs if int(lg["args"]["expiresAt"]) == msg.expires_at]
+            event, filters, keep = _applier_query(msg)
+            logs = [lg for lg in reg.logs(event, from_block=start, **filters) if keep(lg["args"])]
         except (Web3Exception, ValueError, CareLedgerError):
             return "", None
         if not logs:
             return "", None
         last = logs[-1]
         return HexBytes(last["transactionHash"]).to_0x_hex(), int(last["blockNumber"])
+
+
+def _applier_query(msg: ConsentMessage) -> tuple[str, dict[str, Any], Callable[[Any], bool]]:
+    """The event that applying ``msg`` emits, its indexed filters, and a test of its data."""
+    if isinstance(msg, GrantConsent):
+        return ("ConsentGranted", {"patient": msg.patient, "grantee": msg.grantee,
+                                   "scope": msg.scope},
+                lambda a: int(a["purposes"]) == msg.purposes
+                and int(a["expiresAt"]) == msg.expires_at)
+    if isinstance(msg, RevokeConsent):
+        return ("ConsentRevoked", {"patient": msg.patient, "grantee": msg.grantee,
+                                   "scope": msg.scope}, lambda a: True)
+    if isinstance(msg, SetGuardianConsent):
+        return ("GuardianSet", {"patient": msg.patient, "guardian": msg.guardian},
+                lambda a: int(a["expiresAt"]) == msg.expires_at)
+    if isinstance(msg, RemoveGuardianConsent):
+        return ("GuardianRemoved", {"patient": msg.patient, "guardian": msg.guardian},
+                lambda a: True)
+    if isinstance(msg, RegisterKeyConsent):
+        return ("PatientKeyRegistered", {"patient": msg.patient},
+                lambda a: bytes(a["encryptionKey"]) == msg.encryption_key)
+    if isinstance(msg, AnswerRequestConsent):
+        event = "AccessRequestApproved" if msg.approve else "AccessRequestRejected"
+        return event, {"requestId": msg.request_id}, lambda a: True
+    return ("BreakGlassClosed", {"patient": msg.patient, "institution": msg.institution},
+            lambda a: True)

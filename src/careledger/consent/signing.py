@@ -21,21 +21,28 @@ from typing import Any, ClassVar
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
+from web3.exceptions import Web3Exception
 
 from careledger.codes import Purpose, purpose_mask
 from careledger.consent.messages import (
     DOMAIN_NAME,
     DOMAIN_VERSION,
+    AnswerRequestConsent,
+    CloseBreakGlassConsent,
     ConsentMessage,
     Eip712Domain,
     GrantConsent,
+    RegisterKeyConsent,
+    RemoveGuardianConsent,
     RevokeConsent,
     SetGuardianConsent,
     parse_typed_data,
 )
-from careledger.contracts import ConsentRegistry
+from careledger.contracts import ConsentRegistry, RequestDetails
 from careledger.errors import (
+    CareLedgerError,
     ChainIdMismatch,
     DomainMismatch,
     InvalidInput,
@@ -131,26 +138,44 @@ class SignedConsent:
     FORMAT: ClassVar[str] = "careledger.signed-consent/1"
 
     @classmethod
-    def create(cls, message: ConsentMessage, domain: Eip712Domain,
-               signature: bytes | str) -> SignedConsent:
-        """Check ``signature`` (low-s, recovers to ``message``'s signer) and wrap it.
+    def create(cls, message: ConsentMessage, domain: Eip712Domain, signature: bytes | str, *,
+               registry: ConsentRegistry | None = None) -> SignedConsent:
+        """Check ``signature`` and wrap it: an EOA's low-s ECDSA signature that recovers to the
+        message's signer, or, given ``registry`` (for its chain), a contract wallet's signature
+        that the signer accepts through EIP-1271 ``isValidSignature``.
 
         Raises:
-            MalleableSignature: malformed or high-s signature.
-            SignatureMismatch: it recovers to another address.
+            MalleableSignature: a malformed or high-s ECDSA signature of an EOA.
+            SignatureMismatch: neither the signer's ECDSA signature nor accepted by it (EIP-1271).
         """
-        sig = normalize_signature(signature)
-        recovered = recover_signer(message, domain, sig)
-        if recovered != message.signer_address:
-            raise SignatureMismatch(
-                f"the signature recovers to {recovered}, but this {message.TYPE_NAME} must be "
-                f"signed by {message.signer_address}: wrong account, or the typed data changed"
-            )
-        return cls(message=message, domain=domain, signer=recovered, signature=sig)
+        try:
+            raw = bytes(HexBytes(signature))
+        except ValueError as exc:
+            raise MalleableSignature(f"the signature is not hex: {exc}") from exc
+        recovered = ""
+        problem: CareLedgerError | None = None
+        try:
+            sig = normalize_signature(raw)
+            recovered = recover_signer(message, domain, sig)
+            if recovered == message.signer_address:
+                return cls(message=message, domain=domain, signer=recovered, signature=sig)
+        except MalleableSignature as exc:
+            problem = exc
+        if registry is not None and eip1271_accepts(registry, message.signer_address,
+                                                    message.digest(domain), raw):
+            return cls(message=message, domain=domain, signer=message.signer_address,
+                       signature=raw)
+        if problem is not None:
+            raise problem
+        raise SignatureMismatch(
+            f"the signature recovers to {recovered}, but this {message.TYPE_NAME} must be "
+            f"signed by {message.signer_address}: wrong account, or the typed data changed"
+            + ("" if registry is not None else
+               " (a contract wallet's signature is checked with the chain: pass registry=)"))
 
     @classmethod
-    def from_wallet(cls, typed_data: Mapping[str, Any] | str,
-                    signature_hex: str | bytes) -> SignedConsent:
+    def from_wallet(cls, typed_data: Mapping[str, Any] | str, signature_hex: str | bytes, *,
+                    registry: ConsentRegistry | None = None) -> SignedConsent:
         """Accept what a browser wallet returns for ``eth_signTypedData_v4``.
 
         Args:
@@ -162,7 +187,7 @@ class SignedConsent:
             MalleableSignature, SignatureMismatch: the signature is unusable or not the signer's.
         """
         message, domain = parse_typed_data(typed_data)
-        return cls.create(message, domain, signature_hex)
+        return cls.create(message, domain, signature_hex, registry=registry)
 
     @property
     def signature_hex(self) -> str:
@@ -182,7 +207,8 @@ class SignedConsent:
         return {"typedData": self.typed_data(), "signature": self.signature_hex}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | str) -> SignedConsent:
+    def from_json(cls, data: Mapping[str, Any] | str, *,
+                  registry: ConsentRegistry | None = None) -> SignedConsent:
         """Parse the relayer payload (``to_json``) and verify the signature.
 
         Raises:
@@ -199,7 +225,7 @@ class SignedConsent:
         sig = data["signature"]
         if not isinstance(sig, str):
             raise MalformedTypedData("signature must be a 0x-hex string")
-        return cls.from_wallet(data["typedData"], sig)
+        return cls.from_wallet(data["typedData"], sig, registry=registry)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``to_json()`` atomically (temp file, fsync, rename); return the path."""
@@ -219,7 +245,8 @@ class SignedConsent:
         return p
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> SignedConsent:
+    def load(cls, path: str | os.PathLike[str], *,
+             registry: ConsentRegistry | None = None) -> SignedConsent:
         """Read a file written by ``save`` (or by a wallet page) and verify its signature.
 
         Raises:
@@ -231,7 +258,7 @@ class SignedConsent:
             text = p.read_text()
         except FileNotFoundError as exc:
             raise InvalidInput(f"no signed consent file at {p}") from exc
-        return cls.from_json(text)
+        return cls.from_json(text, registry=registry)
 
     def check_for(self, registry: ConsentRegistry, *, now: int | None = None) -> None:
         """Local checks before spending gas: domain, chain, deadline, signature.
@@ -264,16 +291,39 @@ class SignedConsent:
                 f"{DOMAIN_NAME!r} v{DOMAIN_VERSION!r}"
             )
         if now is None:
-            now = _chain_time(registry)
+            now = chain_time(registry)
         if self.message.deadline < now:
             raise SignatureExpired(
                 f"SignatureExpired(deadline={self.message.deadline}, timestamp={now}): "
                 f"{SignatureExpired.hint}", "SignatureExpired",
                 {"deadline": self.message.deadline, "timestamp": now})
-        SignedConsent.create(self.message, self.domain, self.signature)
+        SignedConsent.create(self.message, self.domain, self.signature, registry=registry)
 
 
-def _chain_time(registry: ConsentRegistry) -> int:
+#: EIP-1271 ``isValidSignature(bytes32,bytes)`` magic value.
+EIP1271_MAGIC = bytes.fromhex("1626ba7e")
+_EIP1271_ABI = [{"type": "function", "name": "isValidSignature", "stateMutability": "view",
+                 "inputs": [{"name": "hash", "type": "bytes32"}, {"name": "signature", "type": "bytes"}],
+                 "outputs": [{"name": "", "type": "bytes4"}]}]
+
+
+def eip1271_accepts(registry: ConsentRegistry, signer: str, digest: bytes, signature: bytes) -> bool:
+    """True if ``signer`` is a contract whose ``isValidSignature(digest, signature)`` returns the
+    EIP-1271 magic value at the latest block (what OpenZeppelin ``SignatureChecker`` asks)."""
+    w3 = registry.chain.w3
+    try:
+        if not registry.chain.call_rpc("eth_getCode", lambda: w3.eth.get_code(signer)):  # type: ignore[arg-type]
+            return False
+        wallet = w3.eth.contract(address=to_checksum_address(signer), abi=_EIP1271_ABI)
+        result = registry.chain.call_rpc(
+            "isValidSignature", lambda: wallet.functions.isValidSignature(digest, signature).call())
+    except (Web3Exception, ValueError, CareLedgerError):
+        return False
+    return bytes(result) == EIP1271_MAGIC
+
+
+def chain_time(registry: ConsentRegistry) -> int:
+    """The latest block's timestamp (what deadlines and expiries are compared with)."""
     chain = registry.chain
     block = chain.call_rpc("eth_getBlock", lambda: chain.w3.eth.get_block("latest"))
     return int(block["timestamp"])
@@ -318,7 +368,7 @@ class ConsentSigner:
 
     def _deadline(self, deadline: int | None) -> int:
         if deadline is None:
-            return _chain_time(self.registry) + DEFAULT_DEADLINE_SECONDS
+            return chain_time(self.registry) + DEFAULT_DEADLINE_SECONDS
         return deadline
 
     def _nonce(self, signer: str, nonce: int | None) -> int:
@@ -356,6 +406,43 @@ class ConsentSigner:
         return SetGuardianConsent(patient=patient, guardian=guardian, expires_at=expires_at,
                                   nonce=self._nonce(patient, nonce),
                                   deadline=self._deadline(deadline))
+
+    def remove_guardian_message(self, patient: str, guardian: str, *,
+                                deadline: int | None = None,
+                                nonce: int | None = None) -> RemoveGuardianConsent:
+        """A ``RemoveGuardian`` the patient signs."""
+        return RemoveGuardianConsent(patient=patient, guardian=guardian,
+                                     nonce=self._nonce(patient, nonce),
+                                     deadline=self._deadline(deadline))
+
+    def register_key_message(self, patient: str, encryption_key: bytes, *,
+                             deadline: int | None = None,
+                             nonce: int | None = None) -> RegisterKeyConsent:
+        """A ``RegisterKey`` the patient signs (only the patient sets the patient's key)."""
+        return RegisterKeyConsent(patient=patient, encryption_key=encryption_key,
+                                  nonce=self._nonce(patient, nonce),
+                                  deadline=self._deadline(deadline))
+
+    def answer_message(self, request: RequestDetails, approve: bool, expires_at: int = 0, *,
+                       signer: str | None = None, deadline: int | None = None,
+                       nonce: int | None = None) -> AnswerRequestConsent:
+        """An ``AnswerRequest`` (approve until ``expires_at``, or reject) signed by ``signer``
+        (default: the request's patient)."""
+        who = signer or request.patient
+        return AnswerRequestConsent(
+            request_id=request.request_id, requester=request.requester, patient=request.patient,
+            scope=request.scope, purpose=int(request.purpose), approve=approve,
+            expires_at=expires_at, signer=who, nonce=self._nonce(who, nonce),
+            deadline=self._deadline(deadline))
+
+    def close_break_glass_message(self, patient: str, institution: str, *,
+                                  signer: str | None = None, deadline: int | None = None,
+                                  nonce: int | None = None) -> CloseBreakGlassConsent:
+        """A ``CloseBreakGlass`` signed by ``signer`` (default: the patient)."""
+        who = signer or patient
+        return CloseBreakGlassConsent(patient=patient, institution=institution, signer=who,
+                                      nonce=self._nonce(who, nonce),
+                                      deadline=self._deadline(deadline))
 
     def sign(self, message: ConsentMessage, account: LocalAccount) -> SignedConsent:
         """Sign ``message`` with ``account`` under this registry's domain."""

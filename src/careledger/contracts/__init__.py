@@ -4,17 +4,35 @@ contract whose reads return decoded structs and whose writes return a ``Contract
 
 from careledger.contracts.artifacts import DEPLOYABLE, Artifact, load_artifact
 from careledger.contracts.base import ContractTx, ContractWrapper
-from careledger.contracts.consent import AccessRequest, ConsentRegistry, Eip5267Domain, Grant
+from careledger.contracts.consent import (
+    AccessRequest,
+    BreakGlassWindow,
+    ConsentRegistry,
+    Eip5267Domain,
+    Grant,
+    RequestDetails,
+)
 from careledger.contracts.deployment import CareLedger, Deployment, GenesisMember, abi_hash, deploy
 from careledger.contracts.institutions import InstitutionRegistry, Member, Proposal
 from careledger.contracts.merkle import MerkleTree, leaf_hash
-from careledger.contracts.records import Batch, RecordRegistry
+from careledger.contracts.records import (
+    AnchoredRecord,
+    Batch,
+    RecordRegistry,
+    batch_member_id,
+    is_batch_member,
+    issuer_of_id,
+    new_batch_id,
+    new_record_id,
+)
 
 __all__ = [
     "DEPLOYABLE",
     "AccessRequest",
+    "AnchoredRecord",
     "Artifact",
     "Batch",
+    "BreakGlassWindow",
     "CareLedger",
     "ConsentRegistry",
     "ContractTx",
@@ -28,8 +46,14 @@ __all__ = [
     "MerkleTree",
     "Proposal",
     "RecordRegistry",
+    "RequestDetails",
     "abi_hash",
+    "batch_member_id",
     "deploy",
+    "is_batch_member",
+    "issuer_of_id",
     "leaf_hash",
     "load_artifact",
+    "new_batch_id",
+    "new_record_id",
 ]

@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 from careledger.errors import ArtifactNotFound
 
 #: Contracts a deployment consists of, in deployment order.
-DEPLOYABLE: tuple[str, ...] = ("InstitutionRegistry", "ConsentRegistry", "RecordRegistry")
+DEPLOYABLE: tuple[str, ...] = ("InstitutionRegistry", "RecordRegistry", "ConsentRegistry")
 
 
 class Artifact(TypedDict):

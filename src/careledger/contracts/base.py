@@ -10,11 +10,13 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from careledger.chain import Chain, Sender, SentTransaction
 from careledger.contracts.artifacts import load_artifact
+from careledger.errors import decode_revert
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,13 @@ class ContractWrapper:
         return f"{type(self).__name__}({self.address})"
 
     def _view(self, fn: str, *args: Any) -> Any:
-        """Call a view function, retrying while the node is unreachable (``RpcUnavailable`` after)."""
-        return self.chain.call_rpc(f"{self.NAME}.{fn}",
-                                   lambda: getattr(self.contract.functions, fn)(*args).call())
+        """Call a view function, retrying while the node is unreachable (``RpcUnavailable``
+        after); a revert becomes the ``ContractRevert`` subclass named like its custom error."""
+        try:
+            return self.chain.call_rpc(f"{self.NAME}.{fn}",
+                                       lambda: getattr(self.contract.functions, fn)(*args).call())
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise decode_revert(exc) from exc
 
     def _tx(self, fn: str, *args: Any, description: str = "") -> ContractTx:
         return ContractTx(getattr(self.contract.functions, fn)(*args), description or fn)

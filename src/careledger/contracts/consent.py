@@ -3,6 +3,7 @@ requests, break-glass and the access log with its on-chain hash-chain head."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_utils.address import to_checksum_address
@@ -10,38 +11,97 @@ from web3.types import TxReceipt
 
 from careledger.codes import Purpose, RequestStatus, purposes_of
 from careledger.contracts.base import ContractTx, ContractWrapper
+from careledger.errors import RequestNotFound
 
 
 @dataclass(frozen=True)
 class Grant:
-    """One grant ``(patient, grantee, scope)``; all zero when there is none."""
+    """One grant ``(patient, grantee, scope)`` as stored; all zero when there is none.
+
+    Attributes:
+        purposes: bit ``p`` set when purpose ``p`` was granted (its expiry may have passed).
+        expires_at: per purpose code, the first second it no longer authorises (0: not granted).
+        granted_at: block time of the last write.
+        epoch: the grantee's admission epoch when it was written.
+    """
 
     purposes: int
-    expires_at: int
+    expires_at: tuple[int, ...]
     granted_at: int
+    epoch: int
 
     @property
     def purpose_list(self) -> list[Purpose]:
-        """The purposes the grant carries."""
+        """The purposes the grant carries (live or expired)."""
         return purposes_of(self.purposes)
 
-    def live_at(self, timestamp: int) -> bool:
-        """True while the grant authorises something (one comparison, as on chain)."""
-        return self.purposes != 0 and timestamp < self.expires_at
+    def expiry(self, purpose: Purpose) -> int:
+        """When ``purpose`` stops authorising (0 if not granted)."""
+        return self.expires_at[int(purpose)]
+
+    def live_at(self, purpose: Purpose, timestamp: int) -> bool:
+        """True while ``purpose`` is live (one comparison, as on chain; epoch not checked)."""
+        return timestamp < self.expires_at[int(purpose)]
 
 
 @dataclass(frozen=True)
-class AccessRequest:
-    """An institution's request for access, as the registry stores it."""
+class RequestDetails:
+    """An access request as made (from its ``AccessRequested`` event); passed back to answer it."""
 
     request_id: int
     requester: str
     patient: str
     scope: bytes
     purpose: Purpose
+
+    def as_tuple(self) -> tuple[int, str, str, bytes, int]:
+        """The ABI tuple ``(requestId, requester, patient, scope, purpose)``."""
+        return (self.request_id, self.requester, self.patient, self.scope, int(self.purpose))
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """An institution's request for access: its details, status and the salted reason hash."""
+
+    details: RequestDetails
     status: RequestStatus
-    created_at: int
     reason_hash: bytes
+    block: int
+
+    @property
+    def request_id(self) -> int:
+        """The request's id."""
+        return self.details.request_id
+
+    @property
+    def requester(self) -> str:
+        """The institution that asked."""
+        return self.details.requester
+
+    @property
+    def scope(self) -> bytes:
+        """The scope asked for."""
+        return self.details.scope
+
+    @property
+    def purpose(self) -> Purpose:
+        """The purpose asked for."""
+        return self.details.purpose
+
+
+@dataclass(frozen=True)
+class BreakGlassWindow:
+    """One institution's break-glass window on one patient, and its period budget."""
+
+    opened_at: int
+    expires_at: int
+    period_start: int
+    used_in_period: int
+    epoch: int
+
+    def open_at(self, timestamp: int) -> bool:
+        """True while the window is open."""
+        return timestamp < self.expires_at
 
 
 @dataclass(frozen=True)
@@ -83,9 +143,9 @@ class ConsentRegistry(ContractWrapper):
                                patient, grantee, record_id, category, int(purpose)))
 
     def grant_of(self, patient: str, grantee: str, scope: bytes) -> Grant:
-        """One grant (zeros if none)."""
-        p, e, g = self._view("getGrant", patient, grantee, scope)
-        return Grant(int(p), int(e), int(g))
+        """One grant as stored (zeros if none)."""
+        p, expiries, g, epoch = self._view("getGrant", patient, grantee, scope)
+        return Grant(int(p), tuple(int(x) for x in expiries), int(g), int(epoch))
 
     def audit_head(self, patient: str) -> tuple[bytes, int]:
         """``(head, count)`` of the patient's on-chain access hash chain."""
@@ -100,25 +160,52 @@ class ConsentRegistry(ContractWrapper):
         """When ``guardian``'s appointment ends (0 if none)."""
         return int(self._view("guardianExpiry", patient, guardian))
 
-    def break_glass_expiry(self, patient: str, institution: str) -> int:
-        """When ``institution``'s break-glass window on ``patient`` closes (0 if none)."""
-        return int(self._view("breakGlassExpiry", patient, institution))
+    def break_glass_window(self, patient: str, institution: str) -> BreakGlassWindow:
+        """``institution``'s break-glass window on ``patient`` (all zero if never opened)."""
+        opened, expires, start, used, epoch = self._view("breakGlassWindow", patient, institution)
+        return BreakGlassWindow(int(opened), int(expires), int(start), int(used), int(epoch))
 
-    def request(self, request_id: int) -> AccessRequest:
-        """One access request, decoded.
+    def request_status(self, request_id: int) -> RequestStatus:
+        """The status of a request.
 
         Raises:
             RequestNotFound: no request has that id.
         """
-        requester, patient, scope, purpose, status, created, reason = self._view(
-            "getRequest", request_id)
-        return AccessRequest(request_id, to_checksum_address(requester),
-                             to_checksum_address(patient), bytes(scope), Purpose(purpose),
-                             RequestStatus(status), int(created), bytes(reason))
+        return RequestStatus(self._view("requestStatus", request_id))
 
     def request_count(self) -> int:
-        """Requests made so far (ids are ``0 .. count-1``)."""
+        """Requests made so far (ids are ``1 .. count``)."""
         return int(self._view("requestCount"))
+
+    def requests(self, *, from_block: int, patient: str | None = None,
+                 requester: str | None = None) -> list[AccessRequest]:
+        """Requests from their ``AccessRequested`` events, with their current status."""
+        filters = {k: v for k, v in (("patient", patient), ("requester", requester)) if v}
+        out = []
+        for lg in self.logs("AccessRequested", from_block=from_block, **filters):
+            a = lg["args"]
+            details = RequestDetails(int(a["requestId"]), to_checksum_address(a["requester"]),
+                                     to_checksum_address(a["patient"]), bytes(a["scope"]),
+                                     Purpose(a["purpose"]))
+            out.append(AccessRequest(details, self.request_status(details.request_id),
+                                     bytes(a["reasonHash"]), int(lg["blockNumber"])))
+        return out
+
+    def request(self, request_id: int, *, from_block: int = 0) -> AccessRequest:
+        """One request, from its event.
+
+        Raises:
+            RequestNotFound: no request has that id.
+        """
+        logs = self.logs("AccessRequested", from_block=from_block, requestId=request_id)
+        if not logs:
+            raise RequestNotFound.with_args(requestId=request_id)
+        a = logs[0]["args"]
+        details = RequestDetails(request_id, to_checksum_address(a["requester"]),
+                                 to_checksum_address(a["patient"]), bytes(a["scope"]),
+                                 Purpose(a["purpose"]))
+        return AccessRequest(details, self.request_status(request_id), bytes(a["reasonHash"]),
+                             int(logs[0]["blockNumber"]))
 
     def request_id_from(self, receipt: TxReceipt) -> int:
         """The id of the request a ``requestAccess`` transaction created."""
@@ -138,10 +225,9 @@ class ConsentRegistry(ContractWrapper):
 
     # -- writes by the patient (or a live guardian) ------------------------------------------
 
-    def register_patient_key(self, patient: str, encryption_key: bytes) -> ContractTx:
-        """Register the patient's X25519 public key (records get wrapped to it)."""
-        return self._tx("registerPatientKey", patient, encryption_key,
-                        description="register patient key")
+    def register_patient_key(self, encryption_key: bytes) -> ContractTx:
+        """The sending patient registers its X25519 public key (records get wrapped to it)."""
+        return self._tx("registerPatientKey", encryption_key, description="register patient key")
 
     def grant(self, patient: str, grantee: str, scope: bytes, purposes: int,
               expires_at: int) -> ContractTx:
@@ -161,14 +247,19 @@ class ConsentRegistry(ContractWrapper):
         """The calling patient removes a guardian."""
         return self._tx("removeGuardian", guardian, description="remove guardian")
 
-    def approve_request(self, request_id: int, expires_at: int) -> ContractTx:
-        """Approve an access request (it becomes a grant until ``expires_at``)."""
-        return self._tx("approveRequest", request_id, expires_at,
-                        description=f"approve request {request_id}")
+    def approve_request(self, request: RequestDetails, expires_at: int) -> ContractTx:
+        """Approve an access request: its purpose expires at ``expires_at`` (others unchanged)."""
+        return self._tx("approveRequest", request.as_tuple(), expires_at,
+                        description=f"approve request {request.request_id}")
 
-    def reject_request(self, request_id: int) -> ContractTx:
+    def reject_request(self, request: RequestDetails) -> ContractTx:
         """Reject an access request."""
-        return self._tx("rejectRequest", request_id, description=f"reject request {request_id}")
+        return self._tx("rejectRequest", request.as_tuple(),
+                        description=f"reject request {request.request_id}")
+
+    def close_break_glass(self, patient: str, institution: str) -> ContractTx:
+        """The patient or a live guardian closes ``institution``'s break-glass window at once."""
+        return self._tx("closeBreakGlass", patient, institution, description="close break-glass")
 
     def increase_nonce(self) -> ContractTx:
         """Void every signature the caller handed out and that was not submitted yet."""
@@ -194,6 +285,30 @@ class ConsentRegistry(ContractWrapper):
         return self._tx("setGuardianBySig", patient, guardian, expires_at, deadline, signature,
                         description=f"SetGuardianBySig for {patient}")
 
+    def remove_guardian_by_sig(self, patient: str, guardian: str, deadline: int,
+                               signature: bytes) -> ContractTx:
+        """Submit a signed ``RemoveGuardian``."""
+        return self._tx("removeGuardianBySig", patient, guardian, deadline, signature,
+                        description=f"RemoveGuardianBySig for {patient}")
+
+    def register_patient_key_by_sig(self, patient: str, encryption_key: bytes, deadline: int,
+                                    signature: bytes) -> ContractTx:
+        """Submit a signed ``RegisterKey``."""
+        return self._tx("registerPatientKeyBySig", patient, encryption_key, deadline, signature,
+                        description=f"RegisterKeyBySig for {patient}")
+
+    def answer_request_by_sig(self, request: RequestDetails, approve: bool, expires_at: int,
+                              signer: str, deadline: int, signature: bytes) -> ContractTx:
+        """Submit a signed ``AnswerRequest``."""
+        return self._tx("answerRequestBySig", request.as_tuple(), approve, expires_at, signer,
+                        deadline, signature, description=f"AnswerRequestBySig for {request.patient}")
+
+    def close_break_glass_by_sig(self, patient: str, institution: str, signer: str,
+                                 deadline: int, signature: bytes) -> ContractTx:
+        """Submit a signed ``CloseBreakGlass``."""
+        return self._tx("closeBreakGlassBySig", patient, institution, signer, deadline, signature,
+                        description=f"CloseBreakGlassBySig for {patient}")
+
     # -- writes by institutions --------------------------------------------------------------
 
     def request_access(self, patient: str, scope: bytes, purpose: Purpose,
@@ -202,12 +317,14 @@ class ConsentRegistry(ContractWrapper):
         return self._tx("requestAccess", patient, scope, int(purpose), reason_hash,
                         description="request access")
 
-    def record_access(self, patient: str, record_id: bytes, category: bytes,
-                      purpose: Purpose) -> ContractTx:
-        """Log an access; it reverts unless a live grant (or break-glass) covers it."""
-        return self._tx("recordAccess", patient, record_id, category, int(purpose),
-                        description="record access")
+    def record_access(self, patient: str, record_id: bytes, category: bytes, commitment: bytes,
+                      purpose: Purpose, proof: Sequence[bytes] = ()) -> ContractTx:
+        """Log an access; it reverts unless the record is bound to ``patient``, ``category`` and
+        ``commitment`` and a live grant (or break-glass) covers it."""
+        return self._tx("recordAccess", patient, record_id, category, commitment, int(purpose),
+                        list(proof), description="record access")
 
-    def break_glass(self, patient: str, reason_code: bytes, duration: int) -> ContractTx:
-        """Open an emergency (ETREAT) window on ``patient`` for ``duration`` seconds."""
-        return self._tx("breakGlass", patient, reason_code, duration, description="break-glass")
+    def break_glass(self, patient: str, reason_hash: bytes, duration: int) -> ContractTx:
+        """Open an emergency (ETREAT) window on ``patient`` for ``duration`` seconds
+        (``reason_hash``: see ``careledger.codes.reason_hash``)."""
+        return self._tx("breakGlass", patient, reason_hash, duration, description="break-glass")

@@ -145,8 +145,8 @@ def deploy(sender: Sender, genesis: Sequence[GenesisMember], *, threshold: int,
         [m.encryption_key for m in genesis], [m.metadata_hash for m in genesis],
         threshold, proposal_lifetime,
     )
-    consent, _ = _deploy_one(sender, "ConsentRegistry", inst)
     records, _ = _deploy_one(sender, "RecordRegistry", inst)
+    consent, _ = _deploy_one(sender, "ConsentRegistry", inst, records)
     return Deployment(
         chain_id=sender.chain.chain_id, institution_registry=inst, consent_registry=consent,
         record_registry=records, block=block, deployer=sender.address,

@@ -23,6 +23,7 @@ class Member:
     status: InstitutionStatus
     roles: Role
     admitted_at: int
+    epoch: int
     encryption_key: bytes
     metadata_hash: bytes
 
@@ -53,9 +54,18 @@ class InstitutionRegistry(ContractWrapper):
 
     def member(self, account: str) -> Member:
         """The registry's record of ``account`` (status NONE if unknown)."""
-        status, roles, admitted, key, meta = self._view("institution", account)
+        status, roles, admitted, epoch, key, meta = self._view("institution", account)
         return Member(to_checksum_address(account), InstitutionStatus(status), Role(roles),
-                      int(admitted), bytes(key), bytes(meta))
+                      int(admitted), int(epoch), bytes(key), bytes(meta))
+
+    def membership(self, account: str) -> tuple[InstitutionStatus, Role, int]:
+        """``(status, roles, epoch)`` of ``account`` in one call."""
+        status, roles, epoch = self._view("membership", account)
+        return InstitutionStatus(status), Role(roles), int(epoch)
+
+    def endpoint_of(self, account: str) -> str:
+        """The URL of ``account``'s CareLedger node (empty if it published none)."""
+        return str(self._view("endpointOf", account))
 
     def is_active(self, account: str) -> bool:
         """True while ``account`` is an admitted, unsuspended member."""
@@ -135,6 +145,10 @@ class InstitutionRegistry(ContractWrapper):
     def approve(self, proposal_id: int) -> ContractTx:
         """Approve a proposal; the approval that reaches the threshold executes it."""
         return self._tx("approve", proposal_id, description=f"approve proposal {proposal_id}")
+
+    def set_endpoint(self, url: str) -> ContractTx:
+        """The sending member publishes the URL of its CareLedger node."""
+        return self._tx("setEndpoint", url, description="set node endpoint")
 
     def update_encryption_key(self, encryption_key: bytes,
                               metadata_hash: bytes = ZERO32) -> ContractTx:
