@@ -299,3 +299,39 @@ def test_devnet_command_runs_in_the_foreground_and_leaves_nothing_behind(tmp_pat
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_devnet_anvil_dies_with_the_command_even_on_sigkill() -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from careledger.chain import pid_alive
+
+    proc = subprocess.Popen([sys.executable, "-c", "from careledger.cli import main; main()",
+                             "devnet", "--chain-id", "31998"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "Ctrl-C" in line or not line:
+                break
+        port = next(line.split()[-1] for line in lines if line.startswith("RPC URL")).rsplit(":", 1)[1]
+        pids = subprocess.run(["pgrep", "-f", f"anvil.*--port {port}"], capture_output=True,
+                              text=True, check=False).stdout.split()
+        assert len(pids) == 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        for _ in range(100):
+            if not pid_alive(int(pids[0])):
+                break
+            time.sleep(0.05)
+        assert not pid_alive(int(pids[0])), "anvil outlived the killed devnet command"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

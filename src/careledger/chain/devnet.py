@@ -11,12 +11,14 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -50,6 +52,16 @@ def _is_native(path: Path) -> bool:
             return fh.read(4) == b"\x7fELF"
     except OSError:
         return False
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGKILL it when the process that started it dies,
+    however that process ends (even by SIGKILL), so no anvil outlives its command or test."""
+    # NOTE: PR_SET_PDEATHSIG (1) fires when the *thread* that forked exits; Devnet is started
+    # from the main thread of the CLI and of the tests.
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 def find_anvil() -> Path:
@@ -227,7 +239,7 @@ class Devnet:
         log = self._log_path.open("wb")
         self.process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         log.close()
         self.port = port

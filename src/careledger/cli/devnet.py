@@ -40,6 +40,9 @@ def devnet(port: int | None, devnet_chain_id: int, state_file: str | None) -> No
     """Start a native anvil, print RPC URL, chain id and funded dev accounts; Ctrl-C stops it."""
     from careledger.chain import Devnet
 
+    # NOTE: a background job of a non-interactive shell starts with SIGINT ignored, and a child
+    # inherits that: restore Python's handler so that Ctrl-C (or kill -INT) stops the devnet.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     node = Devnet(port=port, chain_id=devnet_chain_id, state_file=state_file).start()
     click.echo(f"RPC URL   {node.rpc_url}")
     click.echo(f"chain id  {node.chain_id}")
