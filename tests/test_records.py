@@ -13,13 +13,12 @@ from careledger.actors import Patient, Provider, Researcher, latest_version, ver
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent import ConsentSigner, Relayer
 from careledger.errors import (
-    RecordBindingMismatch,
     AccessNotAuthorized,
     AlreadyAnchored,
-    CommitmentMismatch,
     KeyNotShared,
     MissingRole,
     NotActiveInstitution,
+    RecordBindingMismatch,
 )
 from careledger.store import Workspace
 

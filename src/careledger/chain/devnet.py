@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -54,14 +55,22 @@ def _is_native(path: Path) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGKILL it when the process that started it dies,
-    however that process ends (even by SIGKILL), so no anvil outlives its command or test."""
-    # NOTE: PR_SET_PDEATHSIG (1) fires when the *thread* that forked exits; Devnet is started
+def _death_signal_setter() -> Callable[[], None] | None:
+    """A function for the child, before exec, that asks Linux to SIGKILL it when the process
+    that started it dies, however that one ends (even by SIGKILL): no anvil outlives its
+    command or test. ``None`` off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    # NOTE: libc is loaded here, in the parent, so the child only calls a C function (no import,
+    # no allocation) between fork and exec, which is what makes preexec_fn safe enough with
+    # threads. PR_SET_PDEATHSIG (1) fires when the *thread* that forked exits; Devnet is started
     # from the main thread of the CLI and of the tests.
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def set_death_signal() -> None:
+        prctl(1, signal.SIGKILL, 0, 0, 0)
+
+    return set_death_signal
 
 
 def find_anvil() -> Path:
@@ -239,7 +248,7 @@ class Devnet:
         log = self._log_path.open("wb")
         self.process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=_death_signal_setter(),  # noqa: PLW1509
         )
         log.close()
         self.port = port
