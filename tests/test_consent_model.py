@@ -1,7 +1,8 @@
 """Stateful property test: the consent system on a real anvil against a plain Python model.
 
 Hypothesis drives random sequences of grants (direct and signed), revocations, guardian
-changes, access requests and answers, break-glass, suspensions, time jumps and accesses;
+changes, access requests and answers, break-glass openings and closings, suspensions, time
+jumps and accesses to anchored records;
 after every step the chain must agree with the model. Each example starts from the same
 snapshot (``evm_snapshot`` / ``evm_revert``). Every transaction's timestamp is pinned with
 ``evm_setNextBlockTimestamp`` so the model knows the exact block time of each check.
@@ -16,32 +17,49 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_utils.crypto import keccak
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent import ConsentSigner, Relayer
-from careledger.contracts import ContractTx
+from careledger.contracts import ContractTx, RequestDetails, new_record_id
 from careledger.errors import ContractRevert
 from conftest import SLOW, World, build_world
 
 PATIENTS = ["alice", "bob"]
 INSTITUTIONS = ["hospital_a", "hospital_b", "emergency", "researcher"]
-REC = b"\x42" * 32
-SCOPES = {"ALL": SCOPE_ALL, "LAB": Category.LAB.code, "REC": REC}
+SCOPE_NAMES = ["ALL", "LAB", "REC"]
+#: patient -> (record id, commitment) of one LAB record anchored for it by hospital_a
+RECS: dict[str, tuple[bytes, bytes]] = {}
 MAX_BREAK_GLASS = 72 * 3600
+COOLDOWN = 24 * 3600
+PERIOD = 30 * 86400
+PERIOD_CAP = 7 * 86400
+
+
+def scope_of(patient: str, name: str) -> bytes:
+    return {"ALL": SCOPE_ALL, "LAB": Category.LAB.code}.get(name) or RECS[patient][0]
+
+
+@dataclass
+class Window:
+    opened_at: int = 0
+    expires_at: int = 0
+    period_start: int = 0
+    used: int = 0
 
 
 @dataclass
 class Model:
     now: int
-    grants: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
+    # (patient, institution, scope) -> {purpose code: expiry}
+    grants: dict[tuple[str, str, str], dict[int, int]] = field(default_factory=dict)
     guardians: dict[str, int] = field(default_factory=dict)  # alice/bob -> expiry of "guardian"
-    glass: dict[tuple[str, str], int] = field(default_factory=dict)
+    glass: dict[tuple[str, str], Window] = field(default_factory=dict)
     suspended: set[str] = field(default_factory=set)
-    requests: dict[int, tuple[str, str, str, int]] = field(default_factory=dict)
-    accesses: dict[str, int] = field(default_factory=dict)
+    entries: dict[str, int] = field(default_factory=dict)  # hash-chain entries per patient
 
     def live(self, expiry: int, at: int) -> bool:
         return at < expiry
@@ -53,10 +71,26 @@ class Model:
         if inst in self.suspended:
             return False
         for s in scopes:
-            mask, exp = self.grants.get((patient, inst, s), (0, 0))
-            if mask >> purpose & 1 and self.live(exp, at):
+            if self.live(self.grants.get((patient, inst, s), {}).get(purpose, 0), at):
                 return True
-        return purpose == int(Purpose.ETREAT) and self.live(self.glass.get((patient, inst), 0), at)
+        window = self.glass.get((patient, inst), Window())
+        return purpose == int(Purpose.ETREAT) and inst == "emergency" and self.live(window.expires_at, at)
+
+    def may_open(self, patient: str, inst: str, duration: int, at: int) -> bool:
+        w = self.glass.get((patient, inst), Window())
+        if inst != "emergency" or inst in self.suspended or not 0 < duration <= MAX_BREAK_GLASS:
+            return False
+        if at < w.expires_at or (w.opened_at and at < w.expires_at + COOLDOWN):
+            return False
+        used = 0 if at >= w.period_start + PERIOD else w.used
+        return used + duration <= PERIOD_CAP
+
+    def open(self, patient: str, inst: str, duration: int, at: int) -> None:
+        w = self.glass.setdefault((patient, inst), Window())
+        if at >= w.period_start + PERIOD:
+            w.period_start, w.used = at, 0
+        w.opened_at, w.expires_at, w.used = at, at + duration, w.used + duration
+        self.entries[patient] = self.entries.get(patient, 0) + 1
 
 
 _WORLD: dict[str, Any] = {}
@@ -68,6 +102,11 @@ def model_world(devnet, tmp_path_factory: pytest.TempPathFactory) -> World:  # t
     # the "suspended" genesis member acts as the consortium's admin here: reinstate it first
     world.ledger.institutions.propose_reinstate(world.addr("suspended")).transact(
         world.sender("hospital_a"))
+    for patient in PATIENTS:  # access entries are accepted only for anchored, bound records
+        rid, commitment = new_record_id(world.addr("hospital_a")), keccak(text=f"{patient} lab")
+        world.ledger.records.anchor(world.addr(patient), rid, commitment,
+                                    Category.LAB.code).transact(world.sender("hospital_a"))
+        RECS[patient] = (rid, commitment)
     return world
 
 
@@ -106,26 +145,27 @@ class ConsentMachine(RuleBasedStateMachine):
     # -- rules -----------------------------------------------------------------------------
 
     @rule(actor=st.sampled_from(PATIENTS + ["guardian", "stranger"]), patient=st.sampled_from(PATIENTS),
-          grantee=st.sampled_from(INSTITUTIONS), scope=st.sampled_from(list(SCOPES)),
+          grantee=st.sampled_from(INSTITUTIONS), scope=st.sampled_from(SCOPE_NAMES),
           mask=st.integers(0, 63), duration=st.integers(2, 200_000))
     def grant(self, actor: str, patient: str, grantee: str, scope: str, mask: int, duration: int) -> None:
         w = self.world
         at = self.m.now + 1
         ok = self.m.may_act(actor, patient, at) and mask != 0
-        self._tx(actor, self.consent.grant(w.addr(patient), w.addr(grantee), SCOPES[scope], mask,
-                                           self.m.now + duration), ok)
-        if ok:
-            self.m.grants[(patient, grantee, scope)] = (mask, at - 1 + duration)
+        self._tx(actor, self.consent.grant(w.addr(patient), w.addr(grantee),
+                                           scope_of(patient, scope), mask, self.m.now + duration), ok)
+        if ok:  # a grant replaces every purpose
+            self.m.grants[(patient, grantee, scope)] = {
+                p: at - 1 + duration for p in range(6) if mask >> p & 1}
 
     @rule(signer=st.sampled_from(PATIENTS + ["guardian", "stranger"]), patient=st.sampled_from(PATIENTS),
-          grantee=st.sampled_from(INSTITUTIONS), scope=st.sampled_from(list(SCOPES)),
+          grantee=st.sampled_from(INSTITUTIONS), scope=st.sampled_from(SCOPE_NAMES),
           mask=st.integers(1, 63), duration=st.integers(2, 200_000))
     def grant_by_sig(self, signer: str, patient: str, grantee: str, scope: str, mask: int,
                      duration: int) -> None:
         w = self.world
         at = self.m.now + 1
         ok = self.m.may_act(signer, patient, at)
-        msg = self.signer.grant_message(w.addr(patient), w.addr(grantee), SCOPES[scope],
+        msg = self.signer.grant_message(w.addr(patient), w.addr(grantee), scope_of(patient, scope),
                                         [p for p in Purpose if mask & p.bit], self.m.now + duration,
                                         deadline=self.m.now + 1000, signer=w.addr(signer))
         signed = self.signer.sign(msg, Account.from_key(w.keys[signer]))
@@ -138,15 +178,17 @@ class ConsentMachine(RuleBasedStateMachine):
             self.m.now -= 1
             return
         assert ok, f"signed grant by {signer} for {patient} accepted but the model refuses it"
-        self.m.grants[(patient, grantee, scope)] = (mask, at - 1 + duration)
+        self.m.grants[(patient, grantee, scope)] = {
+            p: at - 1 + duration for p in range(6) if mask >> p & 1}
 
     @rule(actor=st.sampled_from(PATIENTS + ["guardian", "stranger"]), patient=st.sampled_from(PATIENTS),
-          grantee=st.sampled_from(INSTITUTIONS), scope=st.sampled_from(list(SCOPES)))
+          grantee=st.sampled_from(INSTITUTIONS), scope=st.sampled_from(SCOPE_NAMES))
     def revoke(self, actor: str, patient: str, grantee: str, scope: str) -> None:
         w = self.world
-        exists = self.m.grants.get((patient, grantee, scope), (0, 0))[0] != 0
+        exists = bool(self.m.grants.get((patient, grantee, scope)))
         ok = self.m.may_act(actor, patient, self.m.now + 1) and exists
-        self._tx(actor, self.consent.revoke(w.addr(patient), w.addr(grantee), SCOPES[scope]), ok)
+        self._tx(actor, self.consent.revoke(w.addr(patient), w.addr(grantee),
+                                            scope_of(patient, scope)), ok)
         if ok:
             del self.m.grants[(patient, grantee, scope)]
 
@@ -163,7 +205,7 @@ class ConsentMachine(RuleBasedStateMachine):
             self.m.guardians[patient] = self.m.now - 1 + duration
 
     @rule(inst=st.sampled_from(INSTITUTIONS), patient=st.sampled_from(PATIENTS),
-          scope=st.sampled_from(list(SCOPES)), purpose=st.sampled_from(list(Purpose)),
+          scope=st.sampled_from(SCOPE_NAMES), purpose=st.sampled_from(list(Purpose)),
           answer=st.sampled_from(["approve", "reject", "none"]), by=st.sampled_from(PATIENTS + ["guardian"]),
           duration=st.integers(2, 100_000))
     def request(self, inst: str, patient: str, scope: str, purpose: Purpose, answer: str, by: str,
@@ -171,29 +213,42 @@ class ConsentMachine(RuleBasedStateMachine):
         w = self.world
         ok = inst not in self.m.suspended
         before = w.ledger.consent.request_count()
-        self._tx(inst, self.consent.request_access(w.addr(patient), SCOPES[scope], purpose,
-                                                   b"\x01" * 32), ok)
+        self._tx(inst, self.consent.request_access(w.addr(patient), scope_of(patient, scope),
+                                                   purpose, b"\x01" * 32), ok)
         if not ok or answer == "none":
             return
-        rid = before
+        details = RequestDetails(before + 1, w.addr(inst), w.addr(patient),
+                                 scope_of(patient, scope), purpose)
         allowed = self.m.may_act(by, patient, self.m.now + 1)
         if answer == "reject":
-            self._tx(by, self.consent.reject_request(rid), allowed)
+            self._tx(by, self.consent.reject_request(details), allowed)
             return
-        self._tx(by, self.consent.approve_request(rid, self.m.now + duration), allowed)
-        if allowed:  # the requested purpose joins what is live; the grant takes the new expiry
-            old_mask, old_exp = self.m.grants.get((patient, inst, scope), (0, 0))
-            mask = purpose.bit | (old_mask if self.m.live(old_exp, self.m.now) else 0)
-            self.m.grants[(patient, inst, scope)] = (mask, self.m.now - 1 + duration)
+        self._tx(by, self.consent.approve_request(details, self.m.now + duration), allowed)
+        if allowed:  # only the requested purpose changes; the others keep their own expiries
+            self.m.grants.setdefault((patient, inst, scope), {})[int(purpose)] = (
+                self.m.now - 1 + duration)
 
     @rule(inst=st.sampled_from(INSTITUTIONS), patient=st.sampled_from(PATIENTS),
           duration=st.integers(0, MAX_BREAK_GLASS + 10))
     def break_glass(self, inst: str, patient: str, duration: int) -> None:
         w = self.world
-        ok = (inst == "emergency" and inst not in self.m.suspended and 0 < duration <= MAX_BREAK_GLASS)
+        at = self.m.now + 1
+        ok = self.m.may_open(patient, inst, duration, at)
         self._tx(inst, self.consent.break_glass(w.addr(patient), b"\x07" * 32, duration), ok)
         if ok:
-            self.m.glass[(patient, inst)] = self.m.now + duration
+            self.m.open(patient, inst, duration, at)
+
+    @rule(by=st.sampled_from(PATIENTS + ["guardian", "stranger"]), patient=st.sampled_from(PATIENTS),
+          inst=st.sampled_from(INSTITUTIONS))
+    def close_break_glass(self, by: str, patient: str, inst: str) -> None:
+        w = self.world
+        at = self.m.now + 1
+        window = self.m.glass.get((patient, inst), Window())
+        ok = self.m.may_act(by, patient, at) and at < window.expires_at
+        self._tx(by, self.consent.close_break_glass(w.addr(patient), w.addr(inst)), ok)
+        if ok:
+            window.expires_at = at
+            self.m.entries[patient] = self.m.entries.get(patient, 0) + 1
 
     @rule(inst=st.sampled_from(INSTITUTIONS), suspend=st.booleans())
     def membership(self, inst: str, suspend: bool) -> None:
@@ -215,9 +270,11 @@ class ConsentMachine(RuleBasedStateMachine):
     def access(self, inst: str, patient: str, purpose: Purpose) -> None:
         w = self.world
         ok = self.m.authorized(patient, inst, ["REC", "LAB", "ALL"], int(purpose), self.m.now + 1)
-        self._tx(inst, self.consent.record_access(w.addr(patient), REC, Category.LAB.code, purpose), ok)
+        rid, commitment = RECS[patient]
+        self._tx(inst, self.consent.record_access(w.addr(patient), rid, Category.LAB.code,
+                                                  commitment, purpose), ok)
         if ok:
-            self.m.accesses[patient] = self.m.accesses.get(patient, 0) + 1
+            self.m.entries[patient] = self.m.entries.get(patient, 0) + 1
 
     # -- invariants ------------------------------------------------------------------------
 
@@ -235,10 +292,10 @@ class ConsentMachine(RuleBasedStateMachine):
             for p in PATIENTS:
                 batch.add(fns.auditHead(w.addr(p)))
             for p, i, s, u in cases:
-                batch.add(fns.isAuthorized(w.addr(p), w.addr(i), SCOPES[s], int(u)))
+                batch.add(fns.isAuthorized(w.addr(p), w.addr(i), scope_of(p, s), int(u)))
             results = batch.execute()
         for p, (_, count) in zip(PATIENTS, results[:len(PATIENTS)], strict=True):
-            assert count == self.m.accesses.get(p, 0), p
+            assert count == self.m.entries.get(p, 0), p
         for (p, i, s, u), got in zip(cases, results[len(PATIENTS):], strict=True):
             expect = self.m.authorized(p, i, [s, "ALL"], int(u), at)
             assert bool(got) == expect, (p, i, s, u.name, at)
