@@ -13,15 +13,24 @@ import pytest
 from eth_account import Account
 
 from careledger.actors import Patient, Provider, Researcher
+from careledger.audit import AuditLog
 from careledger.chain import Devnet
-from careledger.codes import SCOPE_ALL, Category, Purpose, Role
+from careledger.codes import SCOPE_ALL, Category, Purpose, Role, reason_hash
 from careledger.consent import ConsentSigner, Relayer
+from careledger.contracts import new_batch_id, new_record_id
 from careledger.errors import (
     AccessNotAuthorized,
+    BatchIdNotOwned,
+    BreakGlassAlreadyOpen,
+    BreakGlassCooldown,
     InvalidSignature,
+    KeyNotShared,
     MissingRole,
     NotActiveInstitution,
     NotIssuer,
+    NotThePatient,
+    RecordBindingMismatch,
+    RecordNotAnchored,
 )
 from careledger.store import Workspace
 from conftest import World, build_world
@@ -175,3 +184,118 @@ def test_a_removed_and_readmitted_institution_starts_with_no_consent(world: Worl
         b.access(pub.record_id, Purpose.TREAT)
     alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], world.now() + 30 * DAY)  # consent anew
     assert b.access(pub.record_id, Purpose.TREAT) == b"old consent, new membership"
+
+
+# -- contracts v2: each class of the attack review, end to end through the SDK --------------
+
+
+def test_a_lab_grantee_cannot_log_an_imaging_record_as_lab(world: World) -> None:
+    ws, a, b, alice = _actors(world)
+    pub = a.publish(alice.patient, b"CT thorax", Category.IMAGING)
+    alice.grant(b.address, Category.LAB.code, [Purpose.TREAT], world.now() + DAY)
+    ptr = ws.index.get(pub.record_id)
+    assert b.sender is not None
+    with pytest.raises(RecordBindingMismatch):  # the chain knows the record is IMAGING
+        world.ledger.consent.record_access(alice.patient, ptr.id_bytes, Category.LAB.code,
+                                           ptr.commitment_bytes, Purpose.TREAT).transact(b.sender)
+    forged = ws.index.get(pub.record_id)  # an edited local index is refused the same way
+    forged.category = Category.LAB.name
+    ws.index.put(forged)
+    with pytest.raises(RecordBindingMismatch):
+        b.access(pub.record_id, Purpose.TREAT)
+    assert world.ledger.consent.audit_head(alice.patient)[1] == 0
+
+
+def test_no_access_entry_for_another_patients_record_or_a_random_id(world: World) -> None:
+    ws, a, b, alice = _actors(world)
+    bob = Patient(world.ledger, world.sender("bob"), ws, world.enc["bob"])  # type: ignore[arg-type]
+    bob.register_key()
+    bobs = ws.index.get(a.publish(bob.patient, b"bob's lab", Category.LAB).record_id)
+    alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], world.now() + DAY)
+    assert b.sender is not None
+    with pytest.raises(RecordBindingMismatch):  # Bob's record logged under Alice's grant
+        world.ledger.consent.record_access(alice.patient, bobs.id_bytes, Category.LAB.code,
+                                           bobs.commitment_bytes, Purpose.TREAT).transact(b.sender)
+    random_id = new_record_id(a.address)
+    with pytest.raises(RecordNotAnchored):
+        world.ledger.consent.record_access(alice.patient, random_id, Category.LAB.code,
+                                           b"\x01" * 32, Purpose.TREAT).transact(b.sender)
+    assert world.ledger.consent.audit_head(alice.patient)[1] == 0
+
+
+def test_a_copied_batch_root_vouches_for_nothing_of_the_rightful_issuer(world: World) -> None:
+    _ws, a, b, alice = _actors(world)
+    root, ptrs, _ = a.publish_batch([(alice.patient, b"r1"), (alice.patient, b"r2")],
+                                    Category.VITALS)
+    thief = new_batch_id(b.address)  # hospital B anchors the same root in its own namespace
+    assert b.sender is not None
+    world.ledger.records.anchor_batch(thief, root, 2, Category.VITALS.code).transact(b.sender)
+    assert world.ledger.records.batch(ptrs[0].id_bytes[:28]).root == root  # A's batch is A's
+    with pytest.raises(BatchIdNotOwned):
+        world.ledger.records.anchor_batch(ptrs[0].id_bytes[:28], b"\x09" * 32, 2,
+                                          Category.VITALS.code).transact(b.sender)
+    stolen = ptrs[0]  # the copied root vouches for no id of B's batch: its leaves name A's ids
+    assert not world.ledger.records.verify_batch_record(
+        stolen.proof_bytes, alice.patient, thief + bytes(4), stolen.commitment_bytes,
+        Category.VITALS.code)
+    assert world.ledger.records.verify_batch_record(  # and A's own records stay A's
+        stolen.proof_bytes, alice.patient, stolen.id_bytes, stolen.commitment_bytes,
+        Category.VITALS.code)
+
+
+def test_a_guardian_never_sets_the_patients_key(world: World) -> None:
+    ws, _a, _b, alice = _actors(world)
+    alice.set_guardian(world.addr("guardian"), world.now() + DAY)
+    dan = Patient(world.ledger, world.sender("guardian"), ws, world.enc["guardian"],  # type: ignore[arg-type]
+                  acting_for=alice.patient)
+    with pytest.raises(NotThePatient):
+        dan.register_key()
+    assert world.ledger.consent.patient_key(alice.patient) == world.enc["alice"].public_bytes  # type: ignore[attr-defined]
+
+
+def test_approving_one_purpose_never_extends_another(world: World) -> None:
+    ws, _a, _b, alice = _actors(world)
+    r = Researcher(world.ledger, world.sender("researcher"), ws, world.enc["researcher"])  # type: ignore[arg-type]
+    one_day = world.now() + DAY
+    alice.grant(r.address, Category.LAB.code, [Purpose.TREAT], one_day)
+    req = r.request_access(alice.patient, Category.LAB.code, Purpose.HRESCH, "cohort study")
+    alice.approve_request(req, world.now() + 365 * DAY)
+    grant = world.ledger.consent.grant_of(alice.patient, r.address, Category.LAB.code)
+    assert grant.expiry(Purpose.TREAT) == one_day
+    assert grant.expiry(Purpose.HRESCH) > world.now() + 300 * DAY
+
+
+def test_break_glass_is_bounded_closable_and_in_the_hash_chain(world: World) -> None:
+    ws, a, _b, alice = _actors(world)
+    er = Provider(world.ledger, world.sender("emergency"), ws, world.enc["emergency"])  # type: ignore[arg-type]
+    pub = a.publish(alice.patient, b"allergy: penicillin", Category.ALLERGY)
+    opening = er.break_glass(alice.patient, "unconscious-patient", 3600)
+    assert len(opening.salt) == 16
+    with pytest.raises(BreakGlassAlreadyOpen):
+        er.break_glass(alice.patient, "unconscious-patient", 3600)
+    alice.share(pub.record_id, er.address, Purpose.ETREAT)
+    assert er.access(pub.record_id, Purpose.ETREAT) == b"allergy: penicillin"
+    alice.close_break_glass(er.address)
+    with pytest.raises(AccessNotAuthorized):
+        er.access(pub.record_id, Purpose.ETREAT)
+    with pytest.raises(BreakGlassCooldown):
+        er.break_glass(alice.patient, "unconscious-patient", 3600)
+    log = AuditLog(world.ledger)
+    kinds = [e.kind for e in log.history(alice.patient)]
+    assert kinds == ["break-glass opened", "access", "break-glass closed"]
+    assert log.verify(alice.patient).ok
+    [event] = log.break_glass_events(alice.patient)
+    assert event.closed_by == alice.patient and event.institution == er.address
+    # the reason is on chain only as a salted hash
+    assert event.reason_hash == "0x" + reason_hash("unconscious-patient", opening.salt).hex()
+
+
+def test_erasing_a_record_shreds_every_version(world: World) -> None:
+    _ws, a, _b, alice = _actors(world)
+    v1 = a.publish(alice.patient, b"discharge v1", Category.DISCHARGE)
+    v2 = a.amend(v1.record_id, b"discharge v2")
+    v3 = a.amend(v2.record_id, b"discharge v3")
+    assert alice.erase(v2.record_id) >= 6  # patient + issuer copies of three versions
+    for pub in (v1, v2, v3):
+        with pytest.raises(KeyNotShared):
+            alice.read(pub.record_id)
