@@ -20,7 +20,7 @@ from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_account.signers.local import LocalAccount
 
 from careledger.chain import Chain, Devnet, NonceManager, Sender
-from careledger.codes import SCOPE_ALL, Category, Purpose, Role
+from careledger.codes import SCOPE_ALL, Category, Purpose, RequestStatus, Role
 from careledger.consent import (
     ConsentSigner,
     Eip712Domain,
@@ -53,6 +53,7 @@ from careledger.errors import (
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "frontend-notes" / "examples"
 DAY = 24 * 3600
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Env:
     relayer_key: str
     attacker_key: str
     funded_key: str
+    base_keys: dict[str, str]
 
     @property
     def registry(self) -> ConsentRegistry:
@@ -103,7 +105,8 @@ def base(devnet: Devnet) -> Env:
     dep = deploy(deployer, genesis, threshold=1)
     return Env(devnet, chain, nonces, CareLedger(chain, dep), acct[1].address, acct[2].address,
                relayer_key=acct[5].private_key, attacker_key=acct[11].private_key,
-               funded_key=acct[6].private_key)
+               funded_key=acct[6].private_key,
+               base_keys={"hospital_a": acct[1].private_key, "hospital_b": acct[2].private_key})
 
 
 @pytest.fixture
@@ -441,3 +444,62 @@ def test_frontend_example_files_match_what_the_sdk_generates() -> None:
             f"{name} drifted: run `python tools/gen_frontend_examples.py`")
     payload = SignedConsent.from_json(generated["relay-payload.json"])
     assert payload.message == parse_typed_data(generated["grant.json"])[0]
+
+
+# -- v2: every patient action has a signed form; contract wallets sign too ---------------------
+
+
+def test_every_patient_action_is_relayed_from_a_wallet_without_ether(env: Env) -> None:
+    p = patient()
+    s, relayer = env.signer(), env.relayer()
+    key = os.urandom(32)
+    assert relayer.submit(s.sign(s.register_key_message(p.address, key), p)).applied_by_us
+    assert env.registry.patient_key(p.address) == key
+    guardian = Account.create().address
+    assert relayer.submit(s.sign(s.guardian_message(p.address, guardian, env.now() + DAY), p)).applied_by_us
+    assert env.registry.is_guardian(p.address, guardian)
+    assert relayer.submit(s.sign(s.remove_guardian_message(p.address, guardian), p)).applied_by_us
+    assert not env.registry.is_guardian(p.address, guardian)
+    # a request answered by signature: approve one, reject another
+    hospital = env.sender(env.base_keys["hospital_a"])
+    receipt = env.registry.request_access(p.address, SCOPE_ALL, Purpose.HRESCH,
+                                          b"\x01" * 32).transact(hospital)
+    first = env.registry.request(env.registry.request_id_from(receipt)).details
+    receipt = env.registry.request_access(p.address, SCOPE_ALL, Purpose.PUBHLTH,
+                                          b"\x02" * 32).transact(hospital)
+    second = env.registry.request(env.registry.request_id_from(receipt)).details
+    answer = s.sign(s.answer_message(first, True, env.now() + DAY), p)
+    assert relayer.submit(answer).applied_by_us
+    assert relayer.submit(s.sign(s.answer_message(second, False), p)).applied_by_us
+    assert env.registry.request_status(first.request_id) is RequestStatus.APPROVED
+    assert env.registry.request_status(second.request_id) is RequestStatus.REJECTED
+    assert env.registry.is_authorized(p.address, env.hospital_a, SCOPE_ALL, Purpose.HRESCH)
+    replay = relayer.submit(answer)  # already applied: success, nothing sent
+    assert not replay.applied_by_us and replay.gas_used == 0
+    assert env.chain.w3.eth.get_balance(p.address) == 0
+
+
+def test_a_contract_wallet_patient_signs_through_eip1271(env: Env) -> None:
+    from careledger.contracts.artifacts import artifact_from_build
+
+    owner = patient()
+    art = artifact_from_build(ROOT / ".build", "MockContractWallet")
+    receipt = env.sender(env.funded_key).deploy(art["abi"], art["bytecode"], owner.address)
+    wallet = str(receipt["contractAddress"])
+    s = env.signer()
+    msg = s.grant_message(wallet, env.hospital_b, SCOPE_ALL, [Purpose.TREAT], env.now() + DAY,
+                          signer=wallet)
+    digest = msg.digest(s.domain())
+    signature = bytes(owner.unsafe_sign_hash(digest).signature)
+    with pytest.raises(SignatureMismatch):  # offline, a contract's signature cannot be checked
+        SignedConsent.create(msg, s.domain(), signature)
+    signed = SignedConsent.create(msg, s.domain(), signature, registry=env.registry)
+    result = env.relayer().submit(signed)
+    assert result.applied_by_us
+    assert env.registry.is_authorized(wallet, env.hospital_b, SCOPE_ALL, Purpose.TREAT)
+    # the wallet withdraws its approval: the relayer refuses before spending gas
+    other = s.grant_message(wallet, env.hospital_b, Category.LAB.code, [Purpose.TREAT],
+                            env.now() + DAY, signer=wallet)
+    bad = bytes(patient().unsafe_sign_hash(other.digest(s.domain())).signature)
+    with pytest.raises(SignatureMismatch):
+        SignedConsent.create(other, s.domain(), bad, registry=env.registry)
