@@ -8,7 +8,7 @@ Full runs write ``benchmarks/results/*.json`` and ``*.png`` and rewrite the gene
 ``benchmarks/README.md`` (between the RESULTS markers). Quick runs write to
 ``benchmarks/results/quick/`` and leave the README alone.
 
-Parts: ``gas`` (CareLedger operations vs issue 3's budgets) and ``eas`` (EAS on the same
+Parts: ``gas`` (CareLedger operations vs issue 11's budgets) and ``eas`` (EAS on the same
 anvil), ``scaling`` (gas vs prior grants, audit history time), ``throughput`` (records,
 accesses, relayed consents per second, AES-GCM MB/s, profiles).
 """
@@ -49,7 +49,7 @@ def plot_gas(gas_rows: list[dict[str, Any]], comparison: list[dict[str, Any]], p
     colors = ["C2" if r["pass"] else "C3" for r in budgeted]
     ax1.barh(list(ys), [r["gas"] for r in budgeted], color=colors, label="measured")
     ax1.scatter([r["budget"] for r in budgeted], list(ys), marker="|", s=300, color="k",
-                label="budget (issue 3)", zorder=3)
+                label="budget (issue 11)", zorder=3)
     ax1.set_yticks(list(ys), labels, fontsize=6)
     ax1.invert_yaxis()
     ax1.set_xlabel("gas")
@@ -86,7 +86,7 @@ def results_markdown(res: dict[str, Any]) -> str:
            "[`results/`](results/)._"), ""]
     out += ["### Machine", "", machine_table(res["machine"], res["seconds"], res["quick"]), ""]
     if "gas" in res:
-        out += ["### Gas of each CareLedger operation vs its budget (issue 3)", "",
+        out += ["### Gas of each CareLedger operation vs its budget (issue 11)", "",
                 ("Receipt `gasUsed` of real transactions sent through the SDK (refunds applied); "
                 "`isAuthorized` is execution gas of a mined call (gasUsed − 21,000 − calldata)."), "",
                 gas.table(res["gas"]), "", "![gas](results/gas_vs_eas.png)", ""]

@@ -39,9 +39,10 @@ from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 from gas import IS_AUTH_SIG, IS_AUTH_TYPES
 
-from careledger.actors import Patient, new_record_id
+from careledger.actors import Patient
 from careledger.audit import AuditLog
 from careledger.codes import SCOPE_ALL, Category, Purpose
+from careledger.contracts import new_record_id
 from careledger.crypto import EncryptionKeyPair
 from careledger.store import Workspace
 
@@ -49,8 +50,8 @@ GRANT_SIG = "grant(address,address,bytes32,uint32,uint64)"
 GRANT_TYPES = ["address", "address", "bytes32", "uint32", "uint64"]
 GRANT_BY_SIG = "grantBySig(address,address,bytes32,uint32,uint64,address,uint256,bytes)"
 GRANT_BY_SIG_TYPES = ["address", "address", "bytes32", "uint32", "uint64", "address", "uint256", "bytes"]
-ACCESS_SIG = "recordAccess(address,bytes32,bytes32,uint8)"
-ACCESS_TYPES = ["address", "bytes32", "bytes32", "uint8"]
+ACCESS_SIG = "recordAccess(address,bytes32,bytes32,bytes32,uint8,bytes32[])"
+ACCESS_TYPES = ["address", "bytes32", "bytes32", "bytes32", "uint8", "bytes32[]"]
 GRANT_TYPEHASH = keccak(text="Grant(address patient,address grantee,bytes32 scope,uint32 purposes,"
                         "uint64 expiresAt,address signer,uint256 nonce,uint256 deadline)")
 
@@ -117,12 +118,19 @@ def _median_time(fn: Any, runs: int) -> dict[str, float]:
             "runs": runs}
 
 
+def _anchor(env: Env, patient: str) -> tuple[bytes, bytes]:
+    """One LAB record anchored for ``patient`` by hospital A: ``(record id, commitment)``."""
+    record, commitment = new_record_id(env.actors["hospital_a"].address), secrets.token_bytes(32)
+    env.ledger.records.anchor(patient, record, commitment, Category.LAB.code).transact(
+        env.sender("hospital_a"))
+    return record, commitment
+
+
 def _access_many(env: Env, patient: str, n: int) -> None:
     bulk = env.bulk("hospital_b")
-    cat = Category.LAB.code
-    issuer = env.actors["hospital_a"].address
+    record, commitment = _anchor(env, patient)
     bulk.send_many([(env.ledger.consent.address, calldata(ACCESS_SIG, ACCESS_TYPES, [
-        patient, new_record_id(issuer), cat, 0]), 150_000) for _ in range(n)])
+        patient, record, Category.LAB.code, commitment, 0, []]), 150_000) for _ in range(n)])
 
 
 def run_mode(mode: str, levels: list[int], workdir: Path, history_runs: int) -> dict[str, Any]:
@@ -138,10 +146,10 @@ def run_mode(mode: str, levels: list[int], workdir: Path, history_runs: int) -> 
         probe.grant(hosp_b, probe_scope, [Purpose.TREAT], exp)
         probe.grant(hosp_b, SCOPE_ALL, [Purpose.TREAT], exp)
         watcher.grant(hosp_b, SCOPE_ALL, [Purpose.TREAT], exp)
-        record = new_record_id(env.actors["hospital_a"].address)
+        record, commitment = _anchor(env, probe.patient)
         cat = Category.LAB.code
         reader = env.sender("hospital_b")
-        access_tx = led.consent.record_access(probe.patient, record, cat, Purpose.TREAT)
+        access_tx = led.consent.record_access(probe.patient, record, cat, commitment, Purpose.TREAT)
         access_tx.transact(reader)  # the probe's audit head exists from here on
         _access_many(env, watcher.patient, 10)  # a patient with 10 accesses, for history timing
         audit = AuditLog(led)

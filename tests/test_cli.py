@@ -335,3 +335,25 @@ def test_devnet_anvil_dies_with_the_command_even_on_sigkill() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_endpoint_and_closing_a_break_glass_window_from_the_cli(cli_world) -> None:  # type: ignore[no-untyped-def]
+    from careledger.actors import Institution
+    from careledger.store import Workspace
+
+    w = cli_world
+    _run(["institution", "endpoint", "https://node.hospital-a.example"], w, key="hospital_a")
+    assert w.ledger.institutions.endpoint_of(w.addr("hospital_a")) == "https://node.hospital-a.example"
+    r = _run(["institution", "endpoint", "ftp://nope"], w, key="hospital_a", expect_ok=False)
+    assert "InvalidEndpoint" in r.output
+    er = Institution(w.ledger, w.sender("emergency"), Workspace.local(w.workdir / "er"),
+                     w.enc["emergency"])
+    er.break_glass(w.addr("alice"), "unconscious", 3600)
+    _run(["patient", "close-glass", w.addr("emergency")], w, key="alice")
+    assert not w.ledger.consent.break_glass_window(w.addr("alice"), w.addr("emergency")).open_at(w.now())
+    r = _run(["patient", "close-glass", w.addr("emergency")], w, key="alice", expect_ok=False)
+    assert "BreakGlassNotOpen" in r.output
+    dan_for_alice = ["patient", "--for", w.addr("alice"), "register-key"]
+    w.ledger.consent.set_guardian(w.addr("guardian"), w.now() + 3600).transact(w.sender("alice"))
+    r = _run(dan_for_alice, w, key="guardian", enc=w.workdir / "alice.key", expect_ok=False)
+    assert "NotThePatient" in r.output

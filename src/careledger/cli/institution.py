@@ -73,3 +73,11 @@ def institution_list(ctx: Ctx) -> None:
     for a in seen:
         inst = ledger.institutions.member(a)
         click.echo(f"{a}  {inst.status.name:<9} {inst.roles!r}  key 0x{inst.encryption_key.hex()[:16]}…")
+
+
+@institution.command("endpoint", short_help="Publish your node's URL on chain.")
+@click.argument("url")
+@pass_ctx
+def institution_endpoint(ctx: Ctx, url: str) -> None:
+    """Publish URL (https://...) as the endpoint of your CareLedger node."""
+    echo_tx(ctx.ledger().institutions.set_endpoint(url).transact(ctx.sender()), "endpoint set")

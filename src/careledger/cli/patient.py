@@ -125,6 +125,15 @@ def patient_erase(ctx: Ctx, record_id: str) -> None:
     click.echo(f"erased: {n} wrapped keys destroyed; nobody can decrypt {record_id} any more")
 
 
+@patient.command("close-glass", short_help="Close an institution's break-glass window.")
+@click.argument("institution_addr")
+@pass_ctx
+def patient_close_glass(ctx: Ctx, institution_addr: str) -> None:
+    """Close INSTITUTION's open break-glass (emergency) window on you at once."""
+    echo_tx(patient_actor(ctx).close_break_glass(parse_address(institution_addr)),
+            "break-glass closed")
+
+
 @patient.command("share", short_help="Wrap a record's key to a grantee.")
 @click.argument("record_id")
 @click.argument("grantee")
