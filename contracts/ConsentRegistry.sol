@@ -574,9 +574,10 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         returns (bool, bool)
     {
         if (purpose > MAX_PURPOSE) return (false, false);
-        bool asked;
-        uint32 activeEpoch; // 0 unless the grantee is active
-        uint8 roles;
+        // explicit zeros: "not asked yet", "not active", "no roles" (Slither uninitialized-local)
+        bool asked = false;
+        uint32 activeEpoch = 0; // 0 unless the grantee is active
+        uint8 roles = 0;
         uint32 e = _liveEpoch(patient, grantee, SCOPE_ALL, purpose);
         if (e != 0) {
             (activeEpoch, roles) = _active(grantee);

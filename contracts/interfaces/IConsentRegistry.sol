@@ -207,7 +207,8 @@ interface IConsentRegistry {
     error SignatureExpired(uint256 deadline, uint256 timestamp);
 
     /// @notice Thrown when a grant, an approved request or a guardian appointment would expire
-    /// at or before the current block time, or after 2106 (times are stored as uint32).
+    /// at or before the current block time, or a grant or approved request after 2106 (grant
+    /// expiries are stored as uint32).
     /// @param expiresAt The expiry given.
     /// @param timestamp The block time.
     error InvalidExpiry(uint64 expiresAt, uint256 timestamp);

@@ -67,6 +67,6 @@ def consent_submit(ctx: Ctx, file: Path) -> None:
     from careledger.consent import Relayer, SignedConsent
 
     ledger = ctx.ledger()
-    result = Relayer(ctx.sender(), ledger.consent).submit(SignedConsent.load(file))
+    result = Relayer(ctx.sender(), ledger.consent).submit(SignedConsent.load(file, registry=ledger.consent))
     how = "applied" if result.applied_by_us else "already applied by someone else"
     click.echo(f"{how}: tx {result.tx_hash}")
