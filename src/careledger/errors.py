@@ -180,8 +180,7 @@ class ArtifactNotFound(CareLedgerError, FileNotFoundError):
 
 
 class NotThePatient(CareLedgerError, PermissionError):
-    """Only the patient may do this (register its encryption key, appoint or remove guardians);
-    a guardian acting for the patient cannot: sign it with the patient's own wallet."""
+    """Only the patient may do this (e.g. register its key), not a guardian acting for it."""
 
 
 class RecordNotFound(CareLedgerError, LookupError):
@@ -217,6 +216,41 @@ class MalleableSignature(CareLedgerError, ValueError):
 class MalformedTypedData(CareLedgerError, ValueError):
     """Typed-data JSON is not one of the ConsentRegistry's signed types: export it again with
     ``careledger.consent`` (``message.typed_data(domain)``)."""
+
+
+# --- nodes ---------------------------------------------------------------------------------
+
+
+class NodeRefusal(CareLedgerError):
+    """Base of a node's refusals of a signed request (the HTTP status says which kind)."""
+
+
+class RequestReplayed(NodeRefusal, PermissionError):
+    """A signed node request's nonce was used before: sign a new request."""
+
+
+class AccessEntryMissing(NodeRefusal, PermissionError):
+    """The named transaction carries no matching access entry: log the access first."""
+
+
+class AccessEntryTooOld(NodeRefusal, PermissionError):
+    """The access entry is older than the node accepts: log the access again."""
+
+
+class AccessNotConfirmed(NodeRefusal, RuntimeError):
+    """The access transaction is not (yet) as many blocks deep as the node requires: retry soon."""
+
+
+class AlreadyReleased(NodeRefusal, PermissionError):
+    """This access entry already released a key (one entry, one key): log the access again."""
+
+
+class RateLimited(NodeRefusal, RuntimeError):
+    """Too many requests from this signer: wait and retry."""
+
+
+class NodeUnavailable(CareLedgerError, ConnectionError):
+    """A node did not answer (down, or its chain connection is): retry, or ask another node."""
 
 
 # --- local devnet ----------------------------------------------------------------------------

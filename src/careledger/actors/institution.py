@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from web3.types import TxReceipt
 
@@ -18,7 +19,10 @@ from careledger.codes import Purpose, reason_hash
 from careledger.crypto import decrypt_record
 from careledger.errors import AccessNotAuthorized, KeyNotShared
 from careledger.store import RecordPointer
-from careledger.validate import address
+from careledger.validate import address, bytes32
+
+if TYPE_CHECKING:
+    from careledger.node.client import NodeClient
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,13 @@ class Institution(Actor):
             address(patient), scope, Purpose.parse(purpose), hashed))
         return self.ledger.consent.request_id_from(receipt)
 
-    def access(self, record_id: str | bytes, purpose: Purpose | str = Purpose.TREAT) -> bytes:
+    def access(self, record_id: str | bytes, purpose: Purpose | str = Purpose.TREAT, *,
+               node: NodeClient | str | None = None) -> bytes:
         """Read a record: log the access on chain, fetch, unwrap, decrypt, verify.
+
+        A record of this institution's own record index is read locally; any other through
+        its issuer's node (``node``, or the URL the issuer published on chain), which releases
+        the key only after the on-chain access entry (``careledger.actors.remote``).
 
         Raises:
             AccessNotAuthorized: no live consent (or break-glass) covers it at this block;
@@ -61,8 +70,13 @@ class Institution(Actor):
             CommitmentMismatch / BlobCorrupted / BlobNotFound: the ciphertext is not the
                 anchored one or is gone; never wrong plaintext.
         """
-        ptr = self.ws.index.get(record_id)
         p = Purpose.parse(purpose)
+        rid = bytes32(record_id, "record id")
+        if node is not None or not self.ws.index.has(rid):
+            from careledger.actors.remote import access_via_node
+
+            return access_via_node(self, rid, p, node)
+        ptr = self.ws.index.get(rid)
         # everything that can fail without the chain is checked before anything is logged
         blob = self.ws.blobs.get(ptr.cid)
         verify_commitment(self.ledger, ptr, blob)

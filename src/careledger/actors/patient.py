@@ -4,6 +4,7 @@ reading and erasure."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from web3.types import TxReceipt
 
@@ -13,8 +14,11 @@ from careledger.chain import Sender
 from careledger.codes import SCOPE_ALL, Purpose, RequestStatus, purpose_mask
 from careledger.contracts import AccessRequest, CareLedger
 from careledger.crypto import EncryptionKeyPair, decrypt_record, shred
-from careledger.errors import InvalidInput, NotThePatient
-from careledger.store import Workspace
+from careledger.errors import CareLedgerError, InvalidInput, NotThePatient
+from careledger.store import RecordPointer, Workspace
+
+if TYPE_CHECKING:
+    from careledger.node.client import NodeClient
 
 
 class Patient(Actor):
@@ -111,9 +115,16 @@ class Patient(Actor):
             raise InvalidInput(f"record {ptr.record_id} belongs to another patient")
         self.release_to(ptr, validate.address(grantee), Purpose.parse(purpose))
 
-    def read(self, record_id: str | bytes) -> bytes:
-        """The patient reads their own record (verified against the anchor; not logged)."""
-        ptr = self.ws.index.get(record_id)
+    def read(self, record_id: str | bytes, *, node: NodeClient | str | None = None) -> bytes:
+        """The patient reads their own record (verified against the anchor; not logged):
+        from the local record index, or through the issuer's node (``node``, or the URL the
+        issuer published on chain) with a signed request."""
+        rid = validate.bytes32(record_id, "record id")
+        if node is not None or not self.ws.index.has(rid):
+            from careledger.actors.remote import read_own_via_node
+
+            return read_own_via_node(self, rid, node)
+        ptr = self.ws.index.get(rid)
         blob = self.ws.blobs.get(ptr.cid)
         verify_commitment(self.ledger, ptr, blob)
         return decrypt_record(blob, self.unwrap(ptr), ptr.binding)
@@ -129,6 +140,37 @@ class Patient(Actor):
         if ptr.patient != self.patient:
             raise InvalidInput(f"record {ptr.record_id} belongs to another patient")
         return sum(shred(self.ws.keys, rid) for rid in self.versions_of(ptr.id_bytes))
+
+    def records_at(self, node: NodeClient | str) -> list[RecordPointer]:
+        """The records a node holds for this patient, batch members included, each checked
+        against the chain (a pointer the chain does not bind is dropped)."""
+        from careledger.actors.base import verify_pointer
+        from careledger.actors.remote import node_for, patient_request
+        from careledger.node import PatientAction, pointer_from_json
+
+        client = node_for(self, b"\x00" * 32, node)
+        answer = patient_request(self, client, PatientAction.LIST)
+        out = []
+        records = answer["records"]
+        assert isinstance(records, list)
+        for item in records:
+            ptr = pointer_from_json(item)
+            try:
+                verify_pointer(self.ledger, ptr)
+            except CareLedgerError:
+                continue
+            out.append(ptr)
+        return out
+
+    def erase_at_node(self, record_id: str | bytes, *,
+                      node: NodeClient | str | None = None) -> dict[str, object]:
+        """Ask the issuer's node to shred every copy of the keys of every version of one of
+        this patient's records; the node records the erasure on chain (``RecordErased``)."""
+        from careledger.actors.remote import node_for, patient_request
+        from careledger.node import PatientAction
+
+        rid = validate.bytes32(record_id, "record id")
+        return patient_request(self, node_for(self, rid, node), PatientAction.ERASE, rid)
 
     def versions_of(self, record_id: bytes) -> list[bytes]:
         """Every version id of a record, oldest first: earlier ones from the record index

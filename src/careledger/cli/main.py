@@ -22,6 +22,7 @@ from careledger.cli.consent import consent
 from careledger.cli.devnet import demo, deploy, devnet
 from careledger.cli.institution import institution
 from careledger.cli.keys import keys
+from careledger.cli.node import node
 from careledger.cli.patient import patient
 from careledger.cli.record import record
 
@@ -52,5 +53,5 @@ def main(ctx: click.Context, rpc_url: str | None, chain_id: int | None, network:
                   enc_key=enc_key)
 
 
-for command in (demo, devnet, deploy, keys, institution, patient, consent, record, audit):
+for command in (demo, devnet, deploy, keys, institution, patient, consent, record, audit, node):
     main.add_command(command)

@@ -196,8 +196,9 @@ def _camel_to_snake(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class _SignedType:
-    """Base of the three signed types: encoding, hashing and typed-data JSON."""
+class SignedType:
+    """Base of every EIP-712 signed type (consents here, node requests in ``careledger.node``):
+    encoding, hashing and typed-data JSON from ``FIELDS``."""
 
     TYPE_NAME: ClassVar[str]
     #: ``(solidityName, solidityType)`` in typehash order.
@@ -316,7 +317,7 @@ class _SignedType:
 
 
 @dataclass(frozen=True)
-class GrantConsent(_SignedType):
+class GrantConsent(SignedType):
     """``Grant(address patient,address grantee,bytes32 scope,uint32 purposes,uint64 expiresAt,
     address signer,uint256 nonce,uint256 deadline)`` — submitted with ``grantBySig``."""
 
@@ -344,7 +345,7 @@ class GrantConsent(_SignedType):
 
 
 @dataclass(frozen=True)
-class RevokeConsent(_SignedType):
+class RevokeConsent(SignedType):
     """``Revoke(address patient,address grantee,bytes32 scope,address signer,uint256 nonce,
     uint256 deadline)`` — submitted with ``revokeBySig``."""
 
@@ -368,7 +369,7 @@ class RevokeConsent(_SignedType):
 
 
 @dataclass(frozen=True)
-class SetGuardianConsent(_SignedType):
+class SetGuardianConsent(SignedType):
     """``SetGuardian(address patient,address guardian,uint64 expiresAt,uint256 nonce,
     uint256 deadline)`` — signed by the patient, submitted with ``setGuardianBySig``."""
 
@@ -396,7 +397,7 @@ class SetGuardianConsent(_SignedType):
 
 
 @dataclass(frozen=True)
-class RemoveGuardianConsent(_SignedType):
+class RemoveGuardianConsent(SignedType):
     """``RemoveGuardian(address patient,address guardian,uint256 nonce,uint256 deadline)`` —
     signed by the patient, submitted with ``removeGuardianBySig``."""
 
@@ -422,7 +423,7 @@ class RemoveGuardianConsent(_SignedType):
 
 
 @dataclass(frozen=True)
-class RegisterKeyConsent(_SignedType):
+class RegisterKeyConsent(SignedType):
     """``RegisterKey(address patient,bytes32 encryptionKey,uint256 nonce,uint256 deadline)`` —
     signed by the patient only, submitted with ``registerPatientKeyBySig``."""
 
@@ -449,7 +450,7 @@ class RegisterKeyConsent(_SignedType):
 
 
 @dataclass(frozen=True)
-class AnswerRequestConsent(_SignedType):
+class AnswerRequestConsent(SignedType):
     """``AnswerRequest(uint256 requestId,address requester,address patient,bytes32 scope,
     uint8 purpose,bool approve,uint64 expiresAt,address signer,uint256 nonce,uint256 deadline)``
     — signed by the patient or a guardian, submitted with ``answerRequestBySig``."""
@@ -486,7 +487,7 @@ class AnswerRequestConsent(_SignedType):
 
 
 @dataclass(frozen=True)
-class CloseBreakGlassConsent(_SignedType):
+class CloseBreakGlassConsent(SignedType):
     """``CloseBreakGlass(address patient,address institution,address signer,uint256 nonce,
     uint256 deadline)`` — signed by the patient or a guardian, submitted with
     ``closeBreakGlassBySig``."""

@@ -142,6 +142,10 @@ class LocalBlobStore:
         """Show the directory."""
         return f"LocalBlobStore({str(self.directory)!r})"
 
+    def path_of(self, cid: CID) -> Path:
+        """Where the blob of ``cid`` is (or would be) stored."""
+        return self._path(cid)
+
     def _path(self, cid: CID) -> Path:
         digest = _digest_of(cid).hex()
         return self._blobs / digest[:2] / digest[2:4] / cid.encode("base32")

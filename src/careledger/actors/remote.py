@@ -1,0 +1,131 @@
+"""Reading through the issuer's node: the record id names its issuer, the issuer publishes its
+node's URL on chain, and the node releases a key only after an on-chain access entry.
+
+1. ask the issuer's node for the record's pointer and check it against the chain (binding);
+2. fetch the ciphertext and check it against the pointer's commitment;
+3. check consent (a view), then log the access on chain (``recordAccess``);
+4. send the node a signed key request naming that transaction; it wraps the data key to the
+   key this institution registered on chain;
+5. unwrap and decrypt. Any mismatch is a typed error, never wrong plaintext.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from eth_utils.crypto import keccak
+
+from careledger.actors.base import Actor, verify_pointer
+from careledger.codes import Purpose
+from careledger.contracts import issuer_of_id
+from careledger.crypto import decrypt_record, unwrap_data_key
+from careledger.errors import (
+    AccessNotAuthorized,
+    AccessNotConfirmed,
+    CommitmentMismatch,
+    InvalidInput,
+)
+from careledger.node.client import NodeClient
+from careledger.node.messages import (
+    KeyRequest,
+    PatientAction,
+    PatientRequest,
+    node_domain,
+    sign_request,
+)
+from careledger.store import RecordPointer
+
+#: How long a signed request stays valid (a node accepts at most 600 s).
+REQUEST_VALIDITY = 120
+#: How long to wait for an access transaction to reach the node's confirmations.
+CONFIRMATION_WAIT = 120.0
+
+
+def node_for(actor: Actor, record_id: bytes, node: NodeClient | str | None) -> NodeClient:
+    """The client of ``record_id``'s issuer node: ``node`` if given, else the URL its issuer
+    published on chain.
+
+    Raises:
+        InvalidInput: the issuer published no node endpoint.
+    """
+    if isinstance(node, NodeClient):
+        return node
+    if isinstance(node, str):
+        return NodeClient(node)
+    issuer = issuer_of_id(record_id)
+    url = actor.ledger.institutions.endpoint_of(issuer)
+    if not url:
+        raise InvalidInput(f"the issuer {issuer} of record 0x{record_id.hex()} published no node "
+                           "endpoint (careledger institution endpoint URL)")
+    return NodeClient(url)
+
+
+def fetch_verified(actor: Actor, client: NodeClient, record_id: bytes) -> tuple[RecordPointer, bytes]:
+    """The record's pointer (checked against the chain) and ciphertext (checked against it)."""
+    ptr = client.pointer(record_id)
+    if ptr.id_bytes != record_id:
+        raise CommitmentMismatch(f"node {client.url} answered for another record")
+    verify_pointer(actor.ledger, ptr)
+    blob = client.blob(ptr.cid)
+    if keccak(blob) != ptr.commitment_bytes:
+        raise CommitmentMismatch(f"the ciphertext node {client.url} served for record "
+                                 f"{ptr.record_id} is not the anchored one")
+    return ptr, blob
+
+
+def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
+                    node: NodeClient | str | None = None) -> bytes:
+    """An institution reads a record of another institution (see the module's steps)."""
+    client = node_for(actor, record_id, node)
+    ptr, blob = fetch_verified(actor, client, record_id)
+    consent = actor.ledger.consent
+    if not consent.is_authorized_for_record(ptr.patient, actor.address, ptr.id_bytes,
+                                            ptr.category_code, purpose):
+        raise AccessNotAuthorized.with_args(patient=ptr.patient, accessor=actor.address,
+                                            recordId=ptr.id_bytes, purpose=int(purpose))
+    receipt = actor.transact(consent.record_access(
+        ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
+        ptr.proof_bytes))
+    assert actor.sender is not None
+    request = KeyRequest(record_id=ptr.id_bytes, version=ptr.version, purpose=int(purpose),
+                         access_tx=bytes(receipt["transactionHash"]), requester=actor.address,
+                         nonce=secrets.token_bytes(32),
+                         deadline=int(time.time()) + REQUEST_VALIDITY)
+    domain = node_domain(actor.ledger.chain.chain_id, ptr.issuer)
+    signature = sign_request(request, domain, actor.sender.account)
+    deadline = time.monotonic() + CONFIRMATION_WAIT
+    while True:
+        try:
+            _, wrapped = client.release_key(request, signature)
+            break
+        except AccessNotConfirmed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    data_key = unwrap_data_key(wrapped, ptr.binding, actor.keypair)
+    return decrypt_record(blob, data_key, ptr.binding)
+
+
+def patient_request(actor: Actor, client: NodeClient, action: PatientAction,
+                    record_id: bytes = b"\x00" * 32) -> dict[str, object]:
+    """Sign and send a patient's request to ``client``'s node."""
+    if actor.sender is None:
+        raise InvalidInput("a patient's node requests are signed by its wallet: give it one")
+    issuer = str(client.identity()["address"])
+    request = PatientRequest(patient=actor.sender.address, action=int(action),
+                             record_id=record_id, nonce=secrets.token_bytes(32),
+                             deadline=int(time.time()) + REQUEST_VALIDITY)
+    domain = node_domain(actor.ledger.chain.chain_id, issuer)
+    return client.patient_request(request, sign_request(request, domain, actor.sender.account))
+
+
+def read_own_via_node(actor: Actor, record_id: bytes, node: NodeClient | str | None = None) -> bytes:
+    """A patient reads its own record through the issuer's node (not a disclosure: no entry)."""
+    client = node_for(actor, record_id, node)
+    ptr, blob = fetch_verified(actor, client, record_id)
+    answer = patient_request(actor, client, PatientAction.READ, record_id)
+    from careledger.crypto import WrappedKey
+
+    wrapped = WrappedKey.from_bytes(bytes.fromhex(str(answer["wrappedKey"])[2:]))
+    return decrypt_record(blob, unwrap_data_key(wrapped, ptr.binding, actor.keypair), ptr.binding)

@@ -1,0 +1,36 @@
+"""``careledger node``: run this institution's node."""
+
+from __future__ import annotations
+
+import click
+
+from careledger.cli.common import Ctx, pass_ctx
+
+
+@click.group(short_help="This institution's node: serve its records and release keys.")
+def node() -> None:
+    """The HTTP service of one institution, over its own workspace directory."""
+
+
+@node.command("serve", short_help="Serve the node until Ctrl-C or SIGTERM.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8600, show_default=True)
+@click.option("--access-confirmations", "confirmations", type=click.IntRange(1, 1000), default=1,
+              show_default=True, help="Blocks an access transaction must be deep to release a key.")
+@click.option("--max-access-age", type=click.IntRange(1), default=600, show_default=True,
+              help="Oldest access entry (seconds) that may still release a key.")
+@click.option("--rate", "rate_per_minute", type=click.IntRange(1), default=120, show_default=True,
+              help="Signed requests per signer per minute.")
+@pass_ctx
+def node_serve(ctx: Ctx, host: str, port: int, confirmations: int, max_access_age: int,
+               rate_per_minute: int) -> None:
+    """Serve --workspace with the wallet of --keystore (or $CARELEDGER_PRIVATE_KEY) and the
+    encryption key of --enc-key; the wallet pays for relayed consents and erasure notices."""
+    from careledger.node.server import build_service, serve
+    from careledger.node.service import NodeConfig
+
+    service = build_service(ctx.ledger(), ctx.sender(), ctx.workspace, ctx.keypair(),
+                            NodeConfig(confirmations=confirmations, max_access_age=max_access_age,
+                                       rate_per_minute=rate_per_minute))
+    click.echo(f"node of {service.address} on http://{host}:{port} (workspace {ctx.workspace})")
+    serve(service, host, port)

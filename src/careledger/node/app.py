@@ -1,0 +1,217 @@
+"""The node's HTTP API (FastAPI): one router per resource, pydantic models for every body, the
+SDK's exception tree mapped to status codes and a JSON body ``{"error": ..., "detail": ...}``
+by one handler, and request bodies capped before they are parsed.
+
+    GET  /health, /identity                 who this node is; 503 when its chain is unreachable
+    GET  /records/{recordId}                the pointer of a record this institution issued
+    GET  /blobs/{cid}                       a ciphertext by CID (HTTP Range supported)
+    POST /keys/release                      a data key, after an on-chain access entry
+    POST /patients/requests                 the patient's list / read / erase, signed
+    POST /relay                             a signed consent, submitted with this node's gas
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from hexbytes import HexBytes
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from careledger import __version__
+from careledger.errors import (
+    AccessNotConfirmed,
+    AlreadyReleased,
+    CareLedgerError,
+    ChainIdMismatch,
+    DomainMismatch,
+    InvalidInput,
+    InvalidSignature,
+    MalleableSignature,
+    RateLimited,
+    RequestReplayed,
+    RpcUnavailable,
+    SignatureExpired,
+    SignatureMismatch,
+    TransactionTimeout,
+)
+from careledger.node.messages import KeyRequest, PatientRequest
+from careledger.node.service import NodeService, pointer_json
+from careledger.store import LocalBlobStore, parse_cid
+from careledger.validate import bytes32
+
+log = logging.getLogger("careledger.node")
+
+#: Largest request body accepted (a signed request or consent is well under 8 KiB).
+MAX_BODY = 64 * 1024
+
+
+class SignedRequestBody(BaseModel):
+    """A signed node request: the EIP-712 ``message`` (the node supplies its own domain) and
+    the 65-byte signature (or a contract wallet's EIP-1271 signature)."""
+
+    message: dict[str, Any] = Field(description="the typed-data message object")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{2,2048}$", description="0x-hex signature")
+
+
+class RelayBody(BaseModel):
+    """A signed consent as a wallet page posts it."""
+
+    typedData: dict[str, Any]
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{2,2048}$")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: the error's class name and what to do."""
+
+    error: str
+    detail: str
+
+
+#: The first matching class decides the status code (subclasses before their bases).
+STATUS: list[tuple[tuple[type[BaseException], ...], int]] = [
+    ((RpcUnavailable, TransactionTimeout), 503),
+    ((RateLimited,), 429),
+    ((AccessNotConfirmed,), 425),
+    ((RequestReplayed, AlreadyReleased), 409),
+    ((SignatureExpired, SignatureMismatch, InvalidSignature, MalleableSignature), 401),
+    ((DomainMismatch, ChainIdMismatch, InvalidInput), 400),
+    ((PermissionError,), 403),
+    ((LookupError,), 404),
+    ((ValueError,), 400),
+]
+
+
+def status_of(exc: CareLedgerError) -> int:
+    """The HTTP status of an SDK error."""
+    for classes, status in STATUS:
+        if isinstance(exc, classes):
+            return status
+    return 400
+
+
+def error_response(status: int, error: str, detail: str) -> JSONResponse:
+    """A JSON refusal."""
+    return JSONResponse({"error": error, "detail": detail.splitlines()[0] if detail else error},
+                        status_code=status)
+
+
+class BodyLimit:
+    """Refuse bodies over ``MAX_BODY`` (by Content-Length, and while streaming) with 413."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY):
+                response = error_response(413, "BodyTooLarge",
+                                          f"request bodies are limited to {MAX_BODY} bytes")
+                await response(scope, receive, send)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > MAX_BODY:
+                    raise InvalidInput(f"request bodies are limited to {MAX_BODY} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def create_app(service: NodeService) -> FastAPI:
+    """The ASGI app of one node."""
+    app = FastAPI(title="CareLedger node", version=__version__,
+                  description="A hospital's CareLedger node: ciphertexts, key release after an "
+                              "on-chain access entry, patient requests, consent relaying.")
+    responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 425, 429, 503)}
+
+    @app.exception_handler(CareLedgerError)
+    async def _sdk_error(_: Request, exc: CareLedgerError) -> JSONResponse:
+        return error_response(status_of(exc), type(exc).__name__, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return error_response(422, "InvalidRequest", f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected %s", type(exc).__name__)  # no request data: it may be health data
+        return error_response(500, "InternalError", "the node failed; it has logged the error type")
+
+    public = APIRouter(tags=["node"])
+
+    @public.get("/health", responses=responses)
+    def health() -> dict[str, Any]:
+        """200 with the latest block while the chain answers; 503 when it does not."""
+        return service.health()
+
+    @public.get("/identity", responses=responses)
+    def identity() -> dict[str, Any]:
+        """The institution, chain, deployment, encryption key and request domain of this node."""
+        return service.identity()
+
+    records = APIRouter(tags=["records"])
+
+    @records.get("/records/{record_id}", responses=responses)
+    def record(record_id: str) -> dict[str, Any]:
+        """The pointer of a record this institution issued (check it against the chain)."""
+        return pointer_json(service.pointer(bytes32(record_id, "record id")))
+
+    @records.get("/blobs/{cid}", responses=responses, response_class=FileResponse)
+    def blob(cid: str) -> FileResponse:
+        """The ciphertext stored under ``cid`` (content-addressed; HTTP Range supported)."""
+        parsed = parse_cid(cid)
+        store = service.ws.blobs
+        if not isinstance(store, LocalBlobStore):
+            raise InvalidInput("this node's blob store does not serve files")
+        path = store.path_of(parsed)
+        if not path.is_file():
+            from careledger.errors import BlobNotFound
+
+            raise BlobNotFound(f"no blob {cid} here")
+        return FileResponse(path, media_type="application/octet-stream")
+
+    keys = APIRouter(tags=["keys"])
+
+    @keys.post("/keys/release", responses=responses)
+    def release(body: SignedRequestBody) -> dict[str, Any]:
+        """Release a data key after an on-chain access entry (see the service's checks)."""
+        request = KeyRequest.from_message_json(body.message)
+        return service.release_key(request, bytes(HexBytes(body.signature)))
+
+    patients = APIRouter(tags=["patients"])
+
+    @patients.post("/patients/requests", responses=responses)
+    def patient_request(body: SignedRequestBody) -> dict[str, Any]:
+        """The patient lists its records here, reads one, or erases one (signed by the patient)."""
+        request = PatientRequest.from_message_json(body.message)
+        return service.patient_request(request, bytes(HexBytes(body.signature)))
+
+    relay = APIRouter(tags=["relay"])
+
+    @relay.post("/relay", responses=responses)
+    def relay_consent(body: RelayBody) -> dict[str, Any]:
+        """Submit a signed consent (any of the ConsentRegistry's signed types), paying its gas."""
+        result = service.relay({"typedData": body.typedData, "signature": body.signature})
+        return {"txHash": result.tx_hash, "gasUsed": result.gas_used,
+                "appliedByUs": result.applied_by_us, "block": result.block_number}
+
+    for router in (public, records, keys, patients, relay):
+        app.include_router(router)
+    app.add_middleware(BodyLimit)
+    return app

@@ -1,0 +1,89 @@
+"""The EIP-712 requests a party signs for a node: a key release after an on-chain access entry,
+and the patient's own requests. The domain binds each request to one node (its institution's
+address as ``verifyingContract``) on one chain, so it is worthless at another node or chain."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import ClassVar
+
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+
+from careledger.consent.messages import Eip712Domain, SignedType
+
+NODE_DOMAIN_NAME = "CareLedger Node"
+NODE_DOMAIN_VERSION = "1"
+#: Longest validity a node accepts for a signed request (seconds from now to its deadline).
+MAX_REQUEST_VALIDITY = 600
+
+
+def node_domain(chain_id: int, node_address: str) -> Eip712Domain:
+    """The EIP-712 domain of requests to the node of institution ``node_address``."""
+    return Eip712Domain(chain_id=chain_id, verifying_contract=node_address,
+                        name=NODE_DOMAIN_NAME, version=NODE_DOMAIN_VERSION)
+
+
+@dataclass(frozen=True)
+class KeyRequest(SignedType):
+    """``KeyRequest(bytes32 recordId,uint64 version,uint8 purpose,bytes32 accessTx,
+    address requester,bytes32 nonce,uint256 deadline)``: "release to me, as registered on chain,
+    the data key of this record, for the access entry in ``accessTx``"."""
+
+    TYPE_NAME: ClassVar[str] = "KeyRequest"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("recordId", "bytes32"), ("version", "uint64"), ("purpose", "uint8"),
+        ("accessTx", "bytes32"), ("requester", "address"), ("nonce", "bytes32"),
+        ("deadline", "uint256"),
+    )
+
+    record_id: bytes
+    version: int
+    purpose: int
+    access_tx: bytes
+    requester: str
+    nonce: bytes
+    deadline: int
+
+    @property
+    def signer_address(self) -> str:
+        """The requester signs its own request."""
+        return self.requester
+
+
+class PatientAction(enum.IntEnum):
+    """What a patient asks its records' issuer node."""
+
+    LIST = 1  # the records this node holds for me, batch members included
+    READ = 2  # the data key of one of my records, wrapped to my registered key
+    ERASE = 3  # shred every copy of the keys of every version of one of my records
+
+
+@dataclass(frozen=True)
+class PatientRequest(SignedType):
+    """``PatientRequest(address patient,uint8 action,bytes32 recordId,bytes32 nonce,
+    uint256 deadline)``, signed by the patient (``recordId`` zero for LIST)."""
+
+    TYPE_NAME: ClassVar[str] = "PatientRequest"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("patient", "address"), ("action", "uint8"), ("recordId", "bytes32"),
+        ("nonce", "bytes32"), ("deadline", "uint256"),
+    )
+
+    patient: str
+    action: int
+    record_id: bytes
+    nonce: bytes
+    deadline: int
+
+    @property
+    def signer_address(self) -> str:
+        """Only the patient asks for its own records."""
+        return self.patient
+
+
+def sign_request(request: SignedType, domain: Eip712Domain, account: LocalAccount) -> bytes:
+    """Sign a node request as a wallet would (``eth_signTypedData_v4``); 65 bytes."""
+    signable = encode_typed_data(full_message=request.typed_data(domain))
+    return bytes(account.sign_message(signable).signature)

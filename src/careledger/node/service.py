@@ -1,0 +1,350 @@
+"""What a hospital's node does, independent of HTTP: serve the ciphertexts and pointers of the
+records its institution issued, release a data key only after an on-chain access entry, answer
+the patient's signed requests, and relay signed consents.
+
+Log on chain, then release (``release_key``): the signature is the requester's, over a request
+bound to this node and chain, fresh and never seen before; the requester is an active
+institution; the named transaction is mined at least ``confirmations`` blocks deep, recent, and
+carries the ``AccessRecorded`` entry of this record and purpose with the requester as accessor
+and the record's patient; the entry has not paid for a release before; and consent still holds
+at the latest block. Only then is the data key wrapped, to the key the requester registered on
+chain, never one taken from the request.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound
+
+from careledger.actors.base import verify_pointer
+from careledger.chain import Sender
+from careledger.codes import Purpose
+from careledger.consent import Relayer, RelayResult, SignedConsent
+from careledger.consent.messages import SignedType
+from careledger.consent.signing import eip1271_accepts, normalize_signature, recover_signer
+from careledger.contracts import CareLedger
+from careledger.crypto import EncryptionKeyPair, WrappedKey, shred, unwrap_data_key, wrap_data_key
+from careledger.errors import (
+    AccessEntryMissing,
+    AccessEntryTooOld,
+    AccessNotAuthorized,
+    AccessNotConfirmed,
+    AlreadyReleased,
+    CareLedgerError,
+    InvalidInput,
+    MalleableSignature,
+    NotActiveInstitution,
+    RateLimited,
+    RecordNotFound,
+    RequestReplayed,
+    SignatureExpired,
+    SignatureMismatch,
+)
+from careledger.node.messages import (
+    MAX_REQUEST_VALIDITY,
+    KeyRequest,
+    PatientAction,
+    PatientRequest,
+    node_domain,
+)
+from careledger.node.state import NodeState
+from careledger.store import RecordPointer, Workspace
+
+ZERO32 = b"\x00" * 32
+
+
+@dataclass
+class NodeConfig:
+    """How strict a node is.
+
+    Attributes:
+        confirmations: blocks an access transaction must be deep (1: mined).
+        max_access_age: oldest access entry (seconds, by block time against the local clock)
+            that may still release a key.
+        rate_per_minute: signed requests per signer per minute (key releases, patient
+            requests, relayed consents).
+    """
+
+    confirmations: int = 1
+    max_access_age: int = 600
+    rate_per_minute: int = 120
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per signer."""
+
+    per_minute: int
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, who: str) -> None:
+        """Spend one token of ``who``.
+
+        Raises:
+            RateLimited: none left.
+        """
+        now = time.monotonic()
+        with self._lock:
+            b = self._buckets.setdefault(who, _Bucket(float(self.per_minute), now))
+            b.tokens = min(float(self.per_minute), b.tokens + (now - b.at) * self.per_minute / 60)
+            b.at = now
+            if b.tokens < 1:
+                raise RateLimited(f"{who} sent more than {self.per_minute} requests a minute: "
+                                  "wait a few seconds and retry")
+            b.tokens -= 1
+
+
+class NodeService:
+    """One institution's node over its own workspace directory."""
+
+    def __init__(self, ledger: CareLedger, sender: Sender, workspace: Workspace,
+                 keypair: EncryptionKeyPair, state: NodeState,
+                 config: NodeConfig | None = None) -> None:
+        self.ledger = ledger
+        self.sender = sender
+        self.ws = workspace
+        self.keypair = keypair
+        self.state = state
+        self.config = config or NodeConfig()
+        self.address = sender.address
+        self.domain = node_domain(ledger.chain.chain_id, self.address)
+        self.limiter = RateLimiter(self.config.rate_per_minute)
+        self.relayer = Relayer(sender, ledger.consent)
+
+    # -- public, unauthenticated ----------------------------------------------------------------
+
+    def identity(self) -> dict[str, Any]:
+        """Who this node is: institution address, chain, deployment, keys, request domain."""
+        dep = self.ledger.deployment
+        return {
+            "address": self.address, "chainId": self.ledger.chain.chain_id,
+            "encryptionKey": "0x" + self.keypair.public_bytes.hex(),
+            "deployment": {"institutionRegistry": dep.institution_registry,
+                           "consentRegistry": dep.consent_registry,
+                           "recordRegistry": dep.record_registry, "block": dep.block},
+            "requestDomain": self.domain.to_json(),
+            "confirmations": self.config.confirmations,
+            "maxAccessAge": self.config.max_access_age,
+        }
+
+    def health(self) -> dict[str, Any]:
+        """The chain connection's state (``RpcUnavailable`` when it is down)."""
+        chain = self.ledger.chain
+        block = chain.call_rpc("eth_getBlock", lambda: chain.w3.eth.get_block("latest"))
+        return {"ok": True, "block": int(block["number"]),
+                "blockAge": max(0, int(time.time()) - int(block["timestamp"]))}
+
+    def pointer(self, record_id: bytes) -> RecordPointer:
+        """The pointer of a record this institution issued (public: ids name their issuer, and
+        a single record's patient, category and commitment are in its anchor event anyway).
+
+        Raises:
+            RecordNotFound: not a record of this node.
+        """
+        ptr = self.ws.index.get(record_id)
+        if ptr.issuer != self.address:
+            raise RecordNotFound(f"record 0x{record_id.hex()} was not issued by this node")
+        return ptr
+
+    # -- log on chain, then release -------------------------------------------------------------
+
+    def release_key(self, request: KeyRequest, signature: bytes) -> dict[str, Any]:
+        """Release a record's data key, wrapped to the requester's registered key."""
+        self._check_signed(request, signature)
+        self.limiter.take(request.requester)
+        if not self.state.use_nonce(request.requester, request.nonce, request.deadline):
+            raise RequestReplayed(f"nonce 0x{request.nonce.hex()} was used before: sign anew")
+        ptr = self.pointer(request.record_id)
+        if request.version != ptr.version:
+            raise InvalidInput(f"record 0x{request.record_id.hex()} is version {ptr.version}, "
+                               f"the request names version {request.version}")
+        purpose = Purpose(request.purpose) if request.purpose in set(Purpose) else None
+        if purpose is None:
+            raise InvalidInput(f"unknown purpose code {request.purpose}")
+        requester = request.requester
+        institutions, consent = self.ledger.institutions, self.ledger.consent
+        if not institutions.is_active(requester):
+            raise NotActiveInstitution.with_args(account=requester)
+        self._check_access_entry(request, ptr)
+        if not self.state.record_release(request.access_tx, request.record_id, requester,
+                                         request.purpose):
+            raise AlreadyReleased(f"the access entry in 0x{request.access_tx.hex()} already "
+                                  "released a key: log the access again")
+        try:
+            if not consent.is_authorized_for_record(ptr.patient, requester, ptr.id_bytes,
+                                                    ptr.category_code, purpose):
+                raise AccessNotAuthorized.with_args(patient=ptr.patient, accessor=requester,
+                                                    recordId=ptr.id_bytes, purpose=int(purpose))
+            wrapped = self._wrap_to(ptr, institutions.encryption_key(requester), requester)
+        except BaseException:
+            self.state.forget_release(request.access_tx)
+            raise
+        return self._release_body(ptr, wrapped)
+
+    def _check_access_entry(self, request: KeyRequest, ptr: RecordPointer) -> None:
+        chain = self.ledger.chain
+        try:
+            receipt = chain.call_rpc("eth_getTransactionReceipt",
+                                     lambda: chain.w3.eth.get_transaction_receipt(
+                                         HexBytes(request.access_tx)))
+        except TransactionNotFound:
+            raise AccessNotConfirmed(f"transaction 0x{request.access_tx.hex()} is not mined "
+                                     "(yet): retry when it is") from None
+        head = int(chain.call_rpc("eth_blockNumber", lambda: chain.w3.eth.block_number))
+        depth = head - int(receipt["blockNumber"]) + 1
+        if depth < self.config.confirmations:
+            raise AccessNotConfirmed(f"the access transaction is {depth} block(s) deep; this "
+                                     f"node releases at {self.config.confirmations}: retry soon")
+        block = chain.call_rpc("eth_getBlock",
+                               lambda: chain.w3.eth.get_block(receipt["blockNumber"]))
+        age = int(time.time()) - int(block["timestamp"])
+        if age > self.config.max_access_age:
+            raise AccessEntryTooOld(f"the access entry is {age} s old; this node accepts "
+                                    f"{self.config.max_access_age} s: log the access again")
+        if receipt["status"] != 1:
+            raise AccessEntryMissing("the access transaction reverted: it recorded nothing")
+        for entry in self.ledger.consent.events_in("AccessRecorded", receipt):
+            a = entry["args"]
+            if (to_checksum_address(a["accessor"]) == request.requester
+                    and bytes(a["recordId"]) == request.record_id
+                    and int(a["purpose"]) == request.purpose
+                    and to_checksum_address(a["patient"]) == ptr.patient
+                    and bytes(a["category"]) == ptr.category_code):
+                return
+        raise AccessEntryMissing(
+            f"transaction 0x{request.access_tx.hex()} records no access to record "
+            f"0x{request.record_id.hex()} for purpose {request.purpose} by {request.requester}")
+
+    # -- the patient's own requests ------------------------------------------------------------
+
+    def patient_request(self, request: PatientRequest, signature: bytes) -> dict[str, Any]:
+        """LIST the patient's records here, READ one (key wrapped to the patient's registered
+        key; a patient reading its own record is not a disclosure), or ERASE one (every version's
+        keys shredded here, and the erasure recorded on chain)."""
+        self._check_signed(request, signature)
+        self.limiter.take(request.patient)
+        if not self.state.use_nonce(request.patient, request.nonce, request.deadline):
+            raise RequestReplayed(f"nonce 0x{request.nonce.hex()} was used before: sign anew")
+        action = PatientAction(request.action) if request.action in set(PatientAction) else None
+        if action is PatientAction.LIST:
+            mine = [p for p in self.ws.index.for_patient(request.patient)
+                    if p.issuer == self.address]
+            return {"records": [pointer_json(p) for p in mine]}
+        if action is None:
+            raise InvalidInput(f"unknown patient action {request.action}: use 1 list, 2 read, 3 erase")
+        ptr = self.pointer(request.record_id)
+        if ptr.patient != request.patient:
+            raise RecordNotFound(f"record 0x{request.record_id.hex()} is not yours")
+        if action is PatientAction.READ:
+            key = self.ledger.consent.patient_key(request.patient)
+            if key == ZERO32:
+                raise InvalidInput("register your encryption key first (careledger patient register-key)")
+            return self._release_body(ptr, self._wrap_to(ptr, key, request.patient))
+        versions = self._versions(ptr)
+        shredded = sum(shred(self.ws.keys, rid) for rid in versions)
+        receipt = self.ledger.records.record_erased(ptr.id_bytes).transact(self.sender)
+        return {"erased": ["0x" + v.hex() for v in versions], "keysShredded": shredded,
+                "txHash": receipt["transactionHash"].to_0x_hex()}
+
+    def _versions(self, ptr: RecordPointer) -> list[bytes]:
+        chain = [ptr.id_bytes]
+        current = ptr
+        while current.previous_bytes != ZERO32 and self.ws.index.has(current.previous_bytes):
+            current = self.ws.index.get(current.previous_bytes)
+            chain.insert(0, current.id_bytes)
+        nxt = self.ledger.records.next_version_of(ptr.id_bytes)
+        while nxt != ZERO32 and nxt not in chain:
+            chain.append(nxt)
+            nxt = self.ledger.records.next_version_of(nxt)
+        return chain
+
+    # -- relaying -----------------------------------------------------------------------------
+
+    def relay(self, payload: dict[str, Any]) -> RelayResult:
+        """Check a signed consent (signature, domain, chain, deadline; EIP-1271 wallets through
+        the chain) and submit it, paying the gas; rate-limited per signer."""
+        signed = SignedConsent.from_json(payload, registry=self.ledger.consent)
+        self.limiter.take(signed.signer)
+        return self.relayer.submit(signed)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _check_signed(self, request: SignedType, signature: bytes) -> None:
+        deadline = int(getattr(request, "deadline"))  # noqa: B009 (every request has one)
+        now = int(time.time())
+        if deadline < now:
+            raise SignatureExpired(f"the request's deadline {deadline} has passed: sign anew")
+        if deadline > now + MAX_REQUEST_VALIDITY:
+            raise InvalidInput(f"a request may be valid for at most {MAX_REQUEST_VALIDITY} s")
+        signer = request.signer_address
+        try:
+            sig = normalize_signature(signature)
+            if recover_signer(request, self.domain, sig) == signer:  # type: ignore[arg-type]
+                return
+        except MalleableSignature:
+            pass
+        if eip1271_accepts(self.ledger.consent, signer, request.digest(self.domain), signature):
+            return
+        raise SignatureMismatch(f"the signature is not {signer}'s over this request to node "
+                                f"{self.address} on chain {self.domain.chain_id}")
+
+    def _wrap_to(self, ptr: RecordPointer, recipient_key: bytes, who: str) -> WrappedKey:
+        if recipient_key == ZERO32:
+            raise InvalidInput(f"{who} has no encryption key registered on chain")
+        verify_pointer(self.ledger, ptr)  # never release for an index entry the chain disowns
+        own = self.ws.keys.get(ptr.record_id, ptr.version, self.keypair.public_bytes)
+        data_key = unwrap_data_key(own, ptr.binding, self.keypair)
+        return wrap_data_key(data_key, ptr.binding, recipient_key)
+
+    def _release_body(self, ptr: RecordPointer, wrapped: WrappedKey) -> dict[str, Any]:
+        return {"record": pointer_json(ptr), "wrappedKey": "0x" + wrapped.to_bytes().hex()}
+
+
+def pointer_json(ptr: RecordPointer) -> dict[str, Any]:
+    """A pointer as the node API returns it."""
+    return {"recordId": ptr.record_id, "version": ptr.version, "patient": ptr.patient,
+            "issuer": ptr.issuer, "category": ptr.category, "cid": ptr.cid,
+            "commitment": ptr.commitment, "previousVersion": ptr.previous_version,
+            "batchRoot": ptr.batch_root, "proof": ptr.proof, "status": ptr.status}
+
+
+def pointer_from_json(data: dict[str, Any]) -> RecordPointer:
+    """The inverse of ``pointer_json`` (a node's answer; check it with ``verify_pointer``).
+
+    Raises:
+        InvalidInput: not a pointer.
+    """
+    try:
+        return RecordPointer(
+            record_id=str(data["recordId"]).lower(), version=int(data["version"]),
+            patient=to_checksum_address(data["patient"]), issuer=to_checksum_address(data["issuer"]),
+            category=str(data["category"]), cid=str(data["cid"]),
+            commitment=str(data["commitment"]).lower(),
+            previous_version=str(data["previousVersion"]).lower(),
+            batch_root=data.get("batchRoot"), proof=list(data.get("proof") or []),
+            status=str(data.get("status", "anchored")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"not a record pointer: {exc}") from exc
+
+
+def new_nonce() -> bytes:
+    """32 random bytes for a signed request."""
+    return secrets.token_bytes(32)
+
+
+__all__ = ["CareLedgerError", "NodeConfig", "NodeService", "new_nonce", "pointer_from_json",
+           "pointer_json"]

@@ -1,0 +1,76 @@
+"""What a node must remember across restarts, in SQLite (stdlib ``sqlite3``, WAL mode,
+``secure_delete`` on): the nonces of signed requests it accepted, and every key release with
+the access transaction that paid for it (one release per on-chain access entry)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS nonces (
+    signer TEXT NOT NULL, nonce TEXT NOT NULL, deadline INTEGER NOT NULL,
+    PRIMARY KEY (signer, nonce));
+CREATE TABLE IF NOT EXISTS releases (
+    access_tx TEXT PRIMARY KEY, record_id TEXT NOT NULL, requester TEXT NOT NULL,
+    purpose INTEGER NOT NULL, released_at INTEGER NOT NULL);
+"""
+
+
+class NodeState:
+    """The node's SQLite file (``<workspace>/node.db``); safe to share between threads."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA secure_delete=ON")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def use_nonce(self, signer: str, nonce: bytes, deadline: int) -> bool:
+        """Record ``nonce`` of ``signer``; False if it was used before (a replay)."""
+        with self._lock:
+            self._db.execute("DELETE FROM nonces WHERE deadline < ?", (int(time.time()) - 3600,))
+            try:
+                self._db.execute("INSERT INTO nonces VALUES (?, ?, ?)",
+                                 (signer, nonce.hex(), deadline))
+            except sqlite3.IntegrityError:
+                return False
+            return True
+
+    def record_release(self, access_tx: bytes, record_id: bytes, requester: str,
+                       purpose: int) -> bool:
+        """Record a release paid for by ``access_tx``; False if that entry already released one."""
+        with self._lock:
+            try:
+                self._db.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?)",
+                                 ("0x" + access_tx.hex(), "0x" + record_id.hex(), requester,
+                                  purpose, int(time.time())))
+            except sqlite3.IntegrityError:
+                return False
+            return True
+
+    def forget_release(self, access_tx: bytes) -> None:
+        """Undo ``record_release`` when the release could not be completed."""
+        with self._lock:
+            self._db.execute("DELETE FROM releases WHERE access_tx = ?", ("0x" + access_tx.hex(),))
+
+    def releases(self) -> list[tuple[str, str, str, int]]:
+        """Every release: ``(access_tx, record_id, requester, purpose)``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT access_tx, record_id, requester, purpose FROM releases "
+                "ORDER BY released_at, rowid").fetchall()
+        return [(str(a), str(r), str(q), int(p)) for a, r, q, p in rows]

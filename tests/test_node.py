@@ -1,0 +1,249 @@
+"""Separate parties on separate directories, meeting only on the chain and over HTTP.
+
+Each hospital runs its node as a real ``careledger node serve`` process on a loopback port,
+over its own workspace directory; the patient and the reading hospital act from directories of
+their own. No directory is shared between parties.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from careledger.actors import Institution, Patient, Provider
+from careledger.chain import free_port
+from careledger.codes import SCOPE_ALL, Category, Purpose
+from careledger.consent import ConsentSigner
+from careledger.errors import (
+    AccessEntryMissing,
+    AccessNotAuthorized,
+    AlreadyReleased,
+    NodeUnavailable,
+    RequestReplayed,
+    SignatureExpired,
+    SignatureMismatch,
+    WrappedKeyNotFound,
+)
+from careledger.node import KeyRequest, NodeClient, node_domain
+from careledger.node.messages import sign_request
+from careledger.node.state import NodeState
+from careledger.store import Workspace
+from conftest import World
+
+PW = "node-test-password"
+DAY = 86400
+
+
+@dataclass
+class RunningNode:
+    name: str
+    url: str
+    workdir: Path
+    process: subprocess.Popen[str]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def releases(self) -> list[tuple[str, str, str, int]]:
+        state = NodeState(self.workdir / "ws" / "node.db")
+        try:
+            return state.releases()
+        finally:
+            state.close()
+
+
+def start_node(world: World, name: str, workdir: Path) -> RunningNode:
+    """``careledger node serve`` for institution ``name`` over ``workdir``, on a free port."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    key_file = workdir / "enc.key"
+    if not key_file.exists():
+        world.enc[name].save(key_file, PW)  # type: ignore[attr-defined]
+    world.ledger.deployment.save(workdir / "deployments")
+    port = free_port()
+    env = dict(os.environ, CARELEDGER_RPC_URL=world.node.rpc_url,
+               CARELEDGER_CHAIN_ID=str(world.node.chain_id),
+               CARELEDGER_PRIVATE_KEY=world.keys[name], CARELEDGER_ENC_PASSWORD=PW)
+    cmd = [sys.executable, "-c", "from careledger.cli import main; main()",
+           "--deployments", str(workdir / "deployments"), "--workspace", str(workdir / "ws"),
+           "--enc-key", str(key_file), "node", "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"node {name} exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return RunningNode(name, url, workdir, proc)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"node {name} did not start in 30 s")
+
+
+@dataclass
+class Story:
+    world: World
+    node_a: RunningNode
+    a: Provider  # hospital A's own SDK, over the directory its node serves
+    b: Institution  # hospital B, its own directory, no node needed to read
+    alice: Patient  # the patient, its own directory
+
+
+@pytest.fixture
+def story(world: World, tmp_path: Path) -> Iterator[Story]:
+    node_a = start_node(world, "hospital_a", tmp_path / "hospital-a")
+    try:
+        a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(node_a.workdir / "ws"),
+                     world.enc["hospital_a"])  # type: ignore[arg-type]
+        a.ledger.institutions.set_endpoint(node_a.url).transact(world.sender("hospital_a"))
+        b = Institution(world.ledger, world.sender("hospital_b"),
+                        Workspace.local(tmp_path / "hospital-b"), world.enc["hospital_b"])  # type: ignore[arg-type]
+        alice = Patient(world.ledger, world.sender("alice"), Workspace.local(tmp_path / "alice"),
+                        world.enc["alice"])  # type: ignore[arg-type]
+        alice.register_key()
+        yield Story(world, node_a, a, b, alice)
+    finally:
+        node_a.stop()
+
+
+def test_a_second_hospital_reads_through_the_issuers_node_after_an_on_chain_entry(story: Story) -> None:
+    w, a, b, alice = story.world, story.a, story.b, story.alice
+    body = b'{"resourceType":"Observation","code":"2345-7","valueQuantity":5.4}'
+    pub = a.publish(alice.patient, body, Category.LAB)
+    with pytest.raises(AccessNotAuthorized):  # no consent: refused before anything is logged
+        b.access(pub.record_id, Purpose.TREAT)
+    alice.grant(b.address, Category.LAB.code, [Purpose.TREAT], w.now() + DAY)
+    assert b.access(pub.record_id, Purpose.TREAT) == body  # found from the id alone
+    assert not b.ws.index.all() and not any(b.ws.keys.directory.rglob("*.key"))
+    head, count = w.ledger.consent.audit_head(alice.patient)
+    releases = story.node_a.releases()
+    assert count == 1 and len(releases) == 1  # one entry on chain, one key released
+    # the patient reads its own record through the node (not a disclosure: no entry)
+    assert alice.read(pub.record_id) == body
+    assert w.ledger.consent.audit_head(alice.patient)[1] == 1
+    # revocation: the next access is refused, and a key request naming the old entry too
+    alice.revoke(b.address, Category.LAB.code)
+    with pytest.raises(AccessNotAuthorized):
+        b.access(pub.record_id, Purpose.TREAT)
+    assert len(story.node_a.releases()) == 1
+    del head
+
+
+def _request(story: Story, record_id: bytes, access_tx: bytes, *, signer: str = "hospital_b",
+             deadline: int | None = None, chain_id: int | None = None) -> tuple[KeyRequest, bytes]:
+    from eth_account import Account
+
+    w = story.world
+    account = Account.from_key(w.keys[signer])
+    request = KeyRequest(record_id=record_id, version=1, purpose=int(Purpose.TREAT),
+                         access_tx=access_tx, requester=w.addr("hospital_b"),
+                         nonce=secrets.token_bytes(32),
+                         deadline=deadline if deadline is not None else int(time.time()) + 60)
+    domain = node_domain(chain_id or w.chain.chain_id, w.addr("hospital_a"))
+    return request, sign_request(request, domain, account)
+
+
+def test_no_key_leaves_the_node_without_a_matching_on_chain_entry(story: Story) -> None:
+    w, a, b, alice = story.world, story.a, story.b, story.alice
+    pub = a.publish(alice.patient, b"lab one", Category.LAB)
+    other = a.publish(alice.patient, b"lab two", Category.LAB)
+    alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], w.now() + DAY)
+    rid = bytes.fromhex(pub.record_id[2:])
+    client = NodeClient(story.node_a.url)
+    # a transaction that is not an access entry (the grant itself)
+    grant_tx = alice.grant(b.address, Category.LAB.code, [Purpose.TREAT], w.now() + DAY)
+    with pytest.raises(AccessEntryMissing):
+        client.release_key(*_request(story, rid, bytes(grant_tx["transactionHash"])))
+    # an access entry for another record
+    other_ptr = a.ws.index.get(other.record_id)
+    assert b.sender is not None
+    entry = w.ledger.consent.record_access(alice.patient, other_ptr.id_bytes,
+                                           other_ptr.category_code, other_ptr.commitment_bytes,
+                                           Purpose.TREAT).transact(b.sender)
+    with pytest.raises(AccessEntryMissing):
+        client.release_key(*_request(story, rid, bytes(entry["transactionHash"])))
+    # the right entry, but signed by someone else, expired, or for another chain
+    ptr = a.ws.index.get(pub.record_id)
+    good = w.ledger.consent.record_access(alice.patient, ptr.id_bytes, ptr.category_code,
+                                          ptr.commitment_bytes, Purpose.TREAT).transact(b.sender)
+    tx = bytes(good["transactionHash"])
+    with pytest.raises(SignatureMismatch):
+        client.release_key(*_request(story, rid, tx, signer="attacker"))
+    with pytest.raises(SignatureMismatch):
+        client.release_key(*_request(story, rid, tx, chain_id=1))
+    with pytest.raises(SignatureExpired):
+        client.release_key(*_request(story, rid, tx, deadline=int(time.time()) - 1))
+    request, signature = _request(story, rid, tx)
+    _, wrapped = client.release_key(request, signature)  # released exactly once
+    assert wrapped.recipient == w.enc["hospital_b"].public_bytes  # type: ignore[attr-defined]
+    with pytest.raises(RequestReplayed):
+        client.release_key(request, signature)
+    with pytest.raises(AlreadyReleased):  # one entry pays for one key
+        client.release_key(*_request(story, rid, tx))
+    assert len(story.node_a.releases()) == 1
+
+
+def test_the_patient_lists_and_erases_through_the_node(story: Story) -> None:
+    w, a, b, alice = story.world, story.a, story.b, story.alice
+    single = a.publish(alice.patient, b"discharge v1", Category.DISCHARGE)
+    amended = a.amend(single.record_id, b"discharge v2")
+    _, members, _ = a.publish_batch([(alice.patient, b"hr 60"), (alice.patient, b"hr 61")],
+                                    Category.VITALS)
+    listed = {p.record_id for p in alice.records_at(story.node_a.url)}
+    assert listed == {single.record_id, amended.record_id, *(m.record_id for m in members)}
+    assert alice.read(members[1].record_id) == b"hr 61"  # a batch member, proof checked
+    answer = alice.erase_at_node(single.record_id)
+    assert set(answer["erased"]) == {single.record_id, amended.record_id}  # type: ignore[arg-type]
+    logs = w.ledger.records.logs("RecordErased", from_block=w.ledger.deployment.block)
+    assert {"0x" + bytes(lg["args"]["recordId"]).hex() for lg in logs} == {single.record_id}
+    with pytest.raises(WrappedKeyNotFound):
+        alice.read(amended.record_id)
+    alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], w.now() + DAY)
+    with pytest.raises(WrappedKeyNotFound):  # nobody obtains an erased record's key
+        b.access(amended.record_id, Purpose.TREAT)
+
+
+def test_relaying_bad_input_and_a_node_that_is_down(story: Story) -> None:
+    w, alice = story.world, story.alice
+    url = story.node_a.url
+    signer = ConsentSigner(w.ledger.consent)
+    from eth_account import Account
+
+    signed = signer.grant(Account.from_key(w.keys["alice"]), w.addr("hospital_b"), SCOPE_ALL,
+                          [Purpose.HRESCH], w.now() + DAY)
+    result = NodeClient(url).relay(signed)
+    assert result["appliedByUs"] is True
+    assert w.ledger.consent.is_authorized(alice.patient, w.addr("hospital_b"), SCOPE_ALL, Purpose.HRESCH)
+    for method, path, kwargs, status in [
+        ("GET", "/blobs/not-a-cid", {}, 400),
+        ("GET", "/records/0x1234", {}, 400),
+        ("GET", "/records/0x" + "ab" * 32, {}, 404),
+        ("POST", "/keys/release", {"json": {"message": {}, "signature": "0x00"}}, 400),
+        ("POST", "/keys/release", {"content": b"{", "headers": {"content-type": "application/json"}}, 422),
+        ("POST", "/relay", {"content": b"x" * (70 * 1024)}, 413),
+    ]:
+        r = httpx.request(method, url + path, timeout=10, **kwargs)
+        assert r.status_code == status, (path, r.status_code, r.text)
+        assert set(r.json()) == {"error", "detail"}
+    assert httpx.get(url + "/openapi.json", timeout=10).json()["info"]["title"] == "CareLedger node"
+    story.node_a.stop()
+    with pytest.raises(NodeUnavailable):
+        NodeClient(url, retries=0).identity()
