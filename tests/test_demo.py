@@ -27,8 +27,17 @@ def test_demo_scenario_outcomes(tmp_path: Path) -> None:
     assert all(s["gas"] > 0 and s["tx"].startswith("0x") for s in result.steps)
     assert "hash chain verified" in text and "Summary" in text
     assert (tmp_path / "demo" / "deployments" / "31337.json").exists()
-    assert any((tmp_path / "demo" / "offchain" / "blobs").rglob("*"))
+    assert any((tmp_path / "demo" / "hospital-a" / "workspace" / "blobs").rglob("*"))
+    # separate parties: one directory each, none inside another's, nothing shared
+    dirs = [Path(d) for d in result.directories.values()]
+    assert len(set(dirs)) == len(dirs) >= 8
+    assert not any(a != b and b.is_relative_to(a) for a in dirs for b in dirs)
+    assert not any((Path(result.directories["Hospital B"]) / "workspace" / "index").glob("*.json"))
+    # three node processes released keys (B's lab read, the research sample, break-glass), each
+    # after an access entry, and none of them outlives the demo
+    assert result.keys_released == 3 and len(result.node_pids) == 3
     assert result.anvil_pid is not None and not pid_alive(result.anvil_pid)
+    assert not any(pid_alive(pid) for pid in result.node_pids)
 
 
 def test_demo_command_exits_zero(tmp_path: Path) -> None:

@@ -7,11 +7,7 @@ their own. No directory is shared between parties.
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +17,6 @@ import httpx
 import pytest
 
 from careledger.actors import Institution, Patient, Provider
-from careledger.chain import free_port
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent import ConsentSigner
 from careledger.errors import (
@@ -36,66 +31,11 @@ from careledger.errors import (
 )
 from careledger.node import KeyRequest, NodeClient, node_domain
 from careledger.node.messages import sign_request
-from careledger.node.state import NodeState
 from careledger.store import Workspace
 from conftest import World
+from nodes import RunningNode, start_node
 
-PW = "node-test-password"
 DAY = 86400
-
-
-@dataclass
-class RunningNode:
-    name: str
-    url: str
-    workdir: Path
-    process: subprocess.Popen[str]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def releases(self) -> list[tuple[str, str, str, int]]:
-        state = NodeState(self.workdir / "ws" / "node.db")
-        try:
-            return state.releases()
-        finally:
-            state.close()
-
-
-def start_node(world: World, name: str, workdir: Path) -> RunningNode:
-    """``careledger node serve`` for institution ``name`` over ``workdir``, on a free port."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    key_file = workdir / "enc.key"
-    if not key_file.exists():
-        world.enc[name].save(key_file, PW)  # type: ignore[attr-defined]
-    world.ledger.deployment.save(workdir / "deployments")
-    port = free_port()
-    env = dict(os.environ, CARELEDGER_RPC_URL=world.node.rpc_url,
-               CARELEDGER_CHAIN_ID=str(world.node.chain_id),
-               CARELEDGER_PRIVATE_KEY=world.keys[name], CARELEDGER_ENC_PASSWORD=PW)
-    cmd = [sys.executable, "-c", "from careledger.cli import main; main()",
-           "--deployments", str(workdir / "deployments"), "--workspace", str(workdir / "ws"),
-           "--enc-key", str(key_file), "node", "serve", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"node {name} exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return RunningNode(name, url, workdir, proc)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"node {name} did not start in 30 s")
 
 
 @dataclass

@@ -1,10 +1,14 @@
 """The end-to-end sharing scenario (``careledger demo`` / ``make demo``).
 
-It starts its own anvil, deploys the three contracts and plays a realistic story through the
-SDK: a consortium voted in M-of-N, patients with keys and a guardian, records published
-single and in a Merkle batch, gasless signed consent through a relayer, sharing and access,
-a research request rejected then approved for a limited time, a revocation that stops the
-next access, break-glass in an emergency, the audit trail verified, and crypto-shredding.
+It starts its own anvil, deploys the three contracts, starts three node processes (two
+hospitals and a research institute) on loopback ports, each over its own directory, and plays
+a realistic story through the SDK from separate directories (patients in directories of their
+own; no directory is shared): a consortium voted in M-of-N, patients with keys and a guardian,
+records published single and in a Merkle batch, gasless signed consent relayed by a node, a
+second hospital reading through the issuer's node (which releases the key only after the
+on-chain access entry), a research request rejected then approved for a limited time, a
+revocation that stops the next access, break-glass in an emergency, the audit trail verified,
+and crypto-shredding at the issuer's node.
 
 Every record is synthetic. The function returns a ``DemoResult`` whose fields the test suite
 asserts on.
@@ -31,10 +35,18 @@ from careledger.actors import Patient, Provider, Researcher, verify_commitment
 from careledger.audit import AuditLog
 from careledger.chain import Chain, Devnet, NonceManager, Sender, SentTransaction
 from careledger.codes import SCOPE_ALL, Category, Purpose, Role
-from careledger.consent import ConsentSigner, Relayer, SignedConsent
+from careledger.consent import ConsentSigner, SignedConsent
 from careledger.contracts import CareLedger, GenesisMember, deploy
 from careledger.crypto import EncryptionKeyPair
-from careledger.errors import AccessNotAuthorized, CareLedgerError, KeyNotShared
+from careledger.errors import (
+    AccessNotAuthorized,
+    CareLedgerError,
+    KeyNotShared,
+    WrappedKeyNotFound,
+)
+from careledger.node.client import NodeClient
+from careledger.node.process import NodeProcess, start_node_process
+from careledger.node.state import NodeState
 from careledger.store import Workspace
 
 DAY = 24 * 3600
@@ -61,6 +73,9 @@ class DemoResult:
     patient_gas_spent_on_consent: int = -1
     seconds: float = 0.0
     anvil_pid: int | None = None
+    node_pids: list[int] = field(default_factory=list)
+    directories: dict[str, str] = field(default_factory=dict)
+    keys_released: int = 0
 
 
 class _Recorder:
@@ -87,9 +102,14 @@ def run_demo(workdir: Path, *, console: Console | None = None, batch_size: int =
     t0 = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     result = DemoResult(workdir=workdir, batch_size=batch_size)
+    nodes: dict[str, NodeProcess] = {}
     with Devnet(accounts=12) as node:
         result.anvil_pid = node.pid
-        _story(node, workdir, out, result)
+        try:
+            _story(node, workdir, out, result, nodes)
+        finally:
+            for proc in nodes.values():
+                proc.stop()
     result.seconds = time.monotonic() - t0
     out.print(Panel.fit(
         f"[bold green]Demo complete[/] in {result.seconds:.1f} s — "
@@ -99,12 +119,14 @@ def run_demo(workdir: Path, *, console: Console | None = None, batch_size: int =
         f"hash chain verified: {'yes' if result.chain_verified else 'NO'}; "
         f"erased record unreadable: {'yes' if result.erased_unreadable else 'NO'} "
         f"(anchor still verifies: {'yes' if result.erased_anchor_verifies else 'NO'}).\n"
-        f"Keys, blobs, record index and deployment manifest are in {workdir}",
+        f"Three node processes released {result.keys_released} keys, each after an on-chain "
+        f"access entry. Every party's directory is under {workdir} (none shared).",
         title="Summary"))
     return result
 
 
-def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> None:
+def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult,
+           nodes: dict[str, NodeProcess]) -> None:
     chain = Chain(node.rpc_url, chain_id=node.chain_id)
     nonces = NonceManager(chain)
     dev = node.accounts
@@ -117,13 +139,18 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     def sender(name: str) -> Sender:
         return Sender.from_key(chain, acct[name].private_key, nonces=nonces, on_receipt=rec)
 
-    ws = Workspace.local(workdir / "offchain")
-    keydir = workdir / "encryption-keys"
+    # one directory per party: nothing below is shared between two of them
     enc: dict[str, EncryptionKeyPair] = {}
+    home: dict[str, Path] = {}
     for name in roles[1:5] + roles[6:]:
-        enc[name] = EncryptionKeyPair.generate()
         slug = name.lower().replace("(", "").replace(")", "").replace(" ", "-")
-        enc[name].save(keydir / f"{slug}.key", KEY_PASSWORD)
+        home[name] = workdir / slug
+        enc[name] = EncryptionKeyPair.generate()
+        enc[name].save(home[name] / "encryption.key", KEY_PASSWORD)
+    result.directories = {name: str(path) for name, path in home.items()}
+
+    def workspace(name: str) -> Workspace:
+        return Workspace.local(home[name] / "workspace")
 
     def step(title: str) -> None:
         rec.step = title
@@ -148,14 +175,28 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
         out.print(f"{name} admitted with roles {role!r} after 2 of 2 approvals "
                   f"(active: {ledger.institutions.is_active(acct[name].address)})")
 
-    hospital_a = Provider(ledger, sender("Hospital A"), ws, enc["Hospital A"])
-    hospital_b = Provider(ledger, sender("Hospital B"), ws, enc["Hospital B"])
-    hospital_c = Provider(ledger, sender("Hospital C (emergency)"), ws, enc["Hospital C (emergency)"])
-    research = Researcher(ledger, sender("Research Institute"), ws, enc["Research Institute"])
-    alice = Patient(ledger, sender("Patient Alice"), ws, enc["Patient Alice"])
-    bob = Patient(ledger, sender("Patient Bob"), ws, enc["Patient Bob"])
-    chloe = Patient(ledger, sender("Patient Chloe"), ws, enc["Patient Chloe"])
-    relayer = Relayer(sender("Relayer"), ledger.consent)
+    step("1b. Each hospital and the research institute start their node and publish its URL")
+    for name in ("Hospital A", "Hospital B", "Research Institute"):
+        deployment.save(home[name] / "deployments")
+        proc = start_node_process(
+            rpc_url=node.rpc_url, chain_id=chain.chain_id, deployments=home[name] / "deployments",
+            workspace=home[name] / "workspace", enc_key=home[name] / "encryption.key",
+            enc_password=KEY_PASSWORD, private_key=acct[name].private_key)
+        nodes[name] = proc
+        result.node_pids.append(proc.pid)
+        registry.set_endpoint(proc.url).transact(sender(name))
+        out.print(f"{name}: node pid {proc.pid} at {proc.url}, directory {home[name]}")
+
+    hospital_a = Provider(ledger, sender("Hospital A"), workspace("Hospital A"), enc["Hospital A"])
+    hospital_b = Provider(ledger, sender("Hospital B"), workspace("Hospital B"), enc["Hospital B"])
+    hospital_c = Provider(ledger, sender("Hospital C (emergency)"), workspace("Hospital C (emergency)"),
+                          enc["Hospital C (emergency)"])
+    research = Researcher(ledger, sender("Research Institute"), workspace("Research Institute"),
+                          enc["Research Institute"])
+    alice = Patient(ledger, sender("Patient Alice"), workspace("Patient Alice"), enc["Patient Alice"])
+    bob = Patient(ledger, sender("Patient Bob"), workspace("Patient Bob"), enc["Patient Bob"])
+    chloe = Patient(ledger, sender("Patient Chloe"), workspace("Patient Chloe"), enc["Patient Chloe"])
+    relay_node = NodeClient(nodes["Hospital B"].url)
 
     # 2 -- patients ------------------------------------------------------------------------
     step("2. Patients register their encryption keys; Chloe appoints a guardian")
@@ -163,8 +204,8 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     for p in (alice, bob, chloe):
         p.register_key()
     chloe.set_guardian(acct["Guardian Dan"].address, now + 365 * DAY)
-    dan_for_chloe = Patient(ledger, sender("Guardian Dan"), ws, enc["Guardian Dan"],
-                            acting_for=chloe.patient)
+    dan_for_chloe = Patient(ledger, sender("Guardian Dan"), workspace("Guardian Dan"),
+                            enc["Guardian Dan"], acting_for=chloe.patient)
     out.print("Alice, Bob and Chloe registered X25519 keys (separate from their wallet keys); "
               "Dan may act for Chloe for a year.")
 
@@ -204,7 +245,7 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     result.records_published = len(published) + len(batch_ptrs)
 
     # 4 -- signed consent ------------------------------------------------------------------
-    step("4. Alice signs consent for Hospital B in her wallet (EIP-712); a relayer submits it")
+    step("4. Alice signs consent for Hospital B in her wallet (EIP-712); Hospital B's node relays it")
     alice_balance = chain.w3.eth.get_balance(to_checksum_address(alice.patient))
     signer = ConsentSigner(ledger.consent)
     unsigned = signer.grant_message(alice.patient, acct["Hospital B"].address, Category.LAB.code,
@@ -213,19 +254,23 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     (workdir / "alice-consent-typed-data.json").write_text(json.dumps(typed_data, indent=2))
     wallet_sig = Account.sign_typed_data(acct["Patient Alice"].private_key, full_message=typed_data)
     signed = SignedConsent.from_wallet(typed_data, wallet_sig.signature.to_0x_hex())
-    relayed = relayer.submit(signed)
+    relayed = relay_node.relay(signed)
     alice_after = chain.w3.eth.get_balance(to_checksum_address(alice.patient))
     result.patient_gas_spent_on_consent = alice_balance - alice_after
-    out.print(f"Typed data written to {workdir / 'alice-consent-typed-data.json'}; relayed in tx "
-              f"{relayed.tx_hash[:18]}…; Alice spent {result.patient_gas_spent_on_consent} wei.")
+    out.print(f"Typed data written to {workdir / 'alice-consent-typed-data.json'}; relayed by "
+              f"Hospital B's node in tx {str(relayed['txHash'])[:18]}…; Alice spent "
+              f"{result.patient_gas_spent_on_consent} wei.")
 
-    # 5 -- share and access ----------------------------------------------------------------
-    step("5. Alice shares her lab result; Hospital B reads it")
+    # 5 -- access through the issuer's node -----------------------------------------------
+    step("5. Hospital B reads Alice's lab result through Hospital A's node")
     lab_id = published["lab"].record_id
-    alice.share(lab_id, acct["Hospital B"].address, Purpose.TREAT)
     plain = hospital_b.access(lab_id, Purpose.TREAT)
     result.b_read_ok = json.loads(plain)["display"] == "Glucose"
-    out.print(f"Hospital B decrypted: {plain.decode()}")
+    out.print("Hospital B found Hospital A's node from the record id (issuer) and the URL Hospital "
+              "A published on chain, logged the access on chain, then the node released the key, "
+              f"wrapped to Hospital B's registered key. Decrypted: {plain.decode()}")
+    own = json.loads(alice.read(lab_id))
+    out.print(f"Alice reads it too, by a signed request to the node (not a disclosure): {own['display']}")
 
     # 6 -- research request ----------------------------------------------------------------
     step("6. The research institute asks for Alice's vitals under HRESCH")
@@ -238,7 +283,6 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     alice.approve_request(req2, now + 2 * 3600)
     out.print(f"Request #{req2}: approved by Alice for 2 hours.")
     sample = batch_ptrs[7]
-    alice.share(sample.record_id, acct["Research Institute"].address, Purpose.HRESCH)
     reading = json.loads(research.access(sample.record_id, Purpose.HRESCH))
     result.researcher_read_ok = reading["seq"] == 7
     out.print(f"Researcher read reading #7 (Merkle proof of {len(sample.proof)} hashes verified): "
@@ -257,8 +301,7 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     step("8. Alice revokes Hospital B; its next access fails")
     revoke_msg = signer.revoke_message(alice.patient, acct["Hospital B"].address, Category.LAB.code,
                                        deadline=now + DAY)
-    relayer.submit(signer.sign(revoke_msg, Account.from_key(acct["Patient Alice"].private_key)))
-    alice.forget_grantee_keys(acct["Hospital B"].address, Category.LAB.code)
+    relay_node.relay(signer.sign(revoke_msg, Account.from_key(acct["Patient Alice"].private_key)))
     try:
         hospital_b.access(lab_id, Purpose.TREAT)
     except AccessNotAuthorized as exc:
@@ -269,20 +312,23 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     step("9. Emergency: Hospital C breaks the glass for Bob")
     bob_note = published["bob-note"].record_id
     hospital_c.break_glass(bob.patient, "unconscious-patient-ED", 24 * 3600)
-    hospital_a.release_key(bob_note, acct["Hospital C (emergency)"].address, Purpose.ETREAT)
     note = json.loads(hospital_c.access(bob_note, Purpose.ETREAT))
     result.emergency_read_ok = "penicillin" in note["title"]
-    out.print(f"Hospital C read under break-glass (ETREAT only, 24 h, logged): {note['title']}")
+    out.print("Hospital C read through Hospital A's node under break-glass (ETREAT only, 24 h, "
+              f"no renewal, opening and access both in Bob's hash chain): {note['title']}")
+    bob.close_break_glass(acct["Hospital C (emergency)"].address)
+    out.print("Bob, awake again, closed the window; the closing is in his hash chain too.")
 
     # 10 -- audit --------------------------------------------------------------------------
     step("10. Alice, Bob and Chloe read who accessed what; the hash chains verify")
     audit = AuditLog(ledger, names=names)
     for patient in (alice, bob, chloe):
-        t = Table("#", "date (UTC)", "recipient", "record", "category", "purpose", "break-glass",
-                  title=f"Access history of {names[patient.patient]}")
+        t = Table("#", "date (UTC)", "what", "institution", "record", "category", "purpose",
+                  "break-glass", title=f"History of {names[patient.patient]}")
         for e in audit.history(patient.patient):
-            t.add_row(str(e.seq), e.date[:19], names.get(e.accessor, e.accessor), e.record_id[:14] + "…",
-                      e.category, e.purpose, "yes" if e.via_break_glass else "")
+            t.add_row(str(e.seq), e.date[:19], e.kind, names.get(e.accessor, e.accessor),
+                      (e.record_id[:14] + "…") if e.record_id else "", e.category, e.purpose,
+                      "yes" if e.via_break_glass else "")
         out.print(t)
         v = audit.verify(patient.patient)
         out.print(str(v))
@@ -291,23 +337,28 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
     (workdir / "alice-history.csv").write_text(audit.export_csv(alice.patient))
 
     # 11 -- erasure ------------------------------------------------------------------------
-    step("11. Alice erases her imaging study (crypto-shredding)")
+    step("11. Alice erases her imaging study at Hospital A's node (crypto-shredding)")
     img = published["imaging"].record_id
     destroyed = alice.erase(img)
     unreadable = []
+    a_ws = hospital_a.ws
     readers: list[Callable[[], bytes]] = [lambda: alice.read(img),
-                                          lambda: hospital_a.unwrap(ws.index.get(img)).secret]
+                                          lambda: a_ws.keys.get(img, 1, enc["Hospital A"].public_bytes).to_bytes()]
     for read in readers:
         try:
             read()
             unreadable.append(False)
-        except KeyNotShared:
+        except (KeyNotShared, WrappedKeyNotFound):
             unreadable.append(True)
     result.erased_unreadable = all(unreadable)
-    verify_commitment(ledger, ws.index.get(img), ws.blobs.get(ws.index.get(img).cid))
+    ptr = a_ws.index.get(img)
+    verify_commitment(ledger, ptr, a_ws.blobs.get(ptr.cid))
     result.erased_anchor_verifies = True
-    out.print(f"{destroyed} wrapped keys destroyed; Alice and Hospital A can no longer decrypt; "
-              "the anchor still proves the ciphertext existed.")
+    erased = ledger.records.logs("RecordErased", from_block=deployment.block)
+    out.print(f"{destroyed} wrapped keys destroyed at the node, which recorded the erasure on chain "
+              f"({len(erased)} RecordErased event); nobody can obtain the key any more; the anchor "
+              "still proves the ciphertext existed.")
+    result.keys_released = sum(_released(p.workspace) for p in nodes.values())
 
     # -- gas table -------------------------------------------------------------------------
     t = Table("step", "who", "what", "gas", "tx", title="Transactions")
@@ -315,6 +366,14 @@ def _story(node: Devnet, workdir: Path, out: Console, result: DemoResult) -> Non
         t.add_row(r["step"].split(".")[0], r["who"], r["what"], f"{r['gas']:,}", r["tx"][:14] + "…")
     out.print(t)
     result.steps = rec.rows
+
+
+def _released(workspace: Path) -> int:
+    state = NodeState(workspace / "node.db")
+    try:
+        return len(state.releases())
+    finally:
+        state.close()
 
 
 def main(workdir: str | None = None, batch_size: int = 100,

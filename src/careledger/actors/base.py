@@ -7,11 +7,9 @@ from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from careledger.chain import Sender
-from careledger.codes import Purpose
 from careledger.contracts import CareLedger, ContractTx, is_batch_member
-from careledger.crypto import DataKey, EncryptionKeyPair, unwrap_data_key, wrap_data_key
+from careledger.crypto import DataKey, EncryptionKeyPair, unwrap_data_key
 from careledger.errors import (
-    AccessNotAuthorized,
     CareLedgerError,
     CommitmentMismatch,
     InvalidInput,
@@ -73,24 +71,6 @@ class Actor:
                 "shared with you yet, or it was revoked or erased; ask the patient to share it"
             ) from None
         return unwrap_data_key(wrapped, ptr.binding, self.keypair)
-
-    def release_to(self, ptr: RecordPointer, grantee: str, purpose: Purpose) -> None:
-        """Wrap the record's data key (which this actor can open) to ``grantee``'s registered
-        key, if the chain authorises ``grantee`` for this record and purpose now.
-
-        Raises:
-            AccessNotAuthorized: no live consent (or break-glass for ETREAT) covers it.
-            InvalidInput: ``grantee`` has no registered encryption key.
-        """
-        if not self.ledger.consent.is_authorized_for_record(ptr.patient, grantee, ptr.id_bytes,
-                                                            ptr.category_code, purpose):
-            raise AccessNotAuthorized.with_args(
-                patient=ptr.patient, accessor=grantee, recordId=ptr.id_bytes, purpose=int(purpose))
-        key = self.ledger.institutions.encryption_key(grantee)
-        if key == ZERO32:
-            raise InvalidInput(f"{grantee} has no registered encryption key")
-        self.ws.keys.put(ptr.record_id, ptr.version,
-                         wrap_data_key(self.unwrap(ptr), ptr.binding, key))
 
 
 def verify_pointer(ledger: CareLedger, ptr: RecordPointer) -> None:

@@ -98,18 +98,6 @@ class Institution(Actor):
             ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
             ptr.proof_bytes))
 
-    def release_key(self, record_id: str | bytes, grantee: str,
-                    purpose: Purpose | str = Purpose.TREAT) -> None:
-        """As a custodian holding a wrapped copy, re-wrap the data key to ``grantee``.
-
-        Only when the chain authorises ``grantee`` for this record and purpose now (a consent,
-        or break-glass for ETREAT).
-
-        Raises:
-            AccessNotAuthorized: the chain does not authorise ``grantee``.
-        """
-        self.release_to(self.ws.index.get(record_id), address(grantee), Purpose.parse(purpose))
-
     def break_glass(self, patient: str, reason_code: str, duration: int) -> BreakGlassOpening:
         """Open emergency (ETREAT) access to ``patient`` for ``duration`` seconds (≤ 72 h; no
         renewal while open, a cooldown after, a cap per period: see docs/contracts-v2.md).

@@ -11,7 +11,7 @@ from web3.types import TxReceipt
 from careledger import validate
 from careledger.actors.base import ZERO32, Actor, verify_commitment
 from careledger.chain import Sender
-from careledger.codes import SCOPE_ALL, Purpose, RequestStatus, purpose_mask
+from careledger.codes import Purpose, RequestStatus, purpose_mask
 from careledger.contracts import AccessRequest, CareLedger
 from careledger.crypto import EncryptionKeyPair, decrypt_record, shred
 from careledger.errors import CareLedgerError, InvalidInput, NotThePatient
@@ -58,20 +58,10 @@ class Patient(Actor):
             self.patient, validate.address(grantee), scope, purpose_mask(purposes), expires_at))
 
     def revoke(self, grantee: str, scope: bytes) -> TxReceipt:
-        """Revoke a grant and delete every data key wrapped to ``grantee`` under that scope."""
-        grantee = validate.address(grantee)
-        receipt = self.transact(self.ledger.consent.revoke(self.patient, grantee, scope))
-        self.forget_grantee_keys(grantee, scope)
-        return receipt
-
-    def forget_grantee_keys(self, grantee: str, scope: bytes = SCOPE_ALL) -> int:
-        """Delete the wrapped keys of ``grantee`` for this patient's records in ``scope``."""
-        key = self.ledger.institutions.encryption_key(validate.address(grantee))
-        removed = 0
-        for ptr in self.ws.index.for_patient(self.patient):
-            if scope in (SCOPE_ALL, ptr.id_bytes, ptr.category_code):
-                removed += int(self.ws.keys.delete(ptr.record_id, ptr.version, key))
-        return removed
+        """Revoke a grant: from the next block, no node releases a key to ``grantee`` under it
+        (keys it already received cannot be taken back)."""
+        return self.transact(self.ledger.consent.revoke(self.patient, validate.address(grantee),
+                                                        scope))
 
     def set_guardian(self, guardian: str, expires_at: int) -> TxReceipt:
         """Appoint ``guardian`` to act for this patient until ``expires_at``."""
@@ -103,18 +93,6 @@ class Patient(Actor):
         return self.transact(self.ledger.consent.close_break_glass(
             self.patient, validate.address(institution)))
 
-    def share(self, record_id: str | bytes, grantee: str,
-              purpose: Purpose | str = Purpose.TREAT) -> None:
-        """Wrap the record's data key to ``grantee`` once its grant is on chain.
-
-        Raises:
-            AccessNotAuthorized: no live grant covers the record for ``purpose``.
-        """
-        ptr = self.ws.index.get(record_id)
-        if ptr.patient != self.patient:
-            raise InvalidInput(f"record {ptr.record_id} belongs to another patient")
-        self.release_to(ptr, validate.address(grantee), Purpose.parse(purpose))
-
     def read(self, record_id: str | bytes, *, node: NodeClient | str | None = None) -> bytes:
         """The patient reads their own record (verified against the anchor; not logged):
         from the local record index, or through the issuer's node (``node``, or the URL the
@@ -129,14 +107,20 @@ class Patient(Actor):
         verify_commitment(self.ledger, ptr, blob)
         return decrypt_record(blob, self.unwrap(ptr), ptr.binding)
 
-    def erase(self, record_id: str | bytes) -> int:
+    def erase(self, record_id: str | bytes, *, node: NodeClient | str | None = None) -> int:
         """Crypto-shred: destroy every wrapped copy of the data key of every version of the
-        record (earlier versions and amendments alike).
+        record (earlier versions and amendments alike): at the issuer's node (which records the
+        erasure on chain), and any copy in this patient's own directory.
 
-        The anchors stay on chain and still prove what existed; nobody can decrypt any more.
-        Returns the number of wrapped keys destroyed.
+        The anchors stay on chain and still prove what existed; nobody can obtain a key any
+        more. Keys released before cannot be taken back. Returns the number of wrapped keys
+        destroyed.
         """
-        ptr = self.ws.index.get(record_id)
+        rid = validate.bytes32(record_id, "record id")
+        if node is not None or not self.ws.index.has(rid):
+            answer = self.erase_at_node(rid, node=node)
+            return int(str(answer["keysShredded"]))
+        ptr = self.ws.index.get(rid)
         if ptr.patient != self.patient:
             raise InvalidInput(f"record {ptr.record_id} belongs to another patient")
         return sum(shred(self.ws.keys, rid) for rid in self.versions_of(ptr.id_bytes))

@@ -55,7 +55,7 @@ def _is_native(path: Path) -> bool:
         return False
 
 
-def _death_signal_setter() -> Callable[[], None] | None:
+def death_signal_setter() -> Callable[[], None] | None:
     """A function for the child, before exec, that asks Linux to SIGKILL it when the process
     that started it dies, however that one ends (even by SIGKILL): no anvil outlives its
     command or test. ``None`` off Linux."""
@@ -248,7 +248,7 @@ class Devnet:
         log = self._log_path.open("wb")
         self.process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_death_signal_setter(),  # noqa: PLW1509
+            start_new_session=True, preexec_fn=death_signal_setter(),  # noqa: PLW1509
         )
         log.close()
         self.port = port

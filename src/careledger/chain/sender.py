@@ -169,9 +169,22 @@ class Sender:
         return tx, nonce
 
     def send(self, call: ContractFunction, *, gas: int | None = None, description: str = "") -> SentTransaction:
-        """Sign and broadcast ``call``; return at once (collect receipts later)."""
-        tx, nonce = self.build(call, gas=gas)
-        return self._sign_and_broadcast(tx, nonce, description)
+        """Sign and broadcast ``call``; return at once (collect receipts later).
+
+        When another process sending from the same account (this institution's node and its
+        own tools, say) used the nonce first, the node answers "nonce too low": the counter is
+        read again from the node and the transaction signed anew, up to three times.
+        """
+        for attempt in range(4):
+            tx, nonce = self.build(call, gas=gas)
+            try:
+                return self._sign_and_broadcast(tx, nonce, description)
+            except Web3RPCError as exc:
+                if "nonce too low" not in str(exc).lower() or attempt == 3:
+                    raise
+                assert self.nonces is not None
+                self.nonces.resync(self.address)
+        raise AssertionError("unreachable")
 
     def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any,
                description: str = "deploy") -> TxReceipt:

@@ -132,14 +132,3 @@ def patient_close_glass(ctx: Ctx, institution_addr: str) -> None:
     """Close INSTITUTION's open break-glass (emergency) window on you at once."""
     echo_tx(patient_actor(ctx).close_break_glass(parse_address(institution_addr)),
             "break-glass closed")
-
-
-@patient.command("share", short_help="Wrap a record's key to a grantee.")
-@click.argument("record_id")
-@click.argument("grantee")
-@click.option("--purpose", default="TREAT", show_default=True)
-@pass_ctx
-def patient_share(ctx: Ctx, record_id: str, grantee: str, purpose: str) -> None:
-    """After GRANTEE's grant is on chain, re-wrap RECORD_ID's key to it."""
-    patient_actor(ctx, need_keypair=True).share(record_id, parse_address(grantee), purpose)
-    click.echo(f"shared {record_id} with {grantee}")
