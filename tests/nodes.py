@@ -8,8 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -73,3 +76,42 @@ def start_node(world: World, name: str, workdir: Path, *,
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"node {name} did not start in 30 s")
+
+
+@dataclass
+class Parties:
+    """Hospital A (publishing into the directory its node serves), hospital B and the patient,
+    each in a directory of its own; ``node`` is hospital A's running node."""
+
+    world: World
+    node: RunningNode
+    a: Any
+    b: Any
+    alice: Any
+
+    @property
+    def ws(self) -> Any:
+        """Hospital A's workspace (the issuer's own directory)."""
+        return self.a.ws
+
+
+@contextmanager
+def parties(world: World, root: Path) -> Iterator[Parties]:
+    """Start hospital A's node over its own directory, publish its URL on chain, and give
+    hospital B and Alice directories of their own; stop the node at the end."""
+    from careledger.actors import Institution, Patient, Provider
+    from careledger.store import Workspace
+
+    node = start_node(world, "hospital_a", root / "hospital-a")
+    try:
+        a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(node.workdir / "ws"),
+                     world.enc["hospital_a"])  # type: ignore[arg-type]
+        world.ledger.institutions.set_endpoint(node.url).transact(world.sender("hospital_a"))
+        b = Institution(world.ledger, world.sender("hospital_b"),
+                        Workspace.local(root / "hospital-b"), world.enc["hospital_b"])  # type: ignore[arg-type]
+        alice = Patient(world.ledger, world.sender("alice"), Workspace.local(root / "alice"),
+                        world.enc["alice"])  # type: ignore[arg-type]
+        alice.register_key()
+        yield Parties(world, node, a, b, alice)
+    finally:
+        node.stop()

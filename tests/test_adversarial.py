@@ -7,6 +7,7 @@ they hold end to end through the flows an integrator calls.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,35 +25,50 @@ from careledger.errors import (
     BreakGlassAlreadyOpen,
     BreakGlassCooldown,
     InvalidSignature,
-    KeyNotShared,
     MissingRole,
     NotActiveInstitution,
     NotIssuer,
     NotThePatient,
     RecordBindingMismatch,
     RecordNotAnchored,
+    WrappedKeyNotFound,
 )
 from careledger.store import Workspace
 from conftest import World, build_world
+from nodes import Parties, parties
 
 DAY = 86400
 
 
 def _actors(world: World) -> tuple[Workspace, Provider, Provider, Patient]:
-    ws = Workspace.local(world.workdir / "offchain")
-    a = Provider(world.ledger, world.sender("hospital_a"), ws, world.enc["hospital_a"])  # type: ignore[arg-type]
-    b = Provider(world.ledger, world.sender("hospital_b"), ws, world.enc["hospital_b"])  # type: ignore[arg-type]
-    alice = Patient(world.ledger, world.sender("alice"), ws, world.enc["alice"])  # type: ignore[arg-type]
+    """Parties that never read across institutions: each in its own directory, no node."""
+    a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(world.workdir / "a"),
+                 world.enc["hospital_a"])  # type: ignore[arg-type]
+    b = Provider(world.ledger, world.sender("hospital_b"), Workspace.local(world.workdir / "b"),
+                 world.enc["hospital_b"])  # type: ignore[arg-type]
+    alice = Patient(world.ledger, world.sender("alice"), Workspace.local(world.workdir / "alice"),
+                    world.enc["alice"])  # type: ignore[arg-type]
     alice.register_key()
-    return ws, a, b, alice
+    return a.ws, a, b, alice
 
 
-def test_access_racing_a_revocation_fails_and_releases_nothing(world: World) -> None:
+@pytest.fixture
+def party(world: World, tmp_path: Path) -> Iterator[Parties]:
+    """Hospital A with its node, hospital B and Alice: three directories, nothing shared."""
+    with parties(world, tmp_path) as p:
+        yield p
+
+
+def _own(world: World, name: str, root: Path) -> Provider:
+    return Provider(world.ledger, world.sender(name), Workspace.local(root / name),
+                    world.enc[name])  # type: ignore[arg-type]
+
+
+def test_access_racing_a_revocation_fails_and_releases_nothing(world: World, party: Parties) -> None:
     """The revocation is mined first, in the same block: the access reverts, no plaintext."""
-    _, a, b, alice = _actors(world)
+    a, b, alice = party.a, party.b, party.alice
     pub = a.publish(alice.patient, b"HbA1c 6.1 %", Category.LAB)
     alice.grant(b.address, Category.LAB.code, [Purpose.TREAT], world.now() + DAY)
-    alice.share(pub.record_id, b.address)
     rpc = world.chain.w3.provider.make_request
     rpc("evm_setAutomine", [False])  # type: ignore[arg-type]
     outcome: dict[str, object] = {}
@@ -80,11 +96,13 @@ def test_access_racing_a_revocation_fails_and_releases_nothing(world: World) -> 
     assert isinstance(outcome["error"], AccessNotAuthorized), outcome
     assert world.ledger.consent.audit_head(alice.patient)[1] == 0  # nothing was logged
     assert not world.ledger.consent.is_authorized(alice.patient, b.address, Category.LAB.code, 0)
+    assert party.node.releases() == []  # and no key left the node
 
 
-def test_suspended_institution_is_refused_everywhere(world: World) -> None:
-    ws, a, _, alice = _actors(world)
-    s = Provider(world.ledger, world.sender("suspended"), ws, world.enc["suspended"])  # type: ignore[arg-type]
+def test_suspended_institution_is_refused_everywhere(world: World, party: Parties,
+                                                     tmp_path: Path) -> None:
+    a, alice = party.a, party.alice
+    s = _own(world, "suspended", tmp_path)
     pub = a.publish(alice.patient, b"x-ray report", Category.IMAGING)
     alice.grant(s.address, SCOPE_ALL, [Purpose.TREAT, Purpose.ETREAT], world.now() + DAY)
 
@@ -98,8 +116,7 @@ def test_suspended_institution_is_refused_everywhere(world: World) -> None:
         s.break_glass(alice.patient, "trauma", 3600)
     with pytest.raises(AccessNotAuthorized):  # the patient's grant exists, but counts for nothing
         s.access(pub.record_id, Purpose.TREAT)
-    with pytest.raises(AccessNotAuthorized):  # nobody may release a key to it either
-        a.release_key(pub.record_id, s.address, Purpose.TREAT)
+    assert party.node.releases() == []  # and the issuer's node released nothing
     inst = world.ledger.institutions
     assert s.sender is not None
     for tx in (inst.propose_admit(world.addr("stranger"), Role.PROVIDER, b"\x01" * 32),
@@ -121,14 +138,15 @@ def test_a_provider_cannot_supersede_another_providers_record(world: World) -> N
     assert world.ledger.records.next_version_of(bytes.fromhex(pub.record_id[2:])).hex() == v2.record_id[2:]
 
 
-def test_researcher_cannot_read_beyond_its_research_grant(world: World) -> None:
-    ws, a, _, alice = _actors(world)
-    r = Researcher(world.ledger, world.sender("researcher"), ws, world.enc["researcher"])  # type: ignore[arg-type]
+def test_researcher_cannot_read_beyond_its_research_grant(world: World, party: Parties,
+                                                          tmp_path: Path) -> None:
+    a, alice = party.a, party.alice
+    r = Researcher(world.ledger, world.sender("researcher"), Workspace.local(tmp_path / "r"),
+                   world.enc["researcher"])  # type: ignore[arg-type]
     lab = a.publish(alice.patient, b"cholesterol 5.2", Category.LAB)
     note = a.publish(alice.patient, b"psychiatric note", Category.NOTE)
     rid = r.request_access(alice.patient, Category.LAB.code, Purpose.HRESCH, "lipid study")
     alice.approve_request(rid, world.now() + DAY)
-    alice.share(lab.record_id, r.address, Purpose.HRESCH)
     assert r.access(lab.record_id, Purpose.HRESCH) == b"cholesterol 5.2"
     with pytest.raises(AccessNotAuthorized):  # another category
         r.access(note.record_id, Purpose.HRESCH)
@@ -163,11 +181,11 @@ def test_cross_chain_replay_on_a_second_anvil_with_another_chain_id(tmp_path: Pa
         assert home.ledger.consent.is_authorized(alice.address, home.addr("hospital_b"), SCOPE_ALL, 0)
 
 
-def test_a_removed_and_readmitted_institution_starts_with_no_consent(world: World) -> None:
-    _, a, b, alice = _actors(world)
+def test_a_removed_and_readmitted_institution_starts_with_no_consent(world: World,
+                                                                    party: Parties) -> None:
+    a, b, alice = party.a, party.b, party.alice
     pub = a.publish(alice.patient, b"old consent, new membership", Category.LAB)
     alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], world.now() + 30 * DAY)
-    alice.share(pub.record_id, b.address)
     consent, inst = world.ledger.consent, world.ledger.institutions
     assert consent.is_authorized(alice.patient, b.address, SCOPE_ALL, 0)
     admin = world.sender("hospital_a")
@@ -189,8 +207,8 @@ def test_a_removed_and_readmitted_institution_starts_with_no_consent(world: Worl
 # -- contracts v2: each class of the attack review, end to end through the SDK --------------
 
 
-def test_a_lab_grantee_cannot_log_an_imaging_record_as_lab(world: World) -> None:
-    ws, a, b, alice = _actors(world)
+def test_a_lab_grantee_cannot_log_an_imaging_record_as_lab(world: World, party: Parties) -> None:
+    ws, a, b, alice = party.ws, party.a, party.b, party.alice
     pub = a.publish(alice.patient, b"CT thorax", Category.IMAGING)
     alice.grant(b.address, Category.LAB.code, [Purpose.TREAT], world.now() + DAY)
     ptr = ws.index.get(pub.record_id)
@@ -198,11 +216,12 @@ def test_a_lab_grantee_cannot_log_an_imaging_record_as_lab(world: World) -> None
     with pytest.raises(RecordBindingMismatch):  # the chain knows the record is IMAGING
         world.ledger.consent.record_access(alice.patient, ptr.id_bytes, Category.LAB.code,
                                            ptr.commitment_bytes, Purpose.TREAT).transact(b.sender)
-    forged = ws.index.get(pub.record_id)  # an edited local index is refused the same way
+    forged = ws.index.get(pub.record_id)  # an edited index at the node is refused the same way
     forged.category = Category.LAB.name
     ws.index.put(forged)
     with pytest.raises(RecordBindingMismatch):
         b.access(pub.record_id, Purpose.TREAT)
+    assert party.node.releases() == []
     assert world.ledger.consent.audit_head(alice.patient)[1] == 0
 
 
@@ -265,15 +284,15 @@ def test_approving_one_purpose_never_extends_another(world: World) -> None:
     assert grant.expiry(Purpose.HRESCH) > world.now() + 300 * DAY
 
 
-def test_break_glass_is_bounded_closable_and_in_the_hash_chain(world: World) -> None:
-    ws, a, _b, alice = _actors(world)
-    er = Provider(world.ledger, world.sender("emergency"), ws, world.enc["emergency"])  # type: ignore[arg-type]
+def test_break_glass_is_bounded_closable_and_in_the_hash_chain(world: World, party: Parties,
+                                                                tmp_path: Path) -> None:
+    a, alice = party.a, party.alice
+    er = _own(world, "emergency", tmp_path)
     pub = a.publish(alice.patient, b"allergy: penicillin", Category.ALLERGY)
     opening = er.break_glass(alice.patient, "unconscious-patient", 3600)
     assert len(opening.salt) == 16
     with pytest.raises(BreakGlassAlreadyOpen):
         er.break_glass(alice.patient, "unconscious-patient", 3600)
-    alice.share(pub.record_id, er.address, Purpose.ETREAT)
     assert er.access(pub.record_id, Purpose.ETREAT) == b"allergy: penicillin"
     alice.close_break_glass(er.address)
     with pytest.raises(AccessNotAuthorized):
@@ -290,12 +309,12 @@ def test_break_glass_is_bounded_closable_and_in_the_hash_chain(world: World) -> 
     assert event.reason_hash == "0x" + reason_hash("unconscious-patient", opening.salt).hex()
 
 
-def test_erasing_a_record_shreds_every_version(world: World) -> None:
-    _ws, a, _b, alice = _actors(world)
+def test_erasing_a_record_shreds_every_version(world: World, party: Parties) -> None:
+    a, alice = party.a, party.alice
     v1 = a.publish(alice.patient, b"discharge v1", Category.DISCHARGE)
     v2 = a.amend(v1.record_id, b"discharge v2")
     v3 = a.amend(v2.record_id, b"discharge v3")
     assert alice.erase(v2.record_id) >= 6  # patient + issuer copies of three versions
     for pub in (v1, v2, v3):
-        with pytest.raises(KeyNotShared):
+        with pytest.raises(WrappedKeyNotFound):
             alice.read(pub.record_id)

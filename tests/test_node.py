@@ -10,13 +10,11 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from careledger.actors import Institution, Patient, Provider
 from careledger.codes import SCOPE_ALL, Category, Purpose
 from careledger.consent import ConsentSigner
 from careledger.errors import (
@@ -31,40 +29,19 @@ from careledger.errors import (
 )
 from careledger.node import KeyRequest, NodeClient, node_domain
 from careledger.node.messages import sign_request
-from careledger.store import Workspace
 from conftest import World
-from nodes import RunningNode, start_node
+from nodes import Parties, parties
 
 DAY = 86400
 
 
-@dataclass
-class Story:
-    world: World
-    node_a: RunningNode
-    a: Provider  # hospital A's own SDK, over the directory its node serves
-    b: Institution  # hospital B, its own directory, no node needed to read
-    alice: Patient  # the patient, its own directory
-
-
 @pytest.fixture
-def story(world: World, tmp_path: Path) -> Iterator[Story]:
-    node_a = start_node(world, "hospital_a", tmp_path / "hospital-a")
-    try:
-        a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(node_a.workdir / "ws"),
-                     world.enc["hospital_a"])  # type: ignore[arg-type]
-        a.ledger.institutions.set_endpoint(node_a.url).transact(world.sender("hospital_a"))
-        b = Institution(world.ledger, world.sender("hospital_b"),
-                        Workspace.local(tmp_path / "hospital-b"), world.enc["hospital_b"])  # type: ignore[arg-type]
-        alice = Patient(world.ledger, world.sender("alice"), Workspace.local(tmp_path / "alice"),
-                        world.enc["alice"])  # type: ignore[arg-type]
-        alice.register_key()
-        yield Story(world, node_a, a, b, alice)
-    finally:
-        node_a.stop()
+def story(world: World, tmp_path: Path) -> Iterator[Parties]:
+    with parties(world, tmp_path) as p:
+        yield p
 
 
-def test_a_second_hospital_reads_through_the_issuers_node_after_an_on_chain_entry(story: Story) -> None:
+def test_a_second_hospital_reads_through_the_issuers_node_after_an_on_chain_entry(story: Parties) -> None:
     w, a, b, alice = story.world, story.a, story.b, story.alice
     body = b'{"resourceType":"Observation","code":"2345-7","valueQuantity":5.4}'
     pub = a.publish(alice.patient, body, Category.LAB)
@@ -74,7 +51,7 @@ def test_a_second_hospital_reads_through_the_issuers_node_after_an_on_chain_entr
     assert b.access(pub.record_id, Purpose.TREAT) == body  # found from the id alone
     assert not b.ws.index.all() and not any(b.ws.keys.directory.rglob("*.key"))
     head, count = w.ledger.consent.audit_head(alice.patient)
-    releases = story.node_a.releases()
+    releases = story.node.releases()
     assert count == 1 and len(releases) == 1  # one entry on chain, one key released
     # the patient reads its own record through the node (not a disclosure: no entry)
     assert alice.read(pub.record_id) == body
@@ -83,11 +60,11 @@ def test_a_second_hospital_reads_through_the_issuers_node_after_an_on_chain_entr
     alice.revoke(b.address, Category.LAB.code)
     with pytest.raises(AccessNotAuthorized):
         b.access(pub.record_id, Purpose.TREAT)
-    assert len(story.node_a.releases()) == 1
+    assert len(story.node.releases()) == 1
     del head
 
 
-def _request(story: Story, record_id: bytes, access_tx: bytes, *, signer: str = "hospital_b",
+def _request(story: Parties, record_id: bytes, access_tx: bytes, *, signer: str = "hospital_b",
              deadline: int | None = None, chain_id: int | None = None) -> tuple[KeyRequest, bytes]:
     from eth_account import Account
 
@@ -101,13 +78,13 @@ def _request(story: Story, record_id: bytes, access_tx: bytes, *, signer: str = 
     return request, sign_request(request, domain, account)
 
 
-def test_no_key_leaves_the_node_without_a_matching_on_chain_entry(story: Story) -> None:
+def test_no_key_leaves_the_node_without_a_matching_on_chain_entry(story: Parties) -> None:
     w, a, b, alice = story.world, story.a, story.b, story.alice
     pub = a.publish(alice.patient, b"lab one", Category.LAB)
     other = a.publish(alice.patient, b"lab two", Category.LAB)
     alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], w.now() + DAY)
     rid = bytes.fromhex(pub.record_id[2:])
-    client = NodeClient(story.node_a.url)
+    client = NodeClient(story.node.url)
     # a transaction that is not an access entry (the grant itself)
     grant_tx = alice.grant(b.address, Category.LAB.code, [Purpose.TREAT], w.now() + DAY)
     with pytest.raises(AccessEntryMissing):
@@ -138,16 +115,16 @@ def test_no_key_leaves_the_node_without_a_matching_on_chain_entry(story: Story) 
         client.release_key(request, signature)
     with pytest.raises(AlreadyReleased):  # one entry pays for one key
         client.release_key(*_request(story, rid, tx))
-    assert len(story.node_a.releases()) == 1
+    assert len(story.node.releases()) == 1
 
 
-def test_the_patient_lists_and_erases_through_the_node(story: Story) -> None:
+def test_the_patient_lists_and_erases_through_the_node(story: Parties) -> None:
     w, a, b, alice = story.world, story.a, story.b, story.alice
     single = a.publish(alice.patient, b"discharge v1", Category.DISCHARGE)
     amended = a.amend(single.record_id, b"discharge v2")
     _, members, _ = a.publish_batch([(alice.patient, b"hr 60"), (alice.patient, b"hr 61")],
                                     Category.VITALS)
-    listed = {p.record_id for p in alice.records_at(story.node_a.url)}
+    listed = {p.record_id for p in alice.records_at(story.node.url)}
     assert listed == {single.record_id, amended.record_id, *(m.record_id for m in members)}
     assert alice.read(members[1].record_id) == b"hr 61"  # a batch member, proof checked
     answer = alice.erase_at_node(single.record_id)
@@ -161,9 +138,9 @@ def test_the_patient_lists_and_erases_through_the_node(story: Story) -> None:
         b.access(amended.record_id, Purpose.TREAT)
 
 
-def test_relaying_bad_input_and_a_node_that_is_down(story: Story) -> None:
+def test_relaying_bad_input_and_a_node_that_is_down(story: Parties) -> None:
     w, alice = story.world, story.alice
-    url = story.node_a.url
+    url = story.node.url
     signer = ConsentSigner(w.ledger.consent)
     from eth_account import Account
 
@@ -184,6 +161,6 @@ def test_relaying_bad_input_and_a_node_that_is_down(story: Story) -> None:
         assert r.status_code == status, (path, r.status_code, r.text)
         assert set(r.json()) == {"error", "detail"}
     assert httpx.get(url + "/openapi.json", timeout=10).json()["info"]["title"] == "CareLedger node"
-    story.node_a.stop()
+    story.node.stop()
     with pytest.raises(NodeUnavailable):
         NodeClient(url, retries=0).identity()

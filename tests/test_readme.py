@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from careledger.actors import Provider
+from careledger.actors import Institution
 from careledger.codes import Category, Purpose
 from careledger.crypto import EncryptionKeyPair
+from careledger.node.process import start_node_process
 from careledger.store import Workspace
 from conftest import World
 
@@ -39,7 +40,16 @@ def test_readme_sdk_example_runs(world: World, tmp_path: Path, monkeypatch: pyte
     exec(compile(code, "README.md", "exec"), env)  # noqa: S102 - the README's own example
 
     record = env["record"]
-    other = Provider(world.ledger, world.sender("hospital_b"), Workspace.local("careledger-data"),
-                     world.enc["hospital_b"])  # type: ignore[arg-type]
-    assert other.access(record.record_id, Purpose.TREAT) == b'{"resourceType": "Observation"}'
-    assert record.pointer.category == Category.LAB.name
+    # hospital A's node serves the directory the example published into; B reads from its own
+    node = start_node_process(
+        rpc_url=world.node.rpc_url, chain_id=world.node.chain_id,
+        deployments=tmp_path / "deployments", workspace=tmp_path / "hospital-a",
+        enc_key=tmp_path / "hospital.key", enc_password="pw", private_key=world.keys["hospital_a"])
+    try:
+        world.ledger.institutions.set_endpoint(node.url).transact(world.sender("hospital_a"))
+        other = Institution(world.ledger, world.sender("hospital_b"),
+                            Workspace.local(tmp_path / "hospital-b"), world.enc["hospital_b"])  # type: ignore[arg-type]
+        assert other.access(record.record_id, Purpose.TREAT) == b'{"resourceType": "Observation"}'
+        assert record.pointer.category == Category.LAB.name
+    finally:
+        node.stop()

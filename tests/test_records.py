@@ -1,9 +1,11 @@
-"""The sharing flows end to end, against a real anvil and a real directory store."""
+"""The sharing flows end to end, against a real anvil, real node processes and real
+directories: the issuing hospital, the reading hospital and the patient each have their own."""
 
 from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 
 import pytest
 from eth_account import Account
@@ -19,23 +21,34 @@ from careledger.errors import (
     MissingRole,
     NotActiveInstitution,
     RecordBindingMismatch,
+    WrappedKeyNotFound,
 )
 from careledger.store import Workspace
+from nodes import Parties, parties
 
 DAY = 86400
 
 
+@pytest.fixture
+def party(world, tmp_path) -> Iterator[Parties]:  # type: ignore[no-untyped-def]
+    with parties(world, tmp_path) as p:
+        yield p
+
+
 def _actors(world):  # type: ignore[no-untyped-def]
-    ws = Workspace.local(world.workdir / "offchain")
-    a = Provider(world.ledger, world.sender("hospital_a"), ws, world.enc["hospital_a"])
-    b = Provider(world.ledger, world.sender("hospital_b"), ws, world.enc["hospital_b"])
-    alice = Patient(world.ledger, world.sender("alice"), ws, world.enc["alice"])
+    """Parties that never read across institutions: each in its own directory, no node."""
+    a = Provider(world.ledger, world.sender("hospital_a"),
+                 Workspace.local(world.workdir / "hospital-a"), world.enc["hospital_a"])
+    b = Provider(world.ledger, world.sender("hospital_b"),
+                 Workspace.local(world.workdir / "hospital-b"), world.enc["hospital_b"])
+    alice = Patient(world.ledger, world.sender("alice"), Workspace.local(world.workdir / "alice"),
+                    world.enc["alice"])
     alice.register_key()
-    return ws, a, b, alice
+    return a.ws, a, b, alice
 
 
-def test_full_flow_publish_signed_grant_share_access_revoke_erase(world) -> None:  # type: ignore[no-untyped-def]
-    ws, a, b, alice = _actors(world)
+def test_full_flow_publish_signed_grant_access_revoke_erase(world, party) -> None:  # type: ignore[no-untyped-def]
+    ws, a, b, alice = party.ws, party.a, party.b, party.alice
     body = b'{"resourceType":"Observation","code":"2345-7","value":5.4}'
     pub = a.publish(alice.patient, body, Category.LAB)
     anchored = world.ledger.records.anchored(pub.pointer.id_bytes)
@@ -52,35 +65,34 @@ def test_full_flow_publish_signed_grant_share_access_revoke_erase(world) -> None
     assert result.applied_by_us
     assert world.chain.w3.eth.get_balance(alice.patient) == balance
 
-    with pytest.raises(KeyNotShared):  # authorised, but the key is not shared yet
-        b.access(pub.record_id, Purpose.TREAT)
-    alice.share(pub.record_id, world.addr("hospital_b"))
+    # consent is all it takes: B finds A's node from the record id and the key is released
+    # after B's access entry; nothing is ever copied into B's or Alice's directory by A
     assert b.access(pub.record_id, Purpose.TREAT) == body
+    assert not b.ws.index.all()
 
     alice.revoke(world.addr("hospital_b"), Category.LAB.code)
     with pytest.raises(AccessNotAuthorized, match="AccessNotAuthorized"):
         b.access(pub.record_id, Purpose.TREAT)
     _head, count = world.ledger.consent.audit_head(alice.patient)
-    # one logged access: the attempt before sharing found no key and logged nothing (the SDK
-    # checks what it can before writing to the patient's history); the refused one after
-    # revocation was refused before sending
-    assert count == 1
+    assert count == 1  # the refused access after revocation was refused before sending
+    assert len(party.node.releases()) == 1
 
-    destroyed = alice.erase(pub.record_id)
-    assert destroyed >= 2
-    for reader in (lambda: alice.read(pub.record_id), lambda: a.unwrap(ws.index.get(pub.record_id))):
-        with pytest.raises(KeyNotShared):
-            reader()
+    destroyed = alice.erase(pub.record_id)  # at the issuer's node
+    assert destroyed >= 2  # the patient's copy and the issuer's
+    with pytest.raises(WrappedKeyNotFound):
+        alice.read(pub.record_id)
+    with pytest.raises(KeyNotShared):
+        a.unwrap(ws.index.get(pub.record_id))
     verify_commitment(world.ledger, ws.index.get(pub.record_id), ws.blobs.get(pub.pointer.cid))
 
 
-def test_access_with_wrong_purpose_is_refused_and_nothing_is_decrypted(world) -> None:  # type: ignore[no-untyped-def]
-    _ws, a, b, alice = _actors(world)
+def test_access_with_wrong_purpose_is_refused_and_nothing_is_decrypted(world, party) -> None:  # type: ignore[no-untyped-def]
+    a, b, alice = party.a, party.b, party.alice
     pub = a.publish(alice.patient, b"note", Category.NOTE)
     alice.grant(world.addr("hospital_b"), Category.NOTE.code, [Purpose.TREAT], world.now() + DAY)
-    alice.share(pub.record_id, world.addr("hospital_b"))
     with pytest.raises(AccessNotAuthorized):
         b.access(pub.record_id, Purpose.HPAYMT)
+    assert party.node.releases() == []
 
 
 def test_publication_is_idempotent_by_record_id(world) -> None:  # type: ignore[no-untyped-def]
@@ -102,8 +114,8 @@ def test_anchor_is_write_once_on_chain(world) -> None:  # type: ignore[no-untype
                                     Category.LAB.code, b"\x00" * 32).transact(a.sender)
 
 
-def test_amendments_are_new_versions_and_latest_is_found(world) -> None:  # type: ignore[no-untyped-def]
-    _ws, a, _, alice = _actors(world)
+def test_amendments_are_new_versions_and_latest_is_found(world, party) -> None:  # type: ignore[no-untyped-def]
+    _ws, a, alice = party.ws, party.a, party.alice
     v1 = a.publish(alice.patient, b"draft", Category.DISCHARGE)
     v2 = a.amend(v1.record_id, b"final")
     assert v2.pointer.version == 2
@@ -112,8 +124,8 @@ def test_amendments_are_new_versions_and_latest_is_found(world) -> None:  # type
     assert alice.read(v2.record_id) == b"final"
 
 
-def test_batch_records_verify_by_merkle_proof_and_tampering_is_caught(world) -> None:  # type: ignore[no-untyped-def]
-    ws, a, _, alice = _actors(world)
+def test_batch_records_verify_by_merkle_proof_and_tampering_is_caught(world, party) -> None:  # type: ignore[no-untyped-def]
+    ws, a, alice = party.ws, party.a, party.alice
     items = [(alice.patient, f"reading {i}".encode()) for i in range(37)]
     root, ptrs, receipt = a.publish_batch(items, Category.VITALS)
     batch = world.ledger.records.batch(ptrs[0].id_bytes[:28])
@@ -130,9 +142,10 @@ def test_batch_records_verify_by_merkle_proof_and_tampering_is_caught(world) -> 
         verify_commitment(world.ledger, swapped, ws.blobs.get(swapped.cid))
 
 
-def test_researcher_request_rejected_then_approved_with_expiry(world) -> None:  # type: ignore[no-untyped-def]
-    ws, a, _, alice = _actors(world)
-    r = Researcher(world.ledger, world.sender("researcher"), ws, world.enc["researcher"])
+def test_researcher_request_rejected_then_approved_with_expiry(world, party, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a, alice = party.a, party.alice
+    r = Researcher(world.ledger, world.sender("researcher"), Workspace.local(tmp_path / "research"),
+                   world.enc["researcher"])
     pub = a.publish(alice.patient, b"hr 61", Category.VITALS)
     req = r.request_access(alice.patient, Category.VITALS.code, Purpose.HRESCH, "study")
     assert [q.request_id for q in alice.pending_requests()] == [req]
@@ -142,7 +155,6 @@ def test_researcher_request_rejected_then_approved_with_expiry(world) -> None:  
         r.access(pub.record_id, Purpose.HRESCH)
     req2 = r.request_access(alice.patient, Category.VITALS.code, Purpose.HRESCH, "study")
     alice.approve_request(req2, world.now() + 3600)
-    alice.share(pub.record_id, world.addr("researcher"), Purpose.HRESCH)
     assert r.access(pub.record_id, Purpose.HRESCH) == b"hr 61"
     world.chain.w3.provider.make_request("evm_increaseTime", [3601])  # type: ignore[arg-type]
     world.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
@@ -150,14 +162,14 @@ def test_researcher_request_rejected_then_approved_with_expiry(world) -> None:  
         r.access(pub.record_id, Purpose.HRESCH)
 
 
-def test_break_glass_opens_etreat_only_and_is_logged(world) -> None:  # type: ignore[no-untyped-def]
-    ws, a, _, alice = _actors(world)
-    er = Provider(world.ledger, world.sender("emergency"), ws, world.enc["emergency"])
+def test_break_glass_opens_etreat_only_and_is_logged(world, party, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a, alice = party.a, party.alice
+    er = Provider(world.ledger, world.sender("emergency"), Workspace.local(tmp_path / "er"),
+                  world.enc["emergency"])
     pub = a.publish(alice.patient, b"allergy: penicillin", Category.ALLERGY)
     with pytest.raises(MissingRole):
         a.break_glass(alice.patient, "ed", 3600)
     er.break_glass(alice.patient, "unconscious", 3600)
-    a.release_key(pub.record_id, world.addr("emergency"), Purpose.ETREAT)
     with pytest.raises(AccessNotAuthorized):
         er.access(pub.record_id, Purpose.TREAT)
     assert er.access(pub.record_id, Purpose.ETREAT) == b"allergy: penicillin"
@@ -165,14 +177,16 @@ def test_break_glass_opens_etreat_only_and_is_logged(world) -> None:  # type: ig
 
     log = AuditLog(world.ledger)
     hist = log.history(alice.patient)
+    assert [e.kind for e in hist] == ["break-glass opened", "access"]
     assert hist[-1].via_break_glass and hist[-1].accessor == world.addr("emergency")
     assert log.verify(alice.patient).ok
     assert log.break_glass_events(alice.patient)[0].institution == world.addr("emergency")
 
 
-def test_suspended_institution_can_neither_publish_nor_access(world) -> None:  # type: ignore[no-untyped-def]
-    ws, a, _, alice = _actors(world)
-    s = Provider(world.ledger, world.sender("suspended"), ws, world.enc["suspended"])
+def test_suspended_institution_can_neither_publish_nor_access(world, party, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a, alice = party.a, party.alice
+    s = Provider(world.ledger, world.sender("suspended"), Workspace.local(tmp_path / "s"),
+                 world.enc["suspended"])
     with pytest.raises(NotActiveInstitution):
         s.publish(alice.patient, b"x", Category.LAB)
     pub = a.publish(alice.patient, b"y", Category.LAB)
@@ -198,15 +212,14 @@ def test_guardian_acts_for_patient_until_removed(world) -> None:  # type: ignore
 CANARIES = ["CANARY-Zyxwv-Jane-Doe-1970-01-01", "MRN-CANARY-99887766", "CANARY diagnosis: rare-xyz"]
 
 
-def test_no_canary_or_its_hash_reaches_any_calldata_log_or_storage(world) -> None:  # type: ignore[no-untyped-def]
-    _ws, a, b, alice = _actors(world)
+def test_no_canary_or_its_hash_reaches_any_calldata_log_or_storage(world, party) -> None:  # type: ignore[no-untyped-def]
+    a, b, alice = party.a, party.b, party.alice
     start = world.chain.w3.eth.block_number
     pubs = [a.publish(alice.patient, json.dumps({"name": c, "note": c}).encode(), Category.NOTE)
             for c in CANARIES]
     a.publish_batch([(alice.patient, c.encode()) for c in CANARIES], Category.NOTE)
     alice.grant(world.addr("hospital_b"), SCOPE_ALL, [Purpose.TREAT], world.now() + DAY)
     for p in pubs:
-        alice.share(p.record_id, world.addr("hospital_b"))
         b.access(p.record_id, Purpose.TREAT)
     needles: list[bytes] = []
     for c in CANARIES:
