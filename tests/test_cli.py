@@ -13,14 +13,17 @@ from click.testing import CliRunner, Result
 
 from careledger.cli import main
 from careledger.codes import Category
+from careledger.node.process import start_node_process
 
 PW = "correct horse battery staple"
 
 
 def _run(args: list[str], world, key: str | None = None, enc: Path | None = None,  # type: ignore[no-untyped-def]
          expect_ok: bool = True) -> Result:
+    # one directory per party (the wallet's name), as on separate machines
     env = {"CARELEDGER_RPC_URL": world.node.rpc_url, "CARELEDGER_CHAIN_ID": str(world.node.chain_id),
-           "CARELEDGER_ENC_PASSWORD": PW, "CARELEDGER_WORKSPACE": str(world.workdir / "ws")}
+           "CARELEDGER_ENC_PASSWORD": PW,
+           "CARELEDGER_WORKSPACE": str(world.workdir / f"ws-{key or 'reader'}")}
     if key:
         env["CARELEDGER_PRIVATE_KEY"] = world.keys[key]
     pre = ["--deployments", str(world.workdir / "deployments")]
@@ -55,21 +58,37 @@ def test_keys_new_then_refuses_to_overwrite(cli_world, tmp_path: Path) -> None: 
 
 def test_patient_and_record_commands_happy_path(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     w = cli_world
-    alice_key, a_key, b_key = (w.workdir / f"{n}.key" for n in ("alice", "hospital_a", "hospital_b"))
+    alice_key, a_key = (w.workdir / f"{n}.key" for n in ("alice", "hospital_a"))
     _run(["patient", "register-key"], w, key="alice", enc=alice_key)
     doc = tmp_path / "lab.json"
     doc.write_text('{"resourceType": "Observation"}')
     r = _run(["record", "publish", str(doc), "--patient", w.addr("alice"), "--category", "LAB"],
              w, key="hospital_a", enc=a_key)
     rid = r.output.split()[1]
-    _run(["record", "verify", rid], w)
+    _run(["record", "verify", rid], w, key="hospital_a")  # the issuer's own record index
     assert "v1" in _run(["record", "versions", rid], w).output
     _run(["patient", "grant", w.addr("hospital_b"), "--scope", "LAB", "--purpose", "TREAT",
           "--expires", "2d"], w, key="alice")
-    _run(["patient", "share", rid, w.addr("hospital_b")], w, key="alice", enc=alice_key)
+    node = start_node_process(  # hospital A's node, over the directory its CLI published into
+        rpc_url=w.node.rpc_url, chain_id=w.node.chain_id, deployments=w.workdir / "deployments",
+        workspace=w.workdir / "ws-hospital_a", enc_key=a_key, enc_password=PW,
+        private_key=w.keys["hospital_a"])
+    try:
+        _cli_story_through_the_node(w, node.url, rid, doc, tmp_path)
+    finally:
+        node.stop()
+
+
+def _cli_story_through_the_node(w, url: str, rid: str, doc: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    alice_key, b_key = w.workdir / "alice.key", w.workdir / "hospital_b.key"
+    _run(["institution", "endpoint", url], w, key="hospital_a")
     out = tmp_path / "got.json"
     _run(["record", "get", rid, "--out", str(out)], w, key="hospital_b", enc=b_key)
     assert out.read_text() == doc.read_text()
+    assert out.stat().st_mode & 0o777 == 0o600  # decrypted health data: readable by its owner only
+    mine = tmp_path / "mine.json"
+    _run(["patient", "read", rid, "--out", str(mine)], w, key="alice", enc=alice_key)
+    assert mine.read_text() == doc.read_text()
     hist = _run(["audit", "show", w.addr("alice")], w).output
     assert "verified" in hist
     _run(["audit", "verify", w.addr("alice")], w)
@@ -214,10 +233,10 @@ _NO_RECORD = "0x" + "ab" * 32
     (["patient", "approve", "999"], "alice", "RequestNotFound"),
     (["patient", "reject", "999"], "alice", "RequestNotFound"),
     (["patient", "--for", "0xbad", "history"], "alice", "not an Ethereum address"),
-    (["patient", "erase", _NO_RECORD], "alice", "not in the record index"),
-    (["patient", "share", _NO_RECORD, _NOBODY], "alice", "not in the record index"),
+    (["patient", "erase", _NO_RECORD], "alice", "published no node endpoint"),
+    (["patient", "read", _NO_RECORD], "alice", "published no node endpoint"),
     (["consent", "sign", "grant", "0xbad", "--out", "x.json"], "alice", "not an Ethereum address"),
-    (["record", "get", _NO_RECORD], "hospital_b", "not in the record index"),
+    (["record", "get", _NO_RECORD], "hospital_b", "published no node endpoint"),
     (["record", "versions", _NO_RECORD], "hospital_a", "not anchored"),
     (["audit", "show", "0xbad"], None, "not an Ethereum address"),
     (["audit", "verify", "not-an-address"], None, "not an Ethereum address"),

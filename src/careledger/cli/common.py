@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -192,6 +193,20 @@ def parse_expiry(value: str, now: int) -> int:
 
 def chain_now(ctx: Ctx) -> int:
     return int(ctx.chain().w3.eth.get_block("latest")["timestamp"])
+
+
+def emit_plaintext(data: bytes, out: Path | None) -> None:
+    """Decrypted health data to ``out`` (written atomically, mode 0600) or to stdout."""
+    from careledger.errors import InvalidInput
+    from careledger.store import write_atomic
+
+    if out is None:
+        sys.stdout.buffer.write(data + b"\n")
+        return
+    if not out.parent.is_dir():
+        raise InvalidInput(f"--out {out}: the folder {out.parent} does not exist")
+    write_atomic(out, data, mode=0o600)
+    click.echo(f"{len(data)} bytes written to {out} (readable by you only)")
 
 
 def echo_tx(receipt: Any, what: str) -> None:

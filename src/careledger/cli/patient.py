@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +12,7 @@ from careledger.cli.common import (
     Ctx,
     chain_now,
     echo_tx,
+    emit_plaintext,
     parse_address,
     parse_expiry,
     parse_scope,
@@ -132,3 +134,13 @@ def patient_close_glass(ctx: Ctx, institution_addr: str) -> None:
     """Close INSTITUTION's open break-glass (emergency) window on you at once."""
     echo_tx(patient_actor(ctx).close_break_glass(parse_address(institution_addr)),
             "break-glass closed")
+
+
+@patient.command("read", short_help="Read one of your records (through its issuer's node).")
+@click.argument("record_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the plaintext here (mode 0600) instead of stdout.")
+@pass_ctx
+def patient_read(ctx: Ctx, record_id: str, out: Path | None) -> None:
+    """Read RECORD_ID with a signed request to its issuer's node (not a disclosure)."""
+    emit_plaintext(patient_actor(ctx, need_keypair=True).read(record_id), out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import click
 
 from careledger.cli.common import (
     Ctx,
+    emit_plaintext,
     parse_address,
     pass_ctx,
 )
@@ -71,12 +71,7 @@ def record_get(ctx: Ctx, record_id: str, purpose: str, out: Path | None) -> None
     from careledger.actors import Institution
 
     inst = Institution(ctx.ledger(), ctx.sender(), ctx.workspace_(), ctx.keypair())
-    data = inst.access(record_id, purpose)
-    if out:
-        out.write_bytes(data)
-        click.echo(f"{len(data)} bytes written to {out}")
-    else:
-        sys.stdout.buffer.write(data + b"\n")
+    emit_plaintext(inst.access(record_id, purpose), out)
 
 
 @record.command("verify", short_help="Check a stored record against its anchor.")

@@ -12,7 +12,9 @@ by one handler, and request bodies capped before they are parsed.
 
 from __future__ import annotations
 
+import http
 import logging
+import os
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -20,12 +22,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from hexbytes import HexBytes
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from careledger import __version__
 from careledger.errors import (
     AccessNotConfirmed,
     AlreadyReleased,
+    BlobNotFound,
     CareLedgerError,
     ChainIdMismatch,
     DomainMismatch,
@@ -86,6 +91,14 @@ STATUS: list[tuple[tuple[type[BaseException], ...], int]] = [
 ]
 
 
+class RangeNotServable(Exception):
+    """A Range header outside the ciphertext (416)."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 def status_of(exc: CareLedgerError) -> int:
     """The HTTP status of an SDK error."""
     for classes, status in STATUS:
@@ -101,7 +114,11 @@ def error_response(status: int, error: str, detail: str) -> JSONResponse:
 
 
 class BodyLimit:
-    """Refuse bodies over ``MAX_BODY`` (by Content-Length, and while streaming) with 413."""
+    """Refuse bodies over ``MAX_BODY`` with 413, by Content-Length and while reading.
+
+    The body is read here, before the app sees the request (it is small: ``MAX_BODY`` at most),
+    and replayed to the app: a body that grows past the limit without a Content-Length (chunked)
+    is refused with the same JSON 413, never half-parsed."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -110,24 +127,36 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        too_large = error_response(413, "BodyTooLarge",
+                                   f"request bodies are limited to {MAX_BODY} bytes")
         for name, value in scope.get("headers", []):
             if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY):
-                response = error_response(413, "BodyTooLarge",
-                                          f"request bodies are limited to {MAX_BODY} bytes")
-                await response(scope, receive, send)
+                await too_large(scope, receive, send)
                 return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > MAX_BODY:
-                    raise InvalidInput(f"request bodies are limited to {MAX_BODY} bytes")
-            return message
+            if message["type"] != "http.request":  # the client went away: nothing to answer
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > MAX_BODY:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def create_app(service: NodeService) -> FastAPI:
@@ -141,6 +170,15 @@ def create_app(service: NodeService) -> FastAPI:
     @app.exception_handler(CareLedgerError)
     async def _sdk_error(_: Request, exc: CareLedgerError) -> JSONResponse:
         return error_response(status_of(exc), type(exc).__name__, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # unknown paths (404), other methods (405), bodies the framework cannot parse (400)
+        name = http.HTTPStatus(exc.status_code).phrase.replace(" ", "").replace("-", "")
+        response = error_response(exc.status_code, name, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -172,19 +210,48 @@ def create_app(service: NodeService) -> FastAPI:
         """The pointer of a record this institution issued (check it against the chain)."""
         return pointer_json(service.pointer(bytes32(record_id, "record id")))
 
-    @records.get("/blobs/{cid}", responses=responses, response_class=FileResponse)
-    def blob(cid: str) -> FileResponse:
+    blob_responses: dict[int | str, dict[str, Any]] = {
+        **responses,
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                   "format": "binary"}}},
+              "description": "the ciphertext"},
+        206: {"content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                   "format": "binary"}}},
+              "description": "the requested byte range of the ciphertext"},
+        416: {"model": ErrorBody, "description": "a Range outside the ciphertext"},
+    }
+
+    @records.get("/blobs/{cid}", responses=blob_responses, response_class=FileResponse)
+    def blob(cid: str, request: Request) -> FileResponse:
         """The ciphertext stored under ``cid`` (content-addressed; HTTP Range supported)."""
         parsed = parse_cid(cid)
         store = service.ws.blobs
         if not isinstance(store, LocalBlobStore):
             raise InvalidInput("this node's blob store does not serve files")
         path = store.path_of(parsed)
-        if not path.is_file():
-            from careledger.errors import BlobNotFound
-
+        try:
+            stat = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            stat = None
+        if stat is None or not path.is_file():
             raise BlobNotFound(f"no blob {cid} here")
-        return FileResponse(path, media_type="application/octet-stream")
+        # Starlette answers a bad Range with plain text: check it here, refuse it in JSON
+        http_range = request.headers.get("range")
+        if http_range is not None:
+            try:
+                FileResponse._parse_range_header(http_range, stat.st_size)
+            except MalformedRangeHeader as exc:
+                raise InvalidInput(f"bad Range header: {exc.content}") from None
+            except RangeNotSatisfiable:
+                raise RangeNotServable(f"the ciphertext has {stat.st_size} bytes: no such range",
+                                       stat.st_size) from None
+        return FileResponse(path, media_type="application/octet-stream", stat_result=stat)
+
+    @app.exception_handler(RangeNotServable)
+    async def _range(_: Request, exc: RangeNotServable) -> JSONResponse:
+        response = error_response(416, "RangeNotSatisfiable", str(exc))
+        response.headers["content-range"] = f"bytes */{exc.size}"
+        return response
 
     keys = APIRouter(tags=["keys"])
 

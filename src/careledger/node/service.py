@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
@@ -277,7 +278,10 @@ class NodeService:
     def relay(self, payload: dict[str, Any]) -> RelayResult:
         """Check a signed consent (signature, domain, chain, deadline; EIP-1271 wallets through
         the chain) and submit it, paying the gas; rate-limited per signer."""
-        signed = SignedConsent.from_json(payload, registry=self.ledger.consent)
+        try:
+            signed = SignedConsent.from_json(payload, registry=self.ledger.consent)
+        except BadSignature as exc:  # r = 0 or r >= n: no public key recovers from it
+            raise SignatureMismatch(f"the signature is not a valid ECDSA signature: {exc}") from None
         self.limiter.take(signed.signer)
         return self.relayer.submit(signed)
 
@@ -295,7 +299,7 @@ class NodeService:
             sig = normalize_signature(signature)
             if recover_signer(request, self.domain, sig) == signer:  # type: ignore[arg-type]
                 return
-        except MalleableSignature:
+        except (MalleableSignature, BadSignature):  # BadSignature: r = 0 or r >= n
             pass
         if eip1271_accepts(self.ledger.consent, signer, request.digest(self.domain), signature):
             return
