@@ -89,6 +89,10 @@ def _cli_story_through_the_node(w, url: str, rid: str, doc: Path, tmp_path: Path
     mine = tmp_path / "mine.json"
     _run(["patient", "read", rid, "--out", str(mine)], w, key="alice", enc=alice_key)
     assert mine.read_text() == doc.read_text()
+    signed = tmp_path / "consent.json"  # signed by Alice, relayed by the node (no wallet needed)
+    _run(["consent", "sign", "grant", w.addr("researcher"), "--purpose", "HRESCH", "--out",
+          str(signed)], w, key="alice")
+    assert "applied by" in _run(["consent", "submit", str(signed), "--relay", url], w).output
     hist = _run(["audit", "show", w.addr("alice")], w).output
     assert "verified" in hist
     _run(["audit", "verify", w.addr("alice")], w)

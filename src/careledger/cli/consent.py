@@ -59,14 +59,25 @@ def consent_sign(ctx: Ctx, action: str, grantee: str, patient_addr: str | None, 
                f"`careledger consent submit {out}`")
 
 
-@consent.command("submit", short_help="Submit a signed consent file (as relayer).")
+@consent.command("submit", short_help="Submit a signed consent file (yourself, or a node).")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--relay", "relay_url", default=None,
+              help="A node's URL: it checks the signature and the chain, then pays the gas.")
 @pass_ctx
-def consent_submit(ctx: Ctx, file: Path) -> None:
-    """Relay FILE (from `consent sign` or a wallet page); you pay the gas."""
+def consent_submit(ctx: Ctx, file: Path, relay_url: str | None) -> None:
+    """Relay FILE (from `consent sign` or a wallet page): you pay the gas, or --relay URL's node."""
     from careledger.consent import Relayer, SignedConsent
 
     ledger = ctx.ledger()
-    result = Relayer(ctx.sender(), ledger.consent).submit(SignedConsent.load(file, registry=ledger.consent))
+    signed = SignedConsent.load(file, registry=ledger.consent)
+    if relay_url:
+        from careledger.node import NodeClient
+
+        with NodeClient(relay_url) as node:
+            answer = node.relay(signed)
+        how = "applied" if answer["appliedByUs"] else "already applied by someone else"
+        click.echo(f"{how} by {relay_url}: tx {answer['txHash']}")
+        return
+    result = Relayer(ctx.sender(), ledger.consent).submit(signed)
     how = "applied" if result.applied_by_us else "already applied by someone else"
     click.echo(f"{how}: tx {result.tx_hash}")
