@@ -164,3 +164,29 @@ def test_relaying_bad_input_and_a_node_that_is_down(story: Parties) -> None:
     story.node.stop()
     with pytest.raises(NodeUnavailable):
         NodeClient(url, retries=0).identity()
+
+
+def test_a_lost_record_index_is_rebuilt_from_blobs_keys_and_the_chain(story: Parties) -> None:
+    import shutil
+
+    from careledger.actors.reindex import rebuild_index
+
+    w, a, alice = story.world, story.a, story.alice
+    v1 = a.publish(alice.patient, b"note v1", Category.NOTE)
+    v2 = a.amend(v1.record_id, b"note v2")
+    _, members, _ = a.publish_batch([(alice.patient, f"reading {i}".encode()) for i in range(5)],
+                                    Category.VITALS)
+    before = {p.record_id: p for p in a.ws.index.all()}
+    shutil.rmtree(a.ws.index.root)  # the disk with the index is gone
+    a.ws.index.root.mkdir()
+    report = rebuild_index(w.ledger, a.ws, w.enc["hospital_a"], a.address)  # type: ignore[arg-type]
+    assert report.problems == [] and report.singles == 2 and report.batch_members == 5
+    after = {p.record_id: p for p in a.ws.index.all()}
+    assert set(after) == set(before)
+    for rid, p in before.items():
+        q = after[rid]
+        assert (q.patient, q.category, q.cid, q.commitment, q.version, q.previous_version,
+                q.batch_root, q.proof) == (p.patient, p.category, p.cid, p.commitment, p.version,
+                                           p.previous_version, p.batch_root, p.proof)
+    assert alice.read(members[3].record_id) == b"reading 3"  # the node serves the rebuilt index
+    assert alice.read(v2.record_id) == b"note v2"

@@ -34,3 +34,20 @@ def node_serve(ctx: Ctx, host: str, port: int, confirmations: int, max_access_ag
                                        rate_per_minute=rate_per_minute))
     click.echo(f"node of {service.address} on http://{host}:{port} (workspace {ctx.workspace})")
     serve(service, host, port)
+
+
+@node.command("reindex", short_help="Rebuild the record index from the blobs and the chain.")
+@pass_ctx
+def node_reindex(ctx: Ctx) -> None:
+    """Rebuild --workspace's record index from its blobs, its wrapped keys and the chain (after
+    a disk loss); prints what could not be proven and exits 1 if anything could not."""
+    from careledger.actors.reindex import rebuild_index
+
+    ws = ctx.workspace_()
+    report = rebuild_index(ctx.ledger(), ws, ctx.keypair(), ctx.account().address)
+    click.echo(f"rebuilt {report.singles} single records and {report.batch_members} batch "
+               f"members of {report.batches} batches into {ws.index.root}")
+    for problem in report.problems:
+        click.echo(f"  not rebuilt: {problem}")
+    if report.problems:
+        raise SystemExit(1)
