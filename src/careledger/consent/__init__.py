@@ -7,11 +7,9 @@ the signature and pays the gas.
   else already applied as success.
 """
 
+from careledger.consent.domain import DOMAIN_NAME, DOMAIN_VERSION, Eip712Domain
 from careledger.consent.messages import (
-    DOMAIN_NAME,
-    DOMAIN_VERSION,
     ConsentMessage,
-    Eip712Domain,
     GrantConsent,
     RevokeConsent,
     SetGuardianConsent,

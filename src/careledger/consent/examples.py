@@ -11,10 +11,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from careledger.codes import SCOPE_ALL, Category, Purpose, purpose_mask
+from careledger.consent.domain import Eip712Domain
 from careledger.consent.messages import (
     AnswerRequestConsent,
     CloseBreakGlassConsent,
-    Eip712Domain,
     GrantConsent,
     RegisterKeyConsent,
     RemoveGuardianConsent,

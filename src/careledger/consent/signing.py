@@ -26,13 +26,11 @@ from hexbytes import HexBytes
 from web3.exceptions import Web3Exception
 
 from careledger.codes import Purpose, purpose_mask
+from careledger.consent.domain import DOMAIN_NAME, DOMAIN_VERSION, Eip712Domain
 from careledger.consent.messages import (
-    DOMAIN_NAME,
-    DOMAIN_VERSION,
     AnswerRequestConsent,
     CloseBreakGlassConsent,
     ConsentMessage,
-    Eip712Domain,
     GrantConsent,
     RegisterKeyConsent,
     RemoveGuardianConsent,

@@ -55,11 +55,18 @@ class NodeClient:
         for attempt in range(self.retries + 1):
             try:
                 response = self._http.request(method, path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout,
-                    httpx.RemoteProtocolError) as exc:
-                if attempt == self.retries:
-                    raise NodeUnavailable(f"node {self.url} did not answer ({type(exc).__name__}): "
-                                          "check that it runs, or retry later") from exc
+            except httpx.TransportError as exc:
+                # A request that never reached the node (no connection) is retried; one that may
+                # have reached it (the connection broke while it was sent or answered) is retried
+                # only if it is a read: a signed POST the node may have acted on would come back
+                # as a replay (409), hiding that the node went away.
+                never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                if attempt == self.retries or not (never_sent or method == "GET"):
+                    raise NodeUnavailable(
+                        f"node {self.url} did not answer ({type(exc).__name__}): check that it "
+                        "runs, or retry later" + ("" if never_sent else
+                                                  "; a signed request may have been acted on: "
+                                                  "sign a new one")) from exc
                 time.sleep(0.2 * (attempt + 1))
                 continue
             if response.status_code < 400:

@@ -11,7 +11,10 @@ from typing import ClassVar
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 
-from careledger.consent.messages import Eip712Domain, SignedType
+from careledger.consent.domain import Eip712Domain
+from careledger.consent.messages import (
+    SignedType,
+)
 
 NODE_DOMAIN_NAME = "CareLedger Node"
 NODE_DOMAIN_VERSION = "1"
