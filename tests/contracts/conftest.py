@@ -1,5 +1,8 @@
 """Fixtures of the ape contract suite: role-named actors and one CareLedger deployment per module.
 
+Deployment order (v2): InstitutionRegistry, then RecordRegistry(institutions), then
+ConsentRegistry(institutions, records).
+
 ape snapshots the chain after the module-scoped fixtures and reverts after every test, so each
 test starts from the same deployment (and the same clock) without redeploying.
 
@@ -113,15 +116,23 @@ def deploy_registry(
     )
 
 
+def deploy_ledger(project: Any, actors: Actors, members: dict[str, int], threshold: int) -> Ledger:
+    """A whole deployment in the v2 order: institutions, records(institutions),
+    consent(institutions, records)."""
+    registry = deploy_registry(project, actors, members, threshold)
+    records = project.RecordRegistry.deploy(registry, sender=actors.deployer)
+    consent = project.ConsentRegistry.deploy(registry, records, sender=actors.deployer)
+    return Ledger(registry, consent, records)
+
+
 @pytest.fixture(scope="module")
 def ledger(project: Any, chain: Any, actors: Actors) -> Ledger:
     fund(chain, actors)
-    registry = deploy_registry(project, actors, GENESIS, threshold=1)
+    led = deploy_ledger(project, actors, GENESIS, threshold=1)
+    registry = led.registry
     registry.propose(SUSPEND, actors.suspended, 0, ZERO32, ZERO32, 0, sender=actors.hospital)
     registry.propose(REMOVE, actors.removed, 0, ZERO32, ZERO32, 0, sender=actors.hospital)
-    consent = project.ConsentRegistry.deploy(registry, sender=actors.deployer)
-    records = project.RecordRegistry.deploy(registry, sender=actors.deployer)
-    return Ledger(registry, consent, records)
+    return led
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import pytest
 from contract_kit import (
+    ENTRY_ACCESS,
+    ETREAT,
     TREAT,
     assert_deploy_reverts,
     assert_view_reverts,
+    chain_step,
+    closed_head,
     emitted,
     ev,
     next_head,
+    opened_head,
     reverts,
 )
 
@@ -81,3 +86,23 @@ def test_the_python_audit_step_depends_on_every_entry_field(actors):
         ]
     ]
     assert len({next_head(**c) for c in changed} | {head}) == 10
+
+
+def test_the_three_entry_kinds_never_collide_and_follow_the_v2_layout(actors):
+    a = actors
+    prev, subject, t = b"\x07" * 32, b"\x01" * 32, 1000
+    access = next_head(prev, a.patient, a.emergency, subject, bytes(32), ETREAT, t, 3, True)
+    assert access == chain_step(
+        prev, a.patient, ENTRY_ACCESS, a.emergency, subject, bytes(32), ETREAT, t, 3, True
+    )
+    opened = opened_head(prev, a.patient, a.emergency, subject, 0, t, 3)
+    closer = bytes(12) + bytes.fromhex(a.patient.address[2:])
+    closed = closed_head(prev, a.patient, a.emergency, a.patient, t, 3)
+    # same fields but the kind: three different heads
+    assert len({access, opened, closed}) == 3
+    assert closed == chain_step(
+        prev, a.patient, 2, a.emergency, closer, bytes(32), ETREAT, t, 3, True
+    )
+    assert opened == chain_step(
+        prev, a.patient, 1, a.emergency, subject, bytes(32), ETREAT, t, 3, True
+    )

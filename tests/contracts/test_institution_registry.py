@@ -1,4 +1,6 @@
-"""InstitutionRegistry: genesis, M-of-N proposals of every kind, expiry, and who may vote or act."""
+"""InstitutionRegistry: genesis, M-of-N proposals of every kind, expiry, who may vote or act,
+admission epochs, node endpoints, and ejecting a member (Suspend / Remove need
+min(threshold, active members - 1) approvals; the threshold drops to the members left)."""
 
 from __future__ import annotations
 
@@ -96,6 +98,7 @@ def test_genesis_admits_every_member_with_its_roles_key_and_metadata(project, ch
             roles=ROLE_PROVIDER,
             encryptionKey=h("x25519:hospital"),
             metadataHash=h("metadata:hospital"),
+            epoch=1,
         ),
         ev(
             reg,
@@ -104,6 +107,7 @@ def test_genesis_admits_every_member_with_its_roles_key_and_metadata(project, ch
             roles=ROLE_EMERGENCY | ROLE_PROVIDER,
             encryptionKey=h("x25519:emergency"),
             metadataHash=h("metadata:emergency"),
+            epoch=1,
         ),
         ev(reg, "ThresholdChanged", threshold=2),
     ]
@@ -111,6 +115,7 @@ def test_genesis_admits_every_member_with_its_roles_key_and_metadata(project, ch
         "status": STATUS_ACTIVE,
         "roles": ROLE_PROVIDER,
         "admittedAt": ts,
+        "epoch": 1,
         "encryptionKey": h("x25519:hospital"),
         "metadataHash": h("metadata:hospital"),
     }
@@ -124,6 +129,13 @@ def test_genesis_admits_every_member_with_its_roles_key_and_metadata(project, ch
     assert reg.hasRole(actors.emergency, ROLE_EMERGENCY | ROLE_PROVIDER)
     assert not reg.hasRole(actors.hospital, ROLE_EMERGENCY)
     assert reg.statusOf(actors.stranger) == STATUS_NONE and not reg.isActive(actors.stranger)
+    assert tuple(reg.membership(actors.emergency)) == (
+        STATUS_ACTIVE,
+        ROLE_EMERGENCY | ROLE_PROVIDER,
+        1,
+    )
+    assert tuple(reg.membership(actors.stranger)) == (STATUS_NONE, 0, 0)
+    assert reg.endpointOf(actors.hospital) == ""
 
 
 def _genesis(a: Actors, case: str) -> tuple[tuple[Any, ...], str, dict[str, Any]]:
@@ -261,6 +273,7 @@ def test_each_kind_executes_when_the_second_approval_reaches_the_threshold(
             roles=PROVIDER_RESEARCHER,
             encryptionKey=h("nk"),
             metadataHash=h("nm"),
+            epoch=1,
         ),
         "suspend": ev(council, "InstitutionSuspended", account=a.researcher),
         "reinstate": ev(council, "InstitutionReinstated", account=a.suspended),
@@ -284,6 +297,7 @@ def test_each_kind_executes_when_the_second_approval_reaches_the_threshold(
             "status": STATUS_ACTIVE,
             "roles": ROLE_PROVIDER | ROLE_RESEARCHER,
             "admittedAt": t,
+            "epoch": 1,
             "encryptionKey": h("nk"),
             "metadataHash": h("nm"),
         }
@@ -449,6 +463,9 @@ def test_suspended_removed_and_outsiders_can_neither_propose_nor_approve_nor_rot
         council.approve(pid, sender=caller)
     with reverts(council.NotActiveInstitution, account=caller):
         council.updateEncryptionKey(h("k"), h("m"), sender=caller)
+    with reverts(council.NotActiveInstitution, account=caller):
+        council.setEndpoint("https://node.example", sender=caller)
+    assert council.endpointOf(caller) == ""
     assert council.proposal(pid).approvals == 1
     assert council.proposalCount() == pid + 1
 
@@ -614,21 +631,119 @@ def test_a_proposal_that_does_not_apply_reverts_with_the_reason(council, actors,
 # -- the threshold never exceeds the active members -----------------------------------------
 
 
-def test_at_threshold_equal_to_members_no_active_member_can_be_suspended_or_removed(
-    council, actors
-):
+@pytest.mark.parametrize("kind", [SUSPEND, REMOVE])
+def test_at_unanimity_the_other_members_eject_one_and_the_threshold_drops(council, actors, kind):
+    """v1 refused to suspend or remove anyone at threshold == members (InvalidThreshold): a
+    unanimous consortium could never eject a rogue member. v2 needs the others only."""
     a = actors
     pid, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=4)
     council.approve(pid, sender=a.clinic)
     assert (council.threshold(), council.memberCount()) == (4, 4)
-    for kind in (SUSPEND, REMOVE):
-        with reverts(council.InvalidThreshold, threshold=4, members=3):
-            council.propose(kind, a.emergency, 0, ZERO32, ZERO32, 0, sender=a.hospital)
-    # a suspended member's removal does not change the active count, so it still passes
+    pid, _ = propose(council, kind, a.emergency, a.hospital)
+    council.approve(pid, sender=a.clinic)
+    assert council.isActive(a.emergency) and not council.proposal(pid).executed  # 2 of 3
+    tx = council.approve(pid, sender=a.researcher)
+    effect = "InstitutionSuspended" if kind == SUSPEND else "InstitutionRemoved"
+    assert emitted(tx) == [
+        ev(council, "ProposalApproved", proposalId=pid, member=a.researcher, approvals=3),
+        ev(council, effect, account=a.emergency),
+        ev(council, "ThresholdChanged", threshold=3),
+        ev(council, "ProposalExecuted", proposalId=pid),
+    ]
+    assert (council.threshold(), council.memberCount()) == (3, 3)
+    assert council.statusOf(a.emergency) == (
+        STATUS_SUSPENDED if kind == SUSPEND else STATUS_REMOVED
+    )
+
+
+def test_at_unanimity_other_kinds_still_need_every_member(council, actors):
+    a = actors
+    pid, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=4)
+    council.approve(pid, sender=a.clinic)
+    pid, _ = propose(council, CHANGE_ROLES, a.emergency, a.hospital, roles=ALL_ROLES)
+    council.approve(pid, sender=a.clinic)
+    council.approve(pid, sender=a.researcher)
+    assert not council.proposal(pid).executed
+    council.approve(pid, sender=a.emergency)
+    assert council.proposal(pid).executed
+    # a suspended member's removal changes no active count: the full threshold applies
     pid, _ = propose(council, REMOVE, a.suspended, a.hospital)
-    for who in (a.clinic, a.researcher, a.emergency):
+    for who in (a.clinic, a.researcher):
         council.approve(pid, sender=who)
-    assert council.statusOf(a.suspended) == STATUS_REMOVED and council.memberCount() == 4
+    assert council.statusOf(a.suspended) == STATUS_SUSPENDED
+    tx = council.approve(pid, sender=a.emergency)
+    assert [e[1] for e in emitted(tx)] == [
+        "ProposalApproved",
+        "InstitutionRemoved",
+        "ProposalExecuted",
+    ]
+    assert council.statusOf(a.suspended) == STATUS_REMOVED and council.threshold() == 4
+
+
+def test_an_ejection_below_the_threshold_needs_only_the_other_active_members(council, actors):
+    a = actors
+    tid, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=3)
+    council.approve(tid, sender=a.clinic)
+    first, _ = propose(council, SUSPEND, a.researcher, a.hospital)
+    second, _ = propose(council, SUSPEND, a.emergency, a.hospital)
+    council.approve(first, sender=a.clinic)
+    assert not council.proposal(first).executed  # min(3, 3) = 3
+    council.approve(first, sender=a.emergency)
+    assert (council.threshold(), council.memberCount()) == (3, 3)
+    # 3 active, threshold 3: ejecting emergency needs min(3, 2) = 2 (hospital, clinic)
+    tx = council.approve(second, sender=a.clinic)
+    assert [e[1] for e in emitted(tx)] == [
+        "ProposalApproved",
+        "InstitutionSuspended",
+        "ThresholdChanged",
+        "ProposalExecuted",
+    ]
+    assert (council.threshold(), council.memberCount()) == (2, 2)
+    assert not council.isActive(a.emergency)
+
+
+@pytest.mark.parametrize("kind", [SUSPEND, REMOVE])
+def test_in_a_two_of_two_consortium_one_member_ejects_a_rogue_other(project, chain, actors, kind):
+    a = actors
+    reg = deploy_registry(project, actors, {"hospital": ROLE_PROVIDER, "clinic": ROLE_PROVIDER}, 2)
+    tx = reg.propose(kind, a.clinic, 0, ZERO32, ZERO32, 0, sender=a.hospital)
+    effect = "InstitutionSuspended" if kind == SUSPEND else "InstitutionRemoved"
+    assert emitted(tx)[1:] == [
+        ev(reg, "ProposalApproved", proposalId=0, member=a.hospital, approvals=1),
+        ev(reg, effect, account=a.clinic),
+        ev(reg, "ThresholdChanged", threshold=1),
+        ev(reg, "ProposalExecuted", proposalId=0),
+    ]
+    assert (reg.threshold(), reg.memberCount(), reg.isActive(a.clinic)) == (1, 1, False)
+    # the rogue can no longer act; the remaining member governs alone
+    with reverts(reg.NotActiveInstitution, account=a.clinic):
+        reg.propose(SUSPEND, a.hospital, 0, ZERO32, ZERO32, 0, sender=a.clinic)
+    reg.propose(ADMIT, a.newcomer, ROLE_PROVIDER, h("nk"), ZERO32, 0, sender=a.hospital)
+    assert reg.isActive(a.newcomer)
+
+
+@pytest.mark.parametrize("kind", [SUSPEND, REMOVE])
+def test_the_last_active_member_can_be_neither_suspended_nor_removed(project, actors, kind):
+    a = actors
+    reg = deploy_registry(project, actors, {"hospital": ROLE_PROVIDER}, 1)
+    with reverts(reg.LastActiveMember, account=a.hospital):
+        reg.propose(kind, a.hospital, 0, ZERO32, ZERO32, 0, sender=a.hospital)
+    assert reg.isActive(a.hospital) and reg.proposalCount() == 0
+
+
+def test_execution_refuses_to_eject_the_member_that_became_the_last(council, actors):
+    a = actors
+    # researcher proposes to suspend hospital (1 of 2: pending)
+    pid, _ = propose(council, SUSPEND, a.hospital, a.researcher)
+    for subject in (a.clinic, a.researcher):
+        sid, _ = propose(council, SUSPEND, subject, a.hospital)
+        council.approve(sid, sender=a.emergency)  # 2 of min(2, active - 1)
+    sid, _ = propose(council, SUSPEND, a.emergency, a.hospital)  # min(2, 1): executes at once
+    assert council.proposal(sid).executed and council.threshold() == 1
+    assert council.memberCount() == 1 and council.isActive(a.hospital)
+    with reverts(council.LastActiveMember, account=a.hospital):
+        council.approve(pid, sender=a.hospital)
+    assert council.isActive(a.hospital) and not council.proposal(pid).executed
 
 
 def test_execution_revalidates_a_threshold_change_against_the_members_left(council, actors):
@@ -640,21 +755,6 @@ def test_execution_revalidates_a_threshold_change_against_the_members_left(counc
     with reverts(council.InvalidThreshold, threshold=4, members=3):
         council.approve(raise_to_four, sender=a.clinic)
     assert council.threshold() == 2 and not council.proposal(raise_to_four).executed
-
-
-def test_execution_revalidates_a_suspension_against_the_threshold(council, actors):
-    a = actors
-    first, _ = propose(council, SUSPEND, a.researcher, a.hospital)
-    second, _ = propose(council, SUSPEND, a.emergency, a.hospital)
-    tid, _ = propose(council, CHANGE_THRESHOLD, None, a.hospital, threshold=3)
-    council.approve(tid, sender=a.clinic)
-    council.approve(first, sender=a.clinic)
-    council.approve(first, sender=a.emergency)
-    assert (council.threshold(), council.memberCount()) == (3, 3)
-    council.approve(second, sender=a.clinic)
-    with reverts(council.InvalidThreshold, threshold=3, members=2):
-        council.approve(second, sender=a.emergency)
-    assert council.isActive(a.emergency) and council.memberCount() == 3
 
 
 def test_execution_revalidates_an_admission_already_done_by_another_proposal(council, actors):
@@ -682,6 +782,7 @@ def test_has_role_needs_active_status_and_every_bit_of_a_non_empty_mask(council,
         "status": 0,
         "roles": 0,
         "admittedAt": 0,
+        "epoch": 0,
         "encryptionKey": ZERO32,
         "metadataHash": ZERO32,
     }
@@ -691,3 +792,101 @@ def test_has_role_needs_active_status_and_every_bit_of_a_non_empty_mask(council,
         STATUS_REMOVED,
         STATUS_NONE,
     ]
+
+
+# -- admission epochs ------------------------------------------------------------------------
+
+
+def test_suspension_and_reinstatement_keep_the_epoch_and_readmission_increments_it(
+    council, chain, actors
+):
+    a = actors
+    assert tuple(council.membership(a.researcher)) == (STATUS_ACTIVE, ROLE_RESEARCHER, 1)
+    sid, _ = propose(council, SUSPEND, a.researcher, a.hospital)
+    council.approve(sid, sender=a.clinic)
+    assert tuple(council.membership(a.researcher)) == (STATUS_SUSPENDED, ROLE_RESEARCHER, 1)
+    rid, _ = propose(council, REINSTATE, a.researcher, a.hospital)
+    council.approve(rid, sender=a.clinic)
+    assert tuple(council.membership(a.researcher)) == (STATUS_ACTIVE, ROLE_RESEARCHER, 1)
+    xid, _ = propose(council, REMOVE, a.researcher, a.hospital)
+    council.approve(xid, sender=a.clinic)
+    assert tuple(council.membership(a.researcher)) == (STATUS_REMOVED, ROLE_RESEARCHER, 1)
+    aid, _ = propose(
+        council, ADMIT, a.researcher, a.hospital, roles=ROLE_PROVIDER, key=h("k2"), meta=h("m2")
+    )
+    chain.pending_timestamp = t = chain.pending_timestamp + 3
+    tx = council.approve(aid, sender=a.clinic)
+    assert emitted(tx)[1] == ev(
+        council,
+        "InstitutionAdmitted",
+        account=a.researcher,
+        roles=ROLE_PROVIDER,
+        encryptionKey=h("k2"),
+        metadataHash=h("m2"),
+        epoch=2,
+    )
+    assert as_dict(council.institution(a.researcher)) == {
+        "status": STATUS_ACTIVE,
+        "roles": ROLE_PROVIDER,
+        "admittedAt": t,
+        "epoch": 2,
+        "encryptionKey": h("k2"),
+        "metadataHash": h("m2"),
+    }
+    assert tuple(council.membership(a.researcher)) == (STATUS_ACTIVE, ROLE_PROVIDER, 2)
+    # the removed-in-the-fixture member comes back in epoch 2 as well
+    aid, _ = propose(council, ADMIT, a.removed, a.hospital, roles=ROLE_EMERGENCY, key=h("k3"))
+    council.approve(aid, sender=a.clinic)
+    assert tuple(council.membership(a.removed)) == (STATUS_ACTIVE, ROLE_EMERGENCY, 2)
+    assert council.institution(a.clinic).epoch == 1
+    names = {x.name for x in council.contract_type.abi if x.type == "function"}
+    assert "activeSince" not in names
+
+
+def test_membership_reports_status_roles_and_epoch_of_every_kind_of_account(council, actors):
+    a = actors
+    assert [
+        tuple(council.membership(x)) for x in (a.hospital, a.suspended, a.removed, a.stranger)
+    ] == [
+        (STATUS_ACTIVE, ROLE_PROVIDER, 1),
+        (STATUS_SUSPENDED, ALL_ROLES, 1),
+        (STATUS_REMOVED, ALL_ROLES, 1),
+        (STATUS_NONE, 0, 0),
+    ]
+
+
+# -- node endpoints ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://node.hospital.example", "http://127.0.0.1:8545/api", "https://" + "a" * 248],
+)
+def test_an_active_member_sets_its_own_endpoint(council, actors, url):
+    a = actors
+    tx = council.setEndpoint(url, sender=a.researcher)
+    assert emitted(tx) == [ev(council, "EndpointUpdated", account=a.researcher, url=url)]
+    assert council.endpointOf(a.researcher) == url
+    assert council.endpointOf(a.hospital) == "" and council.endpointOf(a.stranger) == ""
+    council.setEndpoint("https://moved.example", sender=a.researcher)
+    assert council.endpointOf(a.researcher) == "https://moved.example"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "https:/x",
+        "ftp://node.example",
+        "HTTPS://node.example",
+        " https://node.example",
+        "node.example",
+        "https://" + "a" * 249,  # 257 bytes
+    ],
+)
+def test_an_endpoint_that_is_not_a_short_http_url_is_refused(council, actors, url):
+    a = actors
+    council.setEndpoint("https://kept.example", sender=a.hospital)
+    with reverts(council.InvalidEndpoint):
+        council.setEndpoint(url, sender=a.hospital)
+    assert council.endpointOf(a.hospital) == "https://kept.example"
