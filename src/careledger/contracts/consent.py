@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_utils.address import to_checksum_address
-from web3.types import TxReceipt
+from web3.types import EventData, TxReceipt
 
 from careledger.codes import Purpose, RequestStatus, purposes_of
 from careledger.contracts.base import ContractTx, ContractWrapper
@@ -181,15 +181,8 @@ class ConsentRegistry(ContractWrapper):
                  requester: str | None = None) -> list[AccessRequest]:
         """Requests from their ``AccessRequested`` events, with their current status."""
         filters = {k: v for k, v in (("patient", patient), ("requester", requester)) if v}
-        out = []
-        for lg in self.logs("AccessRequested", from_block=from_block, **filters):
-            a = lg["args"]
-            details = RequestDetails(int(a["requestId"]), to_checksum_address(a["requester"]),
-                                     to_checksum_address(a["patient"]), bytes(a["scope"]),
-                                     Purpose(a["purpose"]))
-            out.append(AccessRequest(details, self.request_status(details.request_id),
-                                     bytes(a["reasonHash"]), int(lg["blockNumber"])))
-        return out
+        return [self._request_of(lg)
+                for lg in self.logs("AccessRequested", from_block=from_block, **filters)]
 
     def request(self, request_id: int, *, from_block: int = 0) -> AccessRequest:
         """One request, from its event.
@@ -200,12 +193,15 @@ class ConsentRegistry(ContractWrapper):
         logs = self.logs("AccessRequested", from_block=from_block, requestId=request_id)
         if not logs:
             raise RequestNotFound.with_args(requestId=request_id)
-        a = logs[0]["args"]
-        details = RequestDetails(request_id, to_checksum_address(a["requester"]),
+        return self._request_of(logs[0])
+
+    def _request_of(self, log: EventData) -> AccessRequest:
+        a = log["args"]
+        details = RequestDetails(int(a["requestId"]), to_checksum_address(a["requester"]),
                                  to_checksum_address(a["patient"]), bytes(a["scope"]),
                                  Purpose(a["purpose"]))
-        return AccessRequest(details, self.request_status(request_id), bytes(a["reasonHash"]),
-                             int(logs[0]["blockNumber"]))
+        return AccessRequest(details, self.request_status(details.request_id),
+                             bytes(a["reasonHash"]), int(log["blockNumber"]))
 
     def request_id_from(self, receipt: TxReceipt) -> int:
         """The id of the request a ``requestAccess`` transaction created."""
