@@ -81,8 +81,8 @@ ERRORS: dict[str, tuple[str, str, str]] = {
         "An institution opens a break-glass window within the cooldown after its previous one."),
     "BreakGlassCapExceeded": (
         "PermissionError",
-        "the break-glass budget for this patient is spent for this period: ask the patient or a "
-        "guardian for consent",
+        ("the break-glass budget for this patient is spent for this period: ask the patient or a "
+         "guardian for consent"),
         "A window would bring an institution's break-glass time on a patient above the period cap."),
     "BreakGlassNotOpen": (
         "LookupError", "that institution has no open break-glass window on this patient",
@@ -190,16 +190,16 @@ ERRORS: dict[str, tuple[str, str, str]] = {
         "A batch root is zero."),
     "BatchIdNotOwned": (
         "ValueError",
-        "a batch id must start with the issuing institution's address and carry the batch flag: "
-        "let the SDK choose it",
+        ("a batch id must start with the issuing institution's address and carry the batch flag: "
+         "let the SDK choose it"),
         "A batch id lies outside the anchoring institution's namespace or lacks the batch flag."),
     "RecordNotAnchored": (
         "LookupError", "the record id was never anchored on this chain: check the id",
         "A record id was never anchored (no single anchor, no batch, or an index beyond its batch)."),
     "RecordBindingMismatch": (
         "PermissionError",
-        "the record is anchored for another patient, category or ciphertext: the local record "
-        "index is wrong or forged; fetch the record's pointer from its issuer again",
+        ("the record is anchored for another patient, category or ciphertext: the local record "
+         "index is wrong or forged; fetch the record's pointer from its issuer again"),
         "A record is anchored, but not for this patient, category and commitment."),
     "EmptyBatch": (
         "ValueError", "a batch needs at least one record", "A batch has no records."),
