@@ -174,7 +174,10 @@ def create_app(service: NodeService) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         # unknown paths (404), other methods (405), bodies the framework cannot parse (400)
-        name = http.HTTPStatus(exc.status_code).phrase.replace(" ", "").replace("-", "")
+        try:
+            name = http.HTTPStatus(exc.status_code).phrase.replace(" ", "").replace("-", "")
+        except ValueError:
+            name = "HTTPError"
         response = error_response(exc.status_code, name, str(exc.detail))
         if exc.headers:
             response.headers.update(exc.headers)

@@ -28,6 +28,7 @@ class NodeState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._pruned = 0
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -40,20 +41,38 @@ class NodeState:
             self._db.close()
 
     def use_nonce(self, signer: str, nonce: bytes, deadline: int) -> bool:
-        """Record ``nonce`` of ``signer``; False if it was used before (a replay)."""
+        """Record ``nonce`` of ``signer``; False if it was used before (a replay).
+
+        One transaction; nonces whose deadline passed an hour ago are pruned at most once a
+        minute (a request past its deadline is refused before its nonce is looked at). Written
+        with ``synchronous=NORMAL``: durable when the process dies (kill -9), not fsync'd on
+        each commit; what must survive a power loss too, a release, is (``record_release``).
+        """
+        now = int(time.time())
         with self._lock:
-            self._db.execute("DELETE FROM nonces WHERE deadline < ?", (int(time.time()) - 3600,))
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
+                if now - self._pruned >= 60:
+                    self._db.execute("DELETE FROM nonces WHERE deadline < ?", (now - 3600,))
+                    self._pruned = now
                 self._db.execute("INSERT INTO nonces VALUES (?, ?, ?)",
                                  (signer, nonce.hex(), deadline))
             except sqlite3.IntegrityError:
+                self._db.execute("ROLLBACK")
                 return False
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
             return True
 
     def record_release(self, access_tx: bytes, record_id: bytes, requester: str,
                        purpose: int) -> bool:
-        """Record a release paid for by ``access_tx``; False if that entry already released one."""
+        """Record a release paid for by ``access_tx``; False if that entry already released one.
+        Committed with ``synchronous=FULL`` (fsync) before the key leaves the node."""
         with self._lock:
+            self._db.execute("PRAGMA synchronous=FULL")
             try:
                 self._db.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?)",
                                  ("0x" + access_tx.hex(), "0x" + record_id.hex(), requester,
