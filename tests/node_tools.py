@@ -1,13 +1,12 @@
 """What the node fuzz, load and fault tests add to ``nodes.start_node``: read a node's output
-while it runs (``start_node`` pipes it, and a full pipe would block the node's access log after
-a few hundred requests), kill it with SIGKILL, and check that no process of a test outlives it."""
+(``start_node`` appends it to ``<workdir>/node.log``), kill it with SIGKILL, and check that no
+process of a test outlives it."""
 
 from __future__ import annotations
 
 import os
 import signal
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from careledger.node.state import NodeState
@@ -16,27 +15,28 @@ from nodes import RunningNode
 
 @dataclass
 class NodeLog:
-    """The output lines of one node process, read by a daemon thread until it exits."""
+    """The output lines one node process wrote to its log since ``follow`` was called."""
 
     node: RunningNode
-    lines: list[str] = field(default_factory=list)
-    thread: threading.Thread | None = None
+    offset: int = 0
 
     def start(self) -> NodeLog:
-        out = self.node.process.stdout
-        assert out is not None
-
-        def read() -> None:
-            for line in out:
-                self.lines.append(line.rstrip("\n"))
-
-        self.thread = threading.Thread(target=read, name=f"log-{self.node.name}", daemon=True)
-        self.thread.start()
+        path = self.node.workdir / "node.log"
+        self.offset = path.stat().st_size if path.exists() else 0
         return self
 
     def join(self, timeout: float = 10.0) -> None:
-        if self.thread is not None:
-            self.thread.join(timeout)
+        """Nothing to wait for: the log is a file (kept for the callers' symmetry)."""
+        del timeout
+
+    @property
+    def lines(self) -> list[str]:
+        path = self.node.workdir / "node.log"
+        if not path.exists():
+            return []
+        with path.open(errors="replace") as fh:
+            fh.seek(self.offset)
+            return fh.read().splitlines()
 
     def unexpected(self) -> list[str]:
         """Lines that tell of a failure the node did not map to a refusal (a 500, a traceback)."""

@@ -62,13 +62,15 @@ def start_node(world: World, name: str, workdir: Path, *,
     cmd = [sys.executable, "-c", "from careledger.cli import main; main()",
            "--deployments", str(workdir / "deployments"), "--workspace", str(workdir / "ws"),
            "--enc-key", str(key_file), "node", "serve", "--port", str(port), *extra_args]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    log = (workdir / "node.log").open("a")  # read by nobody but a failing test: never a pipe
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
+    log.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"node {name} exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"node {name} exited: {(workdir / 'node.log').read_text()[-2000:]}")
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
                 return RunningNode(name, url, workdir, proc)

@@ -3,7 +3,8 @@ node's URL on chain, and the node releases a key only after an on-chain access e
 
 1. ask the issuer's node for the record's pointer and check it against the chain (binding);
 2. fetch the ciphertext and check it against the pointer's commitment;
-3. check consent (a view), then log the access on chain (``recordAccess``);
+3. log the access on chain (``recordAccess``, whose estimate refuses a wrong binding or a
+   missing consent before anything is sent);
 4. send the node a signed key request naming that transaction; it wraps the data key to the
    key this institution registered on chain;
 5. unwrap and decrypt. Any mismatch is a typed error, never wrong plaintext.
@@ -12,7 +13,9 @@ node's URL on chain, and the node releases a key only after an on-chain access e
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from eth_utils.crypto import keccak
 
@@ -21,7 +24,6 @@ from careledger.codes import Purpose
 from careledger.contracts import issuer_of_id
 from careledger.crypto import decrypt_record, unwrap_data_key
 from careledger.errors import (
-    AccessNotAuthorized,
     AccessNotConfirmed,
     CommitmentMismatch,
     InvalidInput,
@@ -42,6 +44,18 @@ REQUEST_VALIDITY = 120
 CONFIRMATION_WAIT = 120.0
 
 
+_CLIENTS: dict[str, NodeClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def client_for(url: str) -> NodeClient:
+    """One pooled client per node URL for the whole process (connections are reused)."""
+    with _CLIENTS_LOCK:
+        if url not in _CLIENTS:
+            _CLIENTS[url] = NodeClient(url)
+        return _CLIENTS[url]
+
+
 def node_for(actor: Actor, record_id: bytes, node: NodeClient | str | None) -> NodeClient:
     """The client of ``record_id``'s issuer node: ``node`` if given, else the URL its issuer
     published on chain.
@@ -52,13 +66,13 @@ def node_for(actor: Actor, record_id: bytes, node: NodeClient | str | None) -> N
     if isinstance(node, NodeClient):
         return node
     if isinstance(node, str):
-        return NodeClient(node)
+        return client_for(node)
     issuer = issuer_of_id(record_id)
     url = actor.ledger.institutions.endpoint_of(issuer)
     if not url:
         raise InvalidInput(f"the issuer {issuer} of record 0x{record_id.hex()} published no node "
                            "endpoint (careledger institution endpoint URL)")
-    return NodeClient(url)
+    return client_for(url)
 
 
 def fetch_verified(actor: Actor, client: NodeClient, record_id: bytes) -> tuple[RecordPointer, bytes]:
@@ -76,17 +90,27 @@ def fetch_verified(actor: Actor, client: NodeClient, record_id: bytes) -> tuple[
 
 def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
                     node: NodeClient | str | None = None) -> bytes:
-    """An institution reads a record of another institution (see the module's steps)."""
+    """An institution reads a record of another institution (see the module's steps).
+
+    The pointer's binding and the consent are not asked separately: ``recordAccess`` checks
+    both, and its gas estimate refuses (``RecordBindingMismatch``, ``AccessNotAuthorized``...)
+    before anything is sent, so a refused access writes nothing to the patient's history. The
+    ciphertext is fetched while the access transaction is mined.
+    """
     client = node_for(actor, record_id, node)
-    ptr, blob = fetch_verified(actor, client, record_id)
+    ptr = client.pointer(record_id)
+    if ptr.id_bytes != record_id:
+        raise CommitmentMismatch(f"node {client.url} answered for another record")
     consent = actor.ledger.consent
-    if not consent.is_authorized_for_record(ptr.patient, actor.address, ptr.id_bytes,
-                                            ptr.category_code, purpose):
-        raise AccessNotAuthorized.with_args(patient=ptr.patient, accessor=actor.address,
-                                            recordId=ptr.id_bytes, purpose=int(purpose))
-    receipt = actor.transact(consent.record_access(
-        ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
-        ptr.proof_bytes))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending_blob = pool.submit(client.blob, ptr.cid)
+        receipt = actor.transact(consent.record_access(
+            ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
+            ptr.proof_bytes))
+        blob = pending_blob.result()
+    if keccak(blob) != ptr.commitment_bytes:  # the chain bound this commitment; the blob must match
+        raise CommitmentMismatch(f"the ciphertext node {client.url} served for record "
+                                 f"{ptr.record_id} is not the anchored one")
     assert actor.sender is not None
     request = KeyRequest(record_id=ptr.id_bytes, version=ptr.version, purpose=int(purpose),
                          access_tx=bytes(receipt["transactionHash"]), requester=actor.address,

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import Web3Exception
@@ -46,6 +47,7 @@ from careledger.errors import (
     InvalidInput,
     MalformedTypedData,
     MalleableSignature,
+    RpcUnavailable,
     SignatureExpired,
     SignatureMismatch,
     WrongPassword,
@@ -90,9 +92,16 @@ def normalize_signature(signature: bytes | str) -> bytes:
 
 
 def recover_signer(message: ConsentMessage, domain: Eip712Domain, signature: bytes) -> str:
-    """The address that signed ``message`` under ``domain`` (checksummed)."""
+    """The address that signed ``message`` under ``domain`` (checksummed).
+
+    Raises:
+        SignatureMismatch: the signature recovers to no key (r or s out of range).
+    """
     signable = encode_typed_data(full_message=message.typed_data(domain))
-    return str(Account.recover_message(signable, signature=signature))
+    try:
+        return str(Account.recover_message(signable, signature=signature))
+    except BadSignature as exc:
+        raise SignatureMismatch(f"the signature recovers to no key: {exc}") from exc
 
 
 def load_keystore_account(path: str | os.PathLike[str], password: str) -> LocalAccount:
@@ -315,6 +324,8 @@ def eip1271_accepts(registry: ConsentRegistry, signer: str, digest: bytes, signa
         wallet = w3.eth.contract(address=to_checksum_address(signer), abi=_EIP1271_ABI)
         result = registry.chain.call_rpc(
             "isValidSignature", lambda: wallet.functions.isValidSignature(digest, signature).call())
+    except RpcUnavailable:
+        raise  # the chain is down: say so (503 at a node), do not call the signature bad
     except (Web3Exception, ValueError, CareLedgerError):
         return False
     return bytes(result) == EIP1271_MAGIC
