@@ -45,23 +45,57 @@ contract CodesTest is Fixture {
         inst.propose(IInstitutionRegistry.ProposalKind.Remove, LAB, 0, bytes32(0), bytes32(0), 0);
         assertEq(inst.statusOf(LAB), uint8(InstitutionStatus.Removed), "removed");
 
-        // every request status the consent registry stores
+        // every request status the consent registry stores (ids start at 1)
         vm.prank(HOSP_B);
         uint256 approved = consent.requestAccess(PATIENT, CAT, TREAT, bytes32(0));
         vm.prank(HOSP_B);
         uint256 rejected = consent.requestAccess(PATIENT, CAT, TREAT, bytes32(0));
-        assertEq(consent.getRequest(approved).status, uint8(RequestStatus.Pending), "pending");
+        assertEq(approved, 1, "first request id");
+        assertEq(rejected, 2, "second request id");
+        IConsentRegistry.RequestDetails memory a = IConsentRegistry.RequestDetails(approved, HOSP_B, PATIENT, CAT, TREAT);
+        IConsentRegistry.RequestDetails memory r = IConsentRegistry.RequestDetails(rejected, HOSP_B, PATIENT, CAT, TREAT);
+        assertEq(consent.requestStatus(approved), uint8(RequestStatus.Pending), "pending");
         vm.prank(PATIENT);
-        consent.approveRequest(approved, uint64(block.timestamp + 1 days));
-        assertEq(consent.getRequest(approved).status, uint8(RequestStatus.Approved), "approved");
+        consent.approveRequest(a, uint64(block.timestamp + 1 days));
+        assertEq(consent.requestStatus(approved), uint8(RequestStatus.Approved), "approved");
         vm.prank(PATIENT);
-        consent.rejectRequest(rejected);
-        assertEq(consent.getRequest(rejected).status, uint8(RequestStatus.Rejected), "rejected");
+        consent.rejectRequest(r);
+        assertEq(consent.requestStatus(rejected), uint8(RequestStatus.Rejected), "rejected");
         vm.prank(PATIENT);
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.RequestNotPending.selector, rejected, uint8(RequestStatus.Rejected))
         );
-        consent.approveRequest(rejected, uint64(block.timestamp + 1 days));
+        consent.approveRequest(r, uint64(block.timestamp + 1 days));
+        vm.prank(PATIENT);
+        vm.expectRevert(
+            abi.encodeWithSelector(IConsentRegistry.RequestNotPending.selector, approved, uint8(RequestStatus.Approved))
+        );
+        consent.rejectRequest(a);
+    }
+
+    /// membership(account) returns the stored status (the shared enum), roles and admission
+    /// epoch through every transition: suspension and reinstatement keep the epoch, a
+    /// re-admission increments it.
+    function test_membershipCodesAndEpochs() public {
+        _checkMembership(OUTSIDER, InstitutionStatus.None, 0, 0);
+        _checkMembership(LAB, InstitutionStatus.Active, ROLE_RESEARCHER, 1);
+        _suspend(LAB);
+        _checkMembership(LAB, InstitutionStatus.Suspended, ROLE_RESEARCHER, 1);
+        _reinstate(LAB);
+        _checkMembership(LAB, InstitutionStatus.Active, ROLE_RESEARCHER, 1);
+        _remove(LAB);
+        _checkMembership(LAB, InstitutionStatus.Removed, ROLE_RESEARCHER, 1);
+        _readmit(LAB, ROLE_PROVIDER);
+        _checkMembership(LAB, InstitutionStatus.Active, ROLE_PROVIDER, 2);
+        assertEq(inst.institution(LAB).epoch, 2, "Institution.epoch");
+    }
+
+    function _checkMembership(address who, InstitutionStatus status, uint8 roles, uint32 epoch) internal view {
+        (uint8 s, uint8 r, uint32 e) = inst.membership(who);
+        assertEq(s, uint8(status), "membership status");
+        assertEq(s, inst.statusOf(who), "membership status = statusOf");
+        assertEq(r, roles, "membership roles");
+        assertEq(e, epoch, "membership epoch");
     }
 
     function test_roleBitsAreTheSharedOnes() public view {

@@ -2,9 +2,12 @@
 pragma solidity 0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {Merkle} from "./utils/Merkle.sol";
+import {Vm} from "./utils/Vm.sol";
 import {console} from "./utils/console.sol";
 import {ConsentRegistry} from "../contracts/ConsentRegistry.sol";
 import {InstitutionRegistry} from "../contracts/InstitutionRegistry.sol";
+import {IConsentRegistry} from "../contracts/interfaces/IConsentRegistry.sol";
 
 /// @notice SECURITY.md invariant 8: no mutating function's gas grows with the number of grants.
 /// EVM gas is deterministic, so the test measures the gasleft() difference around each call
@@ -19,8 +22,11 @@ abstract contract GasProbe is Fixture {
     /// @dev "Equality within a few hundred gas"; in practice the measurements are identical.
     uint256 internal constant TOLERANCE = 200;
     bytes32 internal constant CAT = keccak256(abi.encode("careledger.category", "LOINC:11502-2"));
+    bytes32 internal constant COMMIT = keccak256("careledger.test.blob");
 
     address internal patient = address(0x9a71e47);
+    /// @dev The single record of the patient (category CAT) every measured access reads.
+    bytes32 internal rec;
     address internal other = address(0x07e4);
 
     struct Gas {
@@ -40,12 +46,13 @@ abstract contract GasProbe is Fixture {
         _deploy();
         patientPk = _pk("gas-patient");
         patient = vm.addr(patientPk);
+        rec = _anchorSingle(HOSP_B, patient, 0, COMMIT, CAT);
         // the state every probe relies on: a live SCOPE_ALL grant for the accessor and a
         // non-empty audit chain (so every measured access updates a non-zero slot)
         vm.prank(patient);
         consent.grant(patient, HOSP_A, SCOPE_ALL, ALL_PURPOSES, uint64(block.timestamp + 365 days));
         vm.prank(HOSP_A);
-        consent.recordAccess(patient, _recordId(HOSP_B, 0), CAT, TREAT);
+        consent.recordAccess(patient, rec, CAT, COMMIT, TREAT, _noProof());
         // a non-zero nonce and a non-empty request list (so every measured signature and request
         // moves a non-zero length/nonce slot, as all but the very first ever do)
         vm.prank(patient);
@@ -65,13 +72,16 @@ abstract contract GasProbe is Fixture {
         c.grant(p, g, bytes32(0x5052494f52000000000000000000000000000000000000000000000000000000 | i), uint32(1 + i % 63), uint64(block.timestamp + 30 days));
     }
 
-    /// @dev The same access state before every measured call: both contract accounts warm
-    /// (touched here), every storage slot of both cold (vm.cool cools storage, not the account).
+    /// @dev The same access state before every measured call: the three contract accounts
+    /// warm (touched here), every storage slot of all three cold (vm.cool cools storage, not the
+    /// account).
     function _cool(ConsentRegistry c) internal {
         address i = c.institutions();
         InstitutionRegistry(i).threshold();
+        records.ROLE_PROVIDER();
         vm.cool(address(c));
         vm.cool(i);
+        vm.cool(address(records));
     }
 
     /// @dev Gas of each operation on `c`, probe `k` (a scope no prior grant used), measured in a
@@ -109,10 +119,13 @@ abstract contract GasProbe is Fixture {
         m.isAuthorizedNo = g0 - gasleft();
         require(yes && !no, "probe answers");
 
+        // every argument in memory or on the stack: reading the test's own storage inside the
+        // measured window would add a cold SLOAD to the first measurement only
+        (address p, bytes32 recordId, bytes32[] memory none) = (patient, rec, _noProof());
         _cool(c);
         vm.prank(HOSP_A);
         g0 = gasleft();
-        c.recordAccess(patient, _recordId(HOSP_B, uint96(k)), CAT, TREAT);
+        c.recordAccess(p, recordId, CAT, COMMIT, TREAT, none);
         m.recordAccess = g0 - gasleft();
 
         bytes memory sig = _sigFor(c, scope, exp);
@@ -127,10 +140,11 @@ abstract contract GasProbe is Fixture {
         uint256 id = c.requestAccess(patient, scope, TREAT, scope);
         m.requestAccess = g0 - gasleft();
 
+        IConsentRegistry.RequestDetails memory r = IConsentRegistry.RequestDetails(id, HOSP_B, patient, scope, TREAT);
         _cool(c);
         vm.prank(patient);
         g0 = gasleft();
-        c.approveRequest(id, exp);
+        c.approveRequest(r, exp);
         m.approveRequest = g0 - gasleft();
     }
 
@@ -171,11 +185,11 @@ abstract contract GasProbe is Fixture {
     }
 
     function _fresh() internal returns (ConsentRegistry c) {
-        c = new ConsentRegistry(inst);
+        c = new ConsentRegistry(inst, records);
         vm.prank(patient);
         c.grant(patient, HOSP_A, SCOPE_ALL, ALL_PURPOSES, uint64(block.timestamp + 365 days));
         vm.prank(HOSP_A);
-        c.recordAccess(patient, _recordId(HOSP_B, 0), CAT, TREAT);
+        c.recordAccess(patient, rec, CAT, COMMIT, TREAT, _noProof());
         vm.prank(patient);
         c.increaseNonce();
     }
@@ -253,18 +267,25 @@ contract GasScalingFuzzTest is GasProbe {
     }
 
     /// Fuzzed probe on both registries, each in a fresh frame with cold state: identical gas.
-    function testFuzz_inv8_sameGasAs1000GrantRegistry(bytes32 scope, uint96 rec, uint8 purpose, uint64 life) public {
+    function testFuzz_inv8_sameGasAs1000GrantRegistry(bytes32 scope, uint96 suffix, uint8 purpose, uint64 life)
+        public
+    {
         purpose = uint8(bound(purpose, 0, MAX_PURPOSE));
         vm.assume(scope != bytes32(0) && scope != SCOPE_ALL);
-        uint64 exp = uint64(block.timestamp + bound(life, 1, 100 * 365 days));
-        uint256[3] memory a = this.probe(small, scope, rec, purpose, exp);
-        uint256[3] memory b = this.probe(big, scope, rec, purpose, exp);
+        uint64 exp = uint64(block.timestamp + bound(life, 1, type(uint32).max - block.timestamp));
+        // the accessed record is anchored with the fuzzed scope as its category
+        bytes32 id = _recordId(HOSP_B, suffix);
+        vm.assume(!records.isAnchored(id));
+        vm.prank(HOSP_B);
+        records.anchor(patient, id, COMMIT, scope, bytes32(0));
+        uint256[3] memory a = this.probe(small, scope, id, purpose, exp);
+        uint256[3] memory b = this.probe(big, scope, id, purpose, exp);
         assertApproxEq(a[0], b[0], TOLERANCE, "grant gas, 1 vs 1000 prior grants");
         assertApproxEq(a[1], b[1], TOLERANCE, "isAuthorized gas, 1 vs 1000 prior grants");
         assertApproxEq(a[2], b[2], TOLERANCE, "recordAccess gas, 1 vs 1000 prior grants");
     }
 
-    function probe(ConsentRegistry c, bytes32 scope, uint96 rec, uint8 purpose, uint64 exp)
+    function probe(ConsentRegistry c, bytes32 scope, bytes32 id, uint8 purpose, uint64 exp)
         external
         returns (uint256[3] memory g)
     {
@@ -278,10 +299,258 @@ contract GasScalingFuzzTest is GasProbe {
         g0 = gasleft();
         c.isAuthorized(patient, HOSP_B, scope, purpose);
         g[1] = g0 - gasleft();
+        bytes32[] memory none = _noProof();
         _cool(c);
         vm.prank(HOSP_B);
         g0 = gasleft();
-        c.recordAccess(patient, _recordId(HOSP_B, rec), scope, purpose);
+        c.recordAccess(patient, id, scope, COMMIT, purpose, none);
         g[2] = g0 - gasleft();
+    }
+}
+
+/// @notice The v2 gas table (run with -vv to print it). Each row is measured in its own test
+/// function, i.e. its own transaction, against state prepared in setUp (an earlier transaction):
+/// every storage slot and every other contract's account is cold, as in a real transaction; the
+/// called contract's account is warmed first with a call that reads no storage (a real
+/// transaction's target is warm, paid by the 21,000). Each row prints the execution gas of the
+/// called contract's frame (forge's lastCallGas: everything the transaction executes, cold
+/// accesses to the other registries included), the refund, and the receipt gas that follows:
+/// execution + 21,000 + calldata (4 gas per zero byte, 16 per non-zero byte of the exact
+/// calldata; EIP-7623's floor of 21,000 + 10 per token where higher) - min(refund, gas / 5).
+/// No budget is asserted here: the figures are reported (test-sol/README.md lists them).
+contract GasTableTest is Fixture {
+    bytes32 internal constant CAT = keccak256(abi.encode("careledger.category", "LOINC:11502-2"));
+    bytes32 internal constant COMMIT = keccak256("careledger.test.blob");
+    uint8 internal constant DEPTH = 8;
+
+    uint256 internal pk;
+    address internal patient; // a patient with grants, records, an audit head and a used nonce
+    address internal fresh; // a patient with a grant and a record, no audit entry yet
+    bytes32 internal rec; // patient's single record
+    bytes32 internal freshRec; // fresh's single record
+    bytes28 internal batchId; // 256 members of patient, category CAT
+    bytes32[] internal leaves;
+    uint256 internal requestId;
+
+    function setUp() public {
+        _deploy();
+        pk = _pk("gas-table-patient");
+        patient = vm.addr(pk);
+        fresh = address(0xf4e54);
+        uint64 exp = uint64(block.timestamp + 365 days);
+        rec = _anchorSingle(HOSP_B, patient, 1, COMMIT, CAT);
+        freshRec = _anchorSingle(HOSP_B, fresh, 2, COMMIT, CAT);
+        vm.prank(patient);
+        consent.grant(patient, HOSP_A, SCOPE_ALL, ALL_PURPOSES, exp);
+        vm.prank(fresh);
+        consent.grant(fresh, HOSP_A, SCOPE_ALL, ALL_PURPOSES, exp);
+        vm.prank(HOSP_A);
+        consent.recordAccess(patient, rec, CAT, COMMIT, TREAT, _noProof());
+        vm.prank(patient);
+        consent.increaseNonce();
+        vm.prank(HOSP_B);
+        requestId = consent.requestAccess(patient, CAT, TREAT, bytes32(0));
+        batchId = _batchId(HOSP_A, 1);
+        for (uint256 i = 0; i < 256; ++i) {
+            leaves.push(_leaf(patient, _memberId(batchId, uint32(i)), keccak256(abi.encode(i)), CAT));
+        }
+        vm.prank(HOSP_A);
+        records.anchorBatch(batchId, Merkle.root(leaves), 256, CAT);
+    }
+
+    /// @dev Calldata gas of `data` (EIP-2028) and its EIP-7623 token count.
+    function _calldata(bytes memory data) internal pure returns (uint256 gas, uint256 tokens) {
+        for (uint256 i = 0; i < data.length; ++i) {
+            if (data[i] == 0) {
+                gas += 4;
+                tokens += 1;
+            } else {
+                gas += 16;
+                tokens += 4;
+            }
+        }
+    }
+
+    /// @dev Receipt gas of a transaction executing `exec` gas with `refund` on calldata `data`.
+    function _receipt(uint256 exec, uint256 refund, bytes memory data) internal pure returns (uint256) {
+        (uint256 cd, uint256 tokens) = _calldata(data);
+        uint256 used = exec + 21_000 + cd;
+        used -= refund < used / 5 ? refund : used / 5;
+        uint256 floor = 21_000 + 10 * tokens;
+        return used > floor ? used : floor;
+    }
+
+    function _report(string memory row, uint256 exec, uint256 refund, bytes memory data) internal view {
+        (uint256 cd,) = _calldata(data);
+        console.log(row);
+        console.log("  execution gas", exec);
+        if (refund != 0) console.log("  refund", refund);
+        console.log("  calldata gas", cd);
+        console.log("  receipt gas", _receipt(exec, refund, data));
+    }
+
+    /// @dev Send `data` to `target` as `from`, in this transaction's cold state; the called
+    /// frame's execution gas and refund (lastCallGas).
+    function _gas(address target, address from, bytes memory data) internal returns (uint256 exec, uint256 refund) {
+        vm.prank(from);
+        (bool ok, bytes memory ret) = target.call(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 32), mload(ret))
+            }
+        }
+        Vm.Gas memory g = vm.lastCallGas();
+        exec = g.gasTotalUsed;
+        refund = g.gasRefunded > 0 ? uint256(uint64(g.gasRefunded)) : 0;
+    }
+
+    function _consentRow(string memory row, address from, bytes memory data) internal {
+        consent.SCOPE_ALL(); // warm the target account, no storage read
+        (uint256 exec, uint256 refund) = _gas(address(consent), from, data);
+        _report(row, exec, refund, data);
+    }
+
+    function _recordsRow(string memory row, bytes memory data) internal {
+        records.ROLE_PROVIDER(); // warm the target account, no storage read
+        (uint256 exec, uint256 refund) = _gas(address(records), HOSP_B, data);
+        _report(row, exec, refund, data);
+    }
+
+    function test_gas_grant() public {
+        _consentRow(
+            "grant (new grant)",
+            patient,
+            abi.encodeCall(consent.grant, (patient, HOSP_B, CAT, 1, uint64(block.timestamp + 30 days)))
+        );
+    }
+
+    function _grantBySig(address signer, uint256 signerPk) internal view returns (bytes memory) {
+        GrantMsg memory m;
+        m.patient = signer;
+        m.grantee = HOSP_B;
+        m.scope = CAT;
+        m.purposes = 1;
+        m.expiresAt = uint64(block.timestamp + 30 days);
+        m.signer = signer;
+        m.nonce = consent.nonces(signer);
+        m.deadline = block.timestamp + 1 hours;
+        bytes memory sig = _sign(signerPk, _domain(block.chainid, address(consent)), _grantHash(m));
+        return abi.encodeCall(consent.grantBySig, (signer, HOSP_B, CAT, 1, m.expiresAt, signer, m.deadline, sig));
+    }
+
+    function test_gas_grantBySig() public {
+        _consentRow("grantBySig (new grant, signer's nonce > 0)", address(0x7e1a7), _grantBySig(patient, pk));
+    }
+
+    function test_gas_grantBySigFirstSignature() public {
+        uint256 k = _pk("gas-table-first-signer");
+        _consentRow("grantBySig (new grant, signer's first signature)", address(0x7e1a7), _grantBySig(vm.addr(k), k));
+    }
+
+    function test_gas_revoke() public {
+        _consentRow("revoke (refund 4,800 applied in the receipt)", patient, abi.encodeCall(consent.revoke, (patient, HOSP_A, SCOPE_ALL)));
+    }
+
+    function test_gas_anchor() public {
+        _recordsRow(
+            "anchor (first version)",
+            abi.encodeCall(records.anchor, (patient, _recordId(HOSP_B, 3), COMMIT, CAT, bytes32(0)))
+        );
+    }
+
+    function test_gas_amendment() public {
+        _recordsRow("anchor (amendment)", abi.encodeCall(records.anchor, (patient, _recordId(HOSP_B, 3), COMMIT, CAT, rec)));
+    }
+
+    function test_gas_anchorBatch256() public {
+        bytes memory data = abi.encodeCall(records.anchorBatch, (_batchId(HOSP_B, 2), keccak256("root"), 256, CAT));
+        records.ROLE_PROVIDER();
+        (uint256 exec, uint256 refund) = _gas(address(records), HOSP_B, data);
+        _report("anchorBatch (256 records)", exec, refund, data);
+        console.log("  per record, execution", exec / 256);
+        console.log("  per record, receipt", _receipt(exec, refund, data) / 256);
+    }
+
+    function test_gas_recordAccessFirstForPatient() public {
+        _consentRow(
+            "recordAccess, single record (first entry of the patient)",
+            HOSP_A,
+            abi.encodeCall(consent.recordAccess, (fresh, freshRec, CAT, COMMIT, TREAT, _noProof()))
+        );
+    }
+
+    function test_gas_recordAccessSubsequent() public {
+        _consentRow(
+            "recordAccess, single record (existing audit head)",
+            HOSP_A,
+            abi.encodeCall(consent.recordAccess, (patient, rec, CAT, COMMIT, TREAT, _noProof()))
+        );
+    }
+
+    function test_gas_recordAccessBatchMemberDepth8() public {
+        bytes32[] memory proof = Merkle.proof(leaves, 77);
+        assertEq(proof.length, DEPTH, "depth");
+        _consentRow(
+            "recordAccess, batch member at depth 8 (existing audit head)",
+            HOSP_A,
+            abi.encodeCall(consent.recordAccess, (patient, _memberId(batchId, 77), CAT, keccak256(abi.encode(77)), TREAT, proof))
+        );
+    }
+
+    function test_gas_requestAccess() public {
+        _consentRow(
+            "requestAccess (not the contract's first request)",
+            HOSP_B,
+            abi.encodeCall(consent.requestAccess, (patient, SCOPE_ALL, TREAT, keccak256("reason")))
+        );
+    }
+
+    function test_gas_approveRequest() public {
+        IConsentRegistry.RequestDetails memory r = IConsentRegistry.RequestDetails(requestId, HOSP_B, patient, CAT, TREAT);
+        _consentRow(
+            "approveRequest (new grant)",
+            patient,
+            abi.encodeCall(consent.approveRequest, (r, uint64(block.timestamp + 30 days)))
+        );
+    }
+
+    function test_gas_breakGlassFirstForPatient() public {
+        _consentRow(
+            "breakGlass (first for the patient: new window, first audit entry)",
+            ER,
+            abi.encodeCall(consent.breakGlass, (fresh, keccak256("reason"), 24 hours))
+        );
+    }
+
+    function test_gas_breakGlassExistingHead() public {
+        _consentRow(
+            "breakGlass (new window, existing audit head)",
+            ER,
+            abi.encodeCall(consent.breakGlass, (patient, keccak256("reason"), 24 hours))
+        );
+    }
+
+    function test_gas_isAuthorized() public {
+        _consentRow(
+            "isAuthorized (authorised by a SCOPE_ALL grant)",
+            OUTSIDER,
+            abi.encodeCall(consent.isAuthorized, (patient, HOSP_A, CAT, TREAT))
+        );
+    }
+
+    function test_gas_isAuthorizedRefused() public {
+        _consentRow(
+            "isAuthorized (refused, ETREAT: grant and break-glass slots read)",
+            OUTSIDER,
+            abi.encodeCall(consent.isAuthorized, (patient, ER, CAT, ETREAT))
+        );
+    }
+
+    function test_gas_isAuthorizedForRecordWorst() public {
+        _consentRow(
+            "isAuthorizedForRecord (refused: SCOPE_ALL, category, record and break-glass slots read)",
+            OUTSIDER,
+            abi.encodeCall(consent.isAuthorizedForRecord, (patient, ER, rec, CAT, ETREAT))
+        );
     }
 }

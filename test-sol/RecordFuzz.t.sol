@@ -2,13 +2,16 @@
 pragma solidity 0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {Merkle} from "./utils/Merkle.sol";
 import {Vm} from "./utils/Vm.sol";
 import {MissingRole, NotActiveInstitution} from "../contracts/interfaces/CareLedgerErrors.sol";
 import {IRecordRegistry} from "../contracts/interfaces/IRecordRegistry.sol";
 import {IInstitutionRegistry} from "../contracts/interfaces/IInstitutionRegistry.sol";
 
 /// @notice Stateless fuzz properties of RecordRegistry: SECURITY.md invariant 5 (anchors are
-/// write-once, amendments link once) and 6 (only active providers anchor). 5,000 runs each.
+/// write-once, amendments link once), 6 (only active providers anchor) and, at the registry
+/// level, v2 property 1 (record-id namespaces and kinds, batch ids, bindings; the same through
+/// ConsentRegistry.recordAccess is BindingFuzz.t.sol). 5,000 runs each.
 contract RecordFuzzTest is Fixture {
     bytes32 internal constant CAT = keccak256(abi.encode("careledger.category", "LOINC:11502-2"));
     address internal constant PATIENT = address(0x1234);
@@ -51,7 +54,7 @@ contract RecordFuzzTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.AlreadyAnchored.selector, id));
         records.anchor(patient2, id, c2, cat2, prev);
 
-        assertEq(records.commitmentOf(id), c1, "commitment");
+        assertEq(records.bindingOf(id), _leaf(PATIENT, id, c1, CAT), "binding");
         assertEq(records.issuerOf(id), HOSP_B, "issuer");
         assertEq(records.nextVersionOf(id), bytes32(0), "successor");
         if (amendAttempt) assertEq(records.nextVersionOf(prev), bytes32(0), "failed amendment linked");
@@ -72,9 +75,9 @@ contract RecordFuzzTest is Fixture {
     /// A version is superseded once: the second amendment of v1 reverts
     /// VersionAlreadySuperseded(v1, v2) and the chain v1 -> v2 stays; v2 itself can be amended.
     function testFuzz_inv5_supersedeOnce(uint96 s1, uint96 s2, uint96 s3, bytes32 c) public {
-        vm.assume(s1 != s2 && s2 != s3 && s1 != s3);
         c = _nonZero(c);
         (bytes32 v1, bytes32 v2, bytes32 v3) = (_recordId(HOSP_A, s1), _recordId(HOSP_A, s2), _recordId(HOSP_A, s3));
+        vm.assume(v1 != v2 && v2 != v3 && v1 != v3);
         vm.startPrank(HOSP_A);
         records.anchor(PATIENT, v1, c, CAT, bytes32(0));
         records.anchor(PATIENT, v2, c, CAT, v1);
@@ -86,7 +89,7 @@ contract RecordFuzzTest is Fixture {
         vm.stopPrank();
         assertEq(records.nextVersionOf(v1), v2, "v1 -> v2 after");
         assertEq(records.nextVersionOf(v2), v3, "v2 -> v3");
-        assertEq(records.commitmentOf(v1), c, "v1 commitment");
+        assertEq(records.bindingOf(v1), _leaf(PATIENT, v1, c, CAT), "v1 binding");
     }
 
     /// Only the issuer of a version supersedes it, and only ids of one's own namespace are anchored.
@@ -117,52 +120,199 @@ contract RecordFuzzTest is Fixture {
         records.anchor(PATIENT, id, keccak256("c"), CAT, prev);
     }
 
-    /// A batch root is write-once: the header (issuer, count, time, category) never changes, and
-    /// only leaves of the anchored tree verify.
-    function testFuzz_inv5_batchWriteOnce(bytes32 leafSeed, uint32 count, uint32 count2, bytes32 cat2, uint32 later)
-        public
-    {
+    /// A batch id is anchored once: a second anchoring by its issuer (any root, count, category,
+    /// any later time) reverts BatchAlreadyAnchored(batchId); another provider cannot even name it
+    /// (BatchIdNotOwned(batchId, caller)); the header (root, count, time) never changes, and only
+    /// leaves of the anchored tree verify.
+    function testFuzz_inv5_batchWriteOnce(
+        uint64 number,
+        bytes32 leafSeed,
+        uint32 count,
+        bytes32 root2,
+        uint32 count2,
+        bytes32 cat2,
+        uint32 later
+    ) public {
         count = uint32(bound(count, 1, type(uint32).max));
-        bytes32 l0 = records.leafHash(PATIENT, _recordId(HOSP_A, 1), leafSeed, CAT);
-        bytes32 l1 = records.leafHash(PATIENT, _recordId(HOSP_A, 2), keccak256(abi.encode(leafSeed)), CAT);
-        bytes32 root = l0 < l1 ? keccak256(abi.encode(l0, l1)) : keccak256(abi.encode(l1, l0));
+        bytes28 b = _batchId(HOSP_A, number);
+        (bytes32 root, bytes32 l1) = _twoLeafRoot(b, leafSeed);
         vm.prank(HOSP_A);
-        records.anchorBatch(root, count, CAT);
+        records.anchorBatch(b, root, count, CAT);
         vm.warp(block.timestamp + later);
-        vm.prank(bound(later, 0, 1) == 0 ? HOSP_A : HOSP_B);
-        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.BatchAlreadyAnchored.selector, root));
-        records.anchorBatch(root, uint32(bound(count2, 1, type(uint32).max)), cat2);
-        _checkHeader(root, count);
-        _checkProof(root, l1, leafSeed);
+        root2 = _nonZero(root2);
+        count2 = uint32(bound(count2, 1, type(uint32).max));
+        vm.prank(HOSP_A);
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.BatchAlreadyAnchored.selector, b));
+        records.anchorBatch(b, root2, count2, cat2);
+        vm.prank(HOSP_B);
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.BatchIdNotOwned.selector, b, HOSP_B));
+        records.anchorBatch(b, root2, count2, cat2);
+        _checkHeader(b, root, count);
+        _checkProof(b, l1, leafSeed);
     }
 
-    function _checkHeader(bytes32 root, uint32 count) internal view {
-        (address issuer, uint32 c, uint64 at, bytes32 category) = records.batch(root);
-        assertEq(issuer, HOSP_A, "batch issuer");
+    function _twoLeafRoot(bytes28 b, bytes32 leafSeed) internal pure returns (bytes32 root, bytes32 l1) {
+        bytes32 l0 = _leaf(PATIENT, _memberId(b, 0), leafSeed, CAT);
+        l1 = _leaf(PATIENT, _memberId(b, 1), keccak256(abi.encode(leafSeed)), CAT);
+        root = l0 < l1 ? keccak256(abi.encode(l0, l1)) : keccak256(abi.encode(l1, l0));
+    }
+
+    function _checkHeader(bytes28 b, bytes32 root, uint32 count) internal view {
+        (bytes32 r, uint32 c, uint64 at) = records.batch(b);
+        assertEq(r, root, "batch root");
         assertEq(c, count, "batch count");
         assertEq(at, T0, "batch time");
-        assertEq(category, CAT, "batch category");
     }
 
-    function _checkProof(bytes32 root, bytes32 sibling, bytes32 leafSeed) internal view {
+    function _checkProof(bytes28 b, bytes32 sibling, bytes32 leafSeed) internal {
         bytes32[] memory proof = new bytes32[](1);
         proof[0] = sibling;
-        bytes32 id = _recordId(HOSP_A, 1);
-        assertTrue(records.verifyBatchRecord(root, proof, PATIENT, id, leafSeed, CAT), "leaf 0");
+        bytes32 id = _memberId(b, 0);
+        assertTrue(records.verifyBatchRecord(proof, PATIENT, id, leafSeed, CAT), "leaf 0");
+        records.checkBinding(PATIENT, id, leafSeed, CAT, proof);
         bytes32 wrong = keccak256(abi.encode(leafSeed, 1));
-        assertFalse(records.verifyBatchRecord(root, proof, PATIENT, id, wrong, CAT), "wrong commitment verifies");
+        assertFalse(records.verifyBatchRecord(proof, PATIENT, id, wrong, CAT), "wrong commitment verifies");
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordBindingMismatch.selector, id));
+        records.checkBinding(PATIENT, id, wrong, CAT, proof);
     }
 
-    /// A batch vouches only for record ids of its issuer's namespace: a one-leaf batch of
-    /// HOSP_A holding an id of another namespace never verifies, the same leaf with an id of
-    /// HOSP_A's namespace does.
-    function testFuzz_inv5_batchVouchesOnlyForIssuerNamespace(address prefix, uint96 suffix, bytes32 c) public {
-        bytes32 id = _recordId(prefix, suffix);
-        bytes32 leaf = records.leafHash(PATIENT, id, c, CAT);
+    /// A batch vouches only for its issuer's namespace: HOSP_B copying HOSP_A's pending root (its
+    /// leaves bind HOSP_A's member ids) anchors it under HOSP_B's own batch id, where it proves
+    /// nothing: HOSP_A's ids stay unanchored (RecordNotAnchored) and HOSP_B's ids at the same
+    /// indexes do not match the leaves (RecordBindingMismatch). HOSP_A can still anchor its batch.
+    function testFuzz_inv5_batchVouchesOnlyForIssuerNamespace(uint64 number, uint64 thiefNumber, uint8 n, bytes32 c)
+        public
+    {
+        n = uint8(bound(n, 1, 16));
+        bytes28 mine = _batchId(HOSP_A, number);
+        (bytes32[] memory leaves, bytes32[] memory commits) = _leavesFor(mine, n, c);
+        bytes32 root = Merkle.root(leaves);
+        bytes28 stolen = _batchId(HOSP_B, thiefNumber);
+        vm.prank(HOSP_B);
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.BatchIdNotOwned.selector, mine, HOSP_B));
+        records.anchorBatch(mine, root, n, CAT);
+        vm.prank(HOSP_B);
+        records.anchorBatch(stolen, root, n, CAT);
+        uint32 i = uint32(uint256(c) % n);
+        bytes32[] memory proof = Merkle.proof(leaves, i);
+        bytes32 ours = _memberId(mine, i);
+        assertFalse(records.isAnchored(ours), "rightful id anchored by the copy");
+        assertFalse(records.verifyBatchRecord(proof, PATIENT, ours, commits[i], CAT), "copy vouches for the issuer");
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordNotAnchored.selector, ours));
+        records.checkBinding(PATIENT, ours, commits[i], CAT, proof);
+        bytes32 theirs = _memberId(stolen, i);
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordBindingMismatch.selector, theirs));
+        records.checkBinding(PATIENT, theirs, commits[i], CAT, proof);
+
         vm.prank(HOSP_A);
-        records.anchorBatch(leaf, 1, CAT); // a one-leaf tree: root = leaf, empty proof
-        bytes32[] memory proof = new bytes32[](0);
-        assertEq(records.verifyBatchRecord(leaf, proof, PATIENT, id, c, CAT), prefix == HOSP_A, "namespace");
+        records.anchorBatch(mine, root, n, CAT);
+        records.checkBinding(PATIENT, ours, commits[i], CAT, proof);
+        assertTrue(records.verifyBatchRecord(proof, PATIENT, ours, commits[i], CAT), "own batch verifies");
+    }
+
+    function _leavesFor(bytes28 b, uint256 n, bytes32 seed)
+        internal
+        pure
+        returns (bytes32[] memory leaves, bytes32[] memory commits)
+    {
+        leaves = new bytes32[](n);
+        commits = new bytes32[](n);
+        for (uint256 k = 0; k < n; ++k) {
+            commits[k] = keccak256(abi.encode(seed, k));
+            leaves[k] = _leaf(PATIENT, _memberId(b, uint32(k)), commits[k], CAT);
+        }
+    }
+
+    /// The kind of an id is fixed by its suffix's top bit: anchor() refuses a batch-member id
+    /// even in the caller's namespace (RecordIdNotOwned), anchorBatch() refuses a batch id without
+    /// the flag (BatchIdNotOwned); a batch tree holding a leaf for a single id never anchors it
+    /// (checkBinding looks only at single bindings for it: RecordNotAnchored, and once that id is
+    /// anchored for something else, RecordBindingMismatch despite the valid proof).
+    function testFuzz_p1_singleIdIsNeverMember(uint96 suffix, uint64 number, uint32 index, bytes32 c) public {
+        c = _nonZero(c);
+        bytes28 b = _batchId(HOSP_A, number);
+        bytes32 member = _memberId(b, index);
+        vm.prank(HOSP_A);
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordIdNotOwned.selector, member, HOSP_A));
+        records.anchor(PATIENT, member, c, CAT, bytes32(0));
+        vm.prank(HOSP_A);
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.BatchIdNotOwned.selector, _unflagged(b), HOSP_A));
+        records.anchorBatch(_unflagged(b), keccak256(abi.encode(c)), 1, CAT);
+
+        // a two-leaf tree whose first leaf names a single id of the issuer
+        bytes32 single = _recordId(HOSP_A, suffix);
+        bytes32[] memory leaves = new bytes32[](2);
+        leaves[0] = _leaf(PATIENT, single, c, CAT);
+        leaves[1] = _leaf(PATIENT, _memberId(b, 1), c, CAT);
+        vm.prank(HOSP_A);
+        records.anchorBatch(b, Merkle.root(leaves), 2, CAT);
+        bytes32[] memory proof = Merkle.proof(leaves, 0);
+        assertFalse(records.isAnchored(single), "single id anchored through a batch");
+        assertFalse(records.verifyBatchRecord(proof, PATIENT, single, c, CAT), "single id verified as a member");
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordNotAnchored.selector, single));
+        records.checkBinding(PATIENT, single, c, CAT, proof);
+        vm.prank(HOSP_A);
+        records.anchor(address(0xbeef), single, c, CAT, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordBindingMismatch.selector, single));
+        records.checkBinding(PATIENT, single, c, CAT, proof);
+        records.checkBinding(address(0xbeef), single, c, CAT, _noProof());
+        // and the member at index 1 is anchored through the batch only
+        records.checkBinding(PATIENT, _memberId(b, 1), c, CAT, Merkle.proof(leaves, 1));
+        assertEq(records.bindingOf(_memberId(b, 1)), bytes32(0), "member has a single binding");
+    }
+
+    /// isAnchored and issuerOf of a batch member follow its batch: anchored iff the batch exists
+    /// and the index is below its count; the issuer is the id's first 20 bytes.
+    function testFuzz_p1_memberAnchoredBelowCount(uint64 number, uint32 count, uint32 index, uint64 otherNumber) public {
+        count = uint32(bound(count, 1, type(uint32).max));
+        bytes28 b = _batchId(HOSP_B, number);
+        vm.assume(_batchId(HOSP_B, otherNumber) != b);
+        vm.prank(HOSP_B);
+        records.anchorBatch(b, keccak256(abi.encode(number)), count, CAT);
+        bytes32 id = _memberId(b, index);
+        assertEq(records.isAnchored(id), index < count, "member anchored iff index < count");
+        assertEq(records.issuerOf(id), index < count ? HOSP_B : address(0), "member issuer");
+        bytes32 other = _memberId(_batchId(HOSP_B, otherNumber), index);
+        assertFalse(records.isAnchored(other), "member of an unanchored batch");
+        if (index >= count) {
+            vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordNotAnchored.selector, id));
+            records.checkBinding(PATIENT, id, keccak256("c"), CAT, _noProof());
+        }
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordNotAnchored.selector, other));
+        records.checkBinding(PATIENT, other, keccak256("c"), CAT, _noProof());
+    }
+
+    /// Only the issuer records an erasure, only of an anchored record (NotIssuer, RecordNotAnchored).
+    function testFuzz_recordErasedOnlyByIssuer(uint96 suffix, bool batchMember) public {
+        bytes32 id;
+        if (batchMember) {
+            bytes28 b = _batchId(HOSP_A, uint64(suffix));
+            id = _memberId(b, 0);
+            vm.prank(HOSP_A);
+            vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordNotAnchored.selector, id));
+            records.recordErased(id);
+            vm.prank(HOSP_A);
+            records.anchorBatch(b, keccak256("root"), 1, CAT);
+        } else {
+            id = _recordId(HOSP_A, suffix);
+            vm.prank(HOSP_A);
+            vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.RecordNotAnchored.selector, id));
+            records.recordErased(id);
+            _anchorSingle(HOSP_A, PATIENT, suffix, keccak256("c"), CAT);
+        }
+        vm.prank(HOSP_B);
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.NotIssuer.selector, id, HOSP_A, HOSP_B));
+        records.recordErased(id);
+        vm.prank(OUTSIDER);
+        vm.expectRevert(abi.encodeWithSelector(NotActiveInstitution.selector, OUTSIDER));
+        records.recordErased(id);
+        vm.recordLogs();
+        vm.prank(HOSP_A);
+        records.recordErased(id);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "one event");
+        assertEq(logs[0].topics[0], IRecordRegistry.RecordErased.selector, "RecordErased");
+        assertEq(logs[0].topics[1], id, "erased id");
     }
 
     /// Distinct (patient, recordId, commitment, category) tuples give distinct leaves (abi.encode,
@@ -173,6 +323,7 @@ contract RecordFuzzTest is Fixture {
     {
         vm.assume(p1 != p2 || r1 != r2 || c1 != c2);
         assertTrue(records.leafHash(p1, r1, c1, CAT) != records.leafHash(p2, r2, c2, CAT), "leaf collision");
+        assertEq(records.leafHash(p1, r1, c1, CAT), _leaf(p1, r1, c1, CAT), "leafHash is the double-hashed standard leaf");
     }
 
     // ================================================================ 6. only active providers anchor
@@ -206,9 +357,9 @@ contract RecordFuzzTest is Fixture {
             inst.propose(IInstitutionRegistry.ProposalKind.Admit, HOSP_B, ROLE_PROVIDER, keccak256("k"), bytes32(0), 0);
         }
         vm.prank(HOSP_B);
-        records.anchor(PATIENT, _recordId(HOSP_B, suffix), c, CAT, bytes32(0));
+        records.anchor(PATIENT, _recordId(HOSP_B, suffix), _nonZero(c), CAT, bytes32(0));
         vm.prank(HOSP_B);
-        records.anchorBatch(c, 1, CAT);
+        records.anchorBatch(_batchId(HOSP_B, uint64(suffix)), _nonZero(c), 1, CAT);
     }
 
     function _refused(address who, uint96 suffix, bytes memory err) internal {
@@ -216,9 +367,11 @@ contract RecordFuzzTest is Fixture {
         vm.prank(who);
         vm.expectRevert(err);
         records.anchor(PATIENT, id, keccak256("c"), CAT, bytes32(0));
+        bytes28 b = _batchId(who, uint64(suffix));
         vm.prank(who);
         vm.expectRevert(err);
-        records.anchorBatch(keccak256(abi.encode(who, suffix)), 1, CAT);
+        records.anchorBatch(b, keccak256(abi.encode(who, suffix)), 1, CAT);
         assertFalse(records.isAnchored(id), "refused anchor stored");
+        assertFalse(records.isAnchored(_memberId(b, 0)), "refused batch stored");
     }
 }

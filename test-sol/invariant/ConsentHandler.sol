@@ -1,32 +1,55 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {HandlerBase} from "./HandlerBase.sol";
+import {ConsentModelBase} from "./ConsentModelBase.sol";
+import {Merkle} from "../utils/Merkle.sol";
+import {InvalidEncryptionKey, NotActiveInstitution, NotMember, ZeroAddress} from "../../contracts/interfaces/CareLedgerErrors.sol";
 import {ConsentRegistry} from "../../contracts/ConsentRegistry.sol";
 import {IConsentRegistry} from "../../contracts/interfaces/IConsentRegistry.sol";
+import {IRecordRegistry} from "../../contracts/interfaces/IRecordRegistry.sol";
 
-/// @notice The invariant fuzzer's only target. Each entry point draws every argument from one
+/// @notice The consent campaign's only target. Each entry point draws every argument from one
 /// random word, calls the real contracts as some actor (patients, guardians, a stranger,
-/// institutions, a non-member), predicts the outcome from an independent model of the consent
-/// state, and records a violation when the contracts disagree with the model or break one of
-/// SECURITY.md's invariants; after every call it compares a rotating sample of the contracts'
-/// state with the model (_postCheck). ConsentInvariants.t.sol fails on any recorded violation and
-/// compares the whole state at the end of each run.
-contract ConsentHandler is HandlerBase {
+/// institutions, a non-member), predicts the outcome from an independent model of the v2 consent
+/// state (one expiry per purpose, admission epochs, bounded break-glass, bound records, request
+/// digests), and records a violation when the contract disagrees (on success, or on the exact
+/// custom error and its arguments) or breaks a property; after every call it compares a rotating
+/// sample of the state with the model (_postCheck). ConsentInvariants.t.sol fails on any recorded
+/// violation and compares the whole state at the end of each run (endOfRun).
+contract ConsentHandler is ConsentModelBase {
     // ---------------------------------------------------------------- world
     ConsentRegistry public second; // a second deployment: signatures for one are void on the other
     uint256 public homeChain;
 
     uint256[5] internal pks; // P0, P1 (patients), G0, G1 (guardian candidates), S0 (stranger)
     address[5] public signers;
-    address[5] internal grantees; // the four members and a non-member
-    bytes32[5] public scopes;
+    address[5] public grantees; // the four members and a non-member
+    bytes32[5] public scopes; // SCOPE_ALL, CAT1, CAT2, record 0 (single), record 1 (batch member)
+
+    bytes32 internal constant CAT1 = keccak256(abi.encode("careledger.category", "LOINC:11502-2"));
+    bytes32 internal constant CAT2 = keccak256(abi.encode("careledger.category", "LOINC:18748-4"));
+
+    /// @dev The anchored records: 0, 2 single (HOSP_B), 3 single (HOSP_A), 1 and 4-7 members 0-4
+    /// of HOSP_A's batch 7 (count 6: index 5 is anchored but has no leaf).
+    struct Rec {
+        bytes32 id;
+        address patient;
+        bytes32 cat;
+        bytes32 commit;
+    }
+
+    Rec[8] internal recs;
+    mapping(uint256 r => bytes32[]) internal recProof;
+    bytes28 internal batchId;
+    bytes32 internal batchRoot;
+    bytes32[4] internal unanchoredIds; // never-anchored single, leafless member, member >= count, member of no batch
 
     // ---------------------------------------------------------------- model
     struct G {
-        uint32 purposes;
-        uint64 expiresAt;
+        uint64[6] exp; // per purpose, 0 = not granted
+        uint32 epoch;
         uint64 grantedAt;
+        bool exists; // a word is stored (revoke finds it)
     }
 
     struct Req {
@@ -38,13 +61,9 @@ contract ConsentHandler is HandlerBase {
     }
 
     mapping(bytes32 key => G) internal mGrant;
-    mapping(address patient => mapping(address guardian => uint64)) public mGuardian;
-    mapping(address patient => mapping(address inst => uint64)) public mGlass;
     mapping(address signer => uint256) public mNonce;
-    mapping(address patient => bytes32) public mHead;
-    mapping(address patient => uint64) public mCount;
-    mapping(address patient => bytes32) public mKey;
-    Req[] internal mReqs;
+    mapping(address account => bytes32) public mKey;
+    Req[] internal mReqs; // request id i is mReqs[i - 1]
     bytes[] internal sigCalls; // successful signed calls, replayed later
 
     /// @dev Recently granted (patient, grantee, scope): revocations and accesses aim at them.
@@ -56,6 +75,8 @@ contract ConsentHandler is HandlerBase {
     }
 
     Granted[] internal granted;
+    address internal lastOpenedOn; // the last break-glass window opened: closings aim at it
+    address internal lastOpenedBy;
     uint256 internal grantedCursor;
     uint256 internal sigCursor;
 
@@ -65,7 +86,7 @@ contract ConsentHandler is HandlerBase {
         uint256 pk;
         address signer;
         address patient;
-        address target; // grantee or guardian
+        address target; // grantee, guardian or institution
         bytes32 scope;
         uint32 purposes;
         uint64 expiresAt;
@@ -73,10 +94,12 @@ contract ConsentHandler is HandlerBase {
         uint256 deadline;
         uint8 variant;
         address relayer;
+        bytes32 key;
+        bool approve;
     }
 
     constructor() {
-        second = new ConsentRegistry(inst);
+        second = new ConsentRegistry(inst, records);
         homeChain = block.chainid;
         string[5] memory names = ["patient-0", "patient-1", "guardian-0", "guardian-1", "stranger"];
         for (uint256 i = 0; i < 5; ++i) {
@@ -84,49 +107,136 @@ contract ConsentHandler is HandlerBase {
             signers[i] = vm.addr(pks[i]);
         }
         grantees = [HOSP_A, HOSP_B, LAB, ER, OUTSIDER];
-        scopes = [
-            SCOPE_ALL,
-            keccak256(abi.encode("careledger.category", "LOINC:11502-2")),
-            keccak256(abi.encode("careledger.category", "LOINC:18748-4")),
-            _recordId(HOSP_B, 1),
-            _recordId(HOSP_A, 2)
+        _anchorRecords();
+        scopes = [SCOPE_ALL, CAT1, CAT2, recs[0].id, recs[1].id];
+    }
+
+    function _anchorRecords() internal {
+        (address p0, address p1) = (signers[0], signers[1]);
+        recs[0] = Rec(_recordId(HOSP_B, 1), p0, CAT1, keccak256("blob-0"));
+        recs[2] = Rec(_recordId(HOSP_B, 2), p1, CAT1, keccak256("blob-2"));
+        recs[3] = Rec(_recordId(HOSP_A, 3), p0, CAT2, keccak256("blob-3"));
+        for (uint256 r = 0; r < 4; ++r) {
+            if (r == 1) continue;
+            vm.prank(address(bytes20(recs[r].id)));
+            records.anchor(recs[r].patient, recs[r].id, recs[r].commit, recs[r].cat, bytes32(0));
+        }
+        batchId = _batchId(HOSP_A, 7);
+        uint8[5] memory member = [1, 4, 5, 6, 7];
+        address[5] memory who = [p1, p0, p1, p0, p1];
+        bytes32[5] memory cats = [CAT2, CAT1, CAT1, CAT2, CAT2];
+        bytes32[] memory leaves = new bytes32[](5);
+        for (uint256 i = 0; i < 5; ++i) {
+            bytes32 id = _memberId(batchId, uint32(i));
+            recs[member[i]] = Rec(id, who[i], cats[i], keccak256(abi.encode("member", i)));
+            leaves[i] = _leaf(who[i], id, recs[member[i]].commit, cats[i]);
+        }
+        batchRoot = Merkle.root(leaves);
+        for (uint256 i = 0; i < 5; ++i) {
+            bytes32[] memory proof = Merkle.proof(leaves, i);
+            for (uint256 j = 0; j < proof.length; ++j) {
+                recProof[member[i]].push(proof[j]);
+            }
+        }
+        vm.prank(HOSP_A);
+        records.anchorBatch(batchId, batchRoot, 6, CAT2);
+        unanchoredIds = [
+            _recordId(HOSP_B, 99),
+            _memberId(batchId, 5),
+            _memberId(batchId, 6),
+            _memberId(_batchId(HOSP_A, 8), 0)
         ];
     }
 
-    /// @dev After every call: a rotating sample of the contracts' state against the model (the
-    /// whole state is compared at the end of each run by the test's afterInvariant). Any
-    /// difference is recorded under its invariant's number.
+    // ================================================================ checks after every call
+
+    /// @dev A rotating sample of the contracts' state against the model (the whole state is
+    /// compared by endOfRun).
     function _postCheck() internal override {
         uint256 k = ncalls;
         for (uint256 j = 0; j < 2; ++j) {
-            uint256 i = (k * 2 + j) % 300;
-            (address p, address g, bytes32 s, uint8 purpose) =
-                (signers[i % 2], grantees[i / 2 % 5], scopes[i / 10 % 5], uint8(i / 50 % 6));
+            (address p, address g, bytes32 s, uint8 purpose) = _combo(k * 2 + j);
             (bool want,) = modelAuth(p, g, s, SCOPE_ALL, purpose);
             if (consent.isAuthorized(p, g, s, purpose) != want) _violate("inv1: isAuthorized differs from the model");
-            if (j == 0) {
-                IConsentRegistry.Grant memory got = consent.getGrant(p, g, s);
-                G storage m = mGrant[_key(p, g, s)];
-                if (got.purposes != m.purposes || got.expiresAt != m.expiresAt) {
-                    _violate("inv2: a stored grant differs from the model (changed by someone not permitted?)");
-                }
-                address guardian = signers[k % 5];
-                if (consent.guardianExpiry(p, guardian) != mGuardian[p][guardian]) {
-                    _violate("inv2: a guardian differs from the model");
-                }
-            }
+            if (j == 0) _checkGrant(p, g, s);
         }
         address signer = signers[k % 5];
         if (consent.nonces(signer) != mNonce[signer]) _violate("inv3: nonce differs from the consumed count");
         if (second.nonces(signer) != 0) _violate("inv4: the second deployment consumed a nonce");
+        address p0 = signers[k % 2];
+        if (consent.guardianExpiry(p0, signer) != mGuardian[p0][signer]) _violate("inv2: a guardian differs from the model");
+        if (consent.patientKeyOf(signer) != mKey[signer]) _violate("p8: a registered key differs from the model");
         address member = insts[k % 4];
-        if (inst.statusOf(member) != mStatus[member]) _violate("inv6: institution status differs from the model");
-        for (uint256 i = 0; i < 2; ++i) {
-            (bytes32 head, uint64 count) = consent.auditHead(signers[i]);
-            if (head != mHead[signers[i]] || count != mCount[signers[i]]) {
-                _violate("inv7: stored audit head differs from the recomputed chain");
+        (uint8 status,, uint32 epoch) = inst.membership(member);
+        if (status != mStatus[member]) _violate("inv6: institution status differs from the model");
+        if (epoch != mEpoch[member]) _violate("p4: admission epoch differs from the model");
+        _checkWindow(p0, (k >> 1) % 2 == 0 ? ER : HOSP_A);
+        _checkAudit(signers[0]);
+        _checkAudit(signers[1]);
+    }
+
+    function _combo(uint256 i) internal view returns (address p, address g, bytes32 s, uint8 purpose) {
+        i %= 300;
+        return (signers[i % 2], grantees[i / 2 % 5], scopes[i / 10 % 5], uint8(i / 50 % 6));
+    }
+
+    function _checkGrant(address p, address g, bytes32 s) internal {
+        IConsentRegistry.Grant memory got = consent.getGrant(p, g, s);
+        G storage m = mGrant[_key(p, g, s)];
+        uint32 purposes;
+        bool same = got.epoch == m.epoch && got.grantedAt == m.grantedAt;
+        for (uint8 q = 0; q <= MAX_PURPOSE; ++q) {
+            if (m.exp[q] != 0) purposes |= uint32(1) << q;
+            if (got.expiresAt[q] != m.exp[q]) same = false;
+        }
+        if (!same || got.purposes != purposes) _violate("p3: a stored grant differs from the model (per-purpose expiry, epoch)");
+    }
+
+    /// @notice End of each run (called by the test, not by the fuzzer): the whole matrix and every
+    /// stored value against the model; violations are recorded like the others.
+    function endOfRun() external {
+        vm.warp(now_);
+        for (uint256 i = 0; i < 300; ++i) {
+            (address p, address g, bytes32 s, uint8 purpose) = _combo(i);
+            (bool want,) = modelAuth(p, g, s, SCOPE_ALL, purpose);
+            if (consent.isAuthorized(p, g, s, purpose) != want) _violate("inv1: isAuthorized vs model (end of run)");
+            bytes32 c = scopes[(i / 10 + 1) % 5];
+            (want,) = modelAuth(p, g, s, c, purpose);
+            if (consent.isAuthorizedForRecord(p, g, s, c, purpose) != want) {
+                _violate("inv1: isAuthorizedForRecord vs model (end of run)");
+            }
+            if (purpose == 0) {
+                _checkGrant(p, g, s);
+                if (second.getGrant(p, g, s).purposes != 0) _violate("inv4: second deployment holds a grant");
             }
         }
+        for (uint256 i = 0; i < 5; ++i) {
+            address a = signers[i];
+            if (consent.nonces(a) != mNonce[a]) _violate("inv3: nonce vs consumed count (end of run)");
+            if (second.nonces(a) != 0) _violate("inv4: second deployment nonce (end of run)");
+            if (consent.patientKeyOf(a) != mKey[a]) _violate("p8: registered key vs model (end of run)");
+            for (uint256 pi = 0; pi < 2; ++pi) {
+                if (consent.guardianExpiry(signers[pi], a) != mGuardian[signers[pi]][a]) {
+                    _violate("inv2: guardian vs model (end of run)");
+                }
+            }
+        }
+        if (consent.requestCount() != mReqs.length) _violate("p9: request count (end of run)");
+        for (uint256 id = 1; id <= mReqs.length; ++id) {
+            if (consent.requestStatus(id) != mReqs[id - 1].status) _violate("p9: request status vs model (end of run)");
+        }
+        for (uint256 i = 0; i < 4; ++i) {
+            address a = insts[i];
+            if (consent.nonces(a) != mNonce[a]) _violate("inv3: institution nonce vs count (end of run)");
+            (uint8 status, uint8 roles, uint32 epoch) = inst.membership(a);
+            if (status != mStatus[a] || epoch != mEpoch[a]) _violate("p4: membership vs model (end of run)");
+            if (status != 3 && roles != mRoles[a]) _violate("inv6: roles vs model (end of run)");
+            for (uint256 pi = 0; pi < 2; ++pi) {
+                _checkWindow(signers[pi], a);
+            }
+        }
+        _checkAudit(signers[0]);
+        _checkAudit(signers[1]);
     }
 
     // ================================================================ model helpers
@@ -163,36 +273,27 @@ contract ConsentHandler is HandlerBase {
         return keccak256(abi.encode(p, g, s));
     }
 
-    function _permitted(address actor, address p) internal view returns (bool) {
-        return actor == p || now_ < mGuardian[p][actor];
-    }
-
-    function _liveM(address p, address g, bytes32 s, uint8 purpose) internal view returns (bool) {
+    function _live(address p, address g, bytes32 s, uint8 purpose) internal view returns (bool) {
         G storage x = mGrant[_key(p, g, s)];
-        // a grant from before the grantee's (re-)admission counts for nothing
-        return (x.purposes >> purpose) & 1 == 1 && now_ < x.expiresAt && x.grantedAt >= mSince[g];
+        return now_ < x.exp[purpose] && x.epoch == mEpoch[g];
     }
 
-    /// @notice The specification of docs/contract-api.md, on the model state.
+    /// @notice The specification (IConsentRegistry.isAuthorizedForRecord) on the model state.
     function modelAuth(address p, address g, bytes32 rec, bytes32 cat, uint8 purpose)
         public
         view
         returns (bool ok, bool glass)
     {
-        if (purpose > MAX_PURPOSE) return (false, false);
-        ok = _liveM(p, g, rec, purpose) || _liveM(p, g, cat, purpose) || _liveM(p, g, SCOPE_ALL, purpose);
-        if (!ok && purpose == ETREAT && now_ < mGlass[p][g]) (ok, glass) = (true, true);
-        if (mStatus[g] != 1) (ok, glass) = (false, false);
+        if (purpose > MAX_PURPOSE || mStatus[g] != 1) return (false, false);
+        if (_live(p, g, SCOPE_ALL, purpose) || _live(p, g, cat, purpose) || _live(p, g, rec, purpose)) {
+            return (true, false);
+        }
+        if (purpose == ETREAT && _glassLive(p, g)) return (true, true);
+        return (false, false);
     }
 
-    function modelGrant(address p, address g, bytes32 s) public view returns (uint32, uint64) {
-        G storage x = mGrant[_key(p, g, s)];
-        return (x.purposes, x.expiresAt);
-    }
-
-    /// @notice Model audit head and count of a patient, in one call.
-    function modelAudit(address p) external view returns (bytes32, uint64) {
-        return (mHead[p], mCount[p]);
+    function _grantCovers(address p, address inst_) internal view override returns (bool) {
+        return mStatus[inst_] == 1 && _live(p, inst_, SCOPE_ALL, ETREAT);
     }
 
     function consentAddress() external view returns (address) {
@@ -203,26 +304,53 @@ contract ConsentHandler is HandlerBase {
         return mReqs.length;
     }
 
-    function modelRequestStatus(uint256 id) external view returns (uint8) {
-        return mReqs[id].status;
-    }
-
-    /// @dev After a change of (p, g, s): the stored grant and every purpose's answer agree with
-    /// the model.
+    /// @dev After a change of (p, g, s): the stored grant and every purpose's answer agree with the model.
     function _checkKey(address p, address g, bytes32 s) internal {
-        IConsentRegistry.Grant memory got = consent.getGrant(p, g, s);
-        G storage want = mGrant[_key(p, g, s)];
-        if (got.purposes != want.purposes || got.expiresAt != want.expiresAt) _violate("model: stored grant differs");
+        _checkGrant(p, g, s);
         for (uint8 purpose = 0; purpose <= MAX_PURPOSE; ++purpose) {
             (bool ok,) = modelAuth(p, g, s, SCOPE_ALL, purpose);
             if (consent.isAuthorized(p, g, s, purpose) != ok) _violate("inv1: isAuthorized differs from the model");
         }
     }
 
+    /// @dev The model's write of a grant: purposes in the mask expire at `exp`, the others are cleared.
+    function _writeGrant(address p, address g, bytes32 s, uint32 purposes, uint64 exp) internal {
+        G storage x = mGrant[_key(p, g, s)];
+        for (uint8 q = 0; q <= MAX_PURPOSE; ++q) {
+            x.exp[q] = (purposes >> q) & 1 == 1 ? exp : 0;
+        }
+        (x.epoch, x.grantedAt, x.exists) = (mEpoch[g], uint64(now_), true);
+        _rememberGrant(p, g, s, purposes);
+    }
+
+    /// @dev The error of grant(p, g, s, purposes, exp) by a permitted actor (empty on success).
+    function _grantErr(address g, uint32 purposes, uint64 exp) internal view returns (bytes memory) {
+        if (purposes == 0) return abi.encodeWithSelector(IConsentRegistry.NoPurposes.selector);
+        if (purposes >= 64) return abi.encodeWithSelector(IConsentRegistry.InvalidPurposes.selector, purposes);
+        if (exp <= now_ || exp > type(uint32).max) {
+            return abi.encodeWithSelector(IConsentRegistry.InvalidExpiry.selector, exp, now_);
+        }
+        if (mStatus[g] != 1 && mStatus[g] != 2) return abi.encodeWithSelector(NotMember.selector, g);
+        return "";
+    }
+
+    function _revokeErr(address p, address g, bytes32 s) internal view returns (bytes memory) {
+        if (!mGrant[_key(p, g, s)].exists) {
+            return abi.encodeWithSelector(IConsentRegistry.GrantNotFound.selector, p, g, s);
+        }
+        return "";
+    }
+
+    /// @dev Call the consent registry as `actor` with `payload`; (success, revert data).
+    function _callAs(address actor, bytes memory payload) internal returns (bool ok, bytes memory ret) {
+        vm.prank(actor);
+        (ok, ret) = address(consent).call(payload);
+    }
+
     // ================================================================ time
 
-    /// @notice Jump to an expiry edge (one second before, at, or after) of a grant, guardian or
-    /// break-glass window that ends within three days.
+    /// @notice Jump to an edge (one second before, at, or after) of a grant's purpose expiry, a
+    /// guardian's expiry, a break-glass window's expiry or its cooldown's end, within three days.
     function warpToEdge(uint256 seed) external tick {
         seed = _mix(seed);
         address p = _patient(_b(seed, 0));
@@ -230,30 +358,27 @@ contract ConsentHandler is HandlerBase {
         bytes32 s = scopes[_b(seed, 3) % 5];
         address guardian = _guardianCandidate(_b(seed, 2));
         uint256 target;
-        uint256 k = _b(seed, 1) % 3;
-        if (k == 0) target = mGrant[_key(p, g, s)].expiresAt;
+        uint256 k = _b(seed, 1) % 4;
+        if (k == 0) target = mGrant[_key(p, g, s)].exp[_b(seed, 5) % 6];
         else if (k == 1) target = mGuardian[p][guardian];
-        else target = mGlass[p][g];
+        else if (k == 2) target = mWin[p][g].expiresAt;
+        else target = mWin[p][g].openedAt == 0 ? 0 : mWin[p][g].expiresAt + BREAK_GLASS_COOLDOWN;
         if (target == 0) return;
         target = target - 1 + (_b(seed, 4) % 3);
         if (target <= now_ || target > now_ + 3 days) return;
         now_ = target;
         vm.warp(now_);
-        // the edge itself: the contract must flip exactly when the model does
         if (k == 1) {
-            bool live = now_ < mGuardian[p][guardian];
-            if (consent.isGuardian(p, guardian) != live) {
-                _violate("inv2: guardian liveness at its expiry edge differs from the model");
+            // the guardian acts at the edge: allowed exactly while live (revoking a scope never granted)
+            if (consent.isGuardian(p, guardian) != (now_ < mGuardian[p][guardian])) {
+                _violate("inv2: guardian liveness at its expiry edge differs");
             }
-            // and the guardian acts at the edge: allowed exactly while live
-            bytes32 key = keccak256(abi.encode("edge", seed));
-            vm.prank(guardian);
-            try consent.registerPatientKey(p, key) {
-                if (!_permitted(guardian, p)) _violate("inv2: a guardian acted at or after its expiry");
-                mKey[p] = key;
-            } catch {
-                if (_permitted(guardian, p)) _violate("model: a live guardian was refused at its expiry edge");
-            }
+            bytes32 never = keccak256("careledger.test.never-granted");
+            bytes memory want = _permitted(guardian, p)
+                ? abi.encodeWithSelector(IConsentRegistry.GrantNotFound.selector, p, HOSP_B, never)
+                : _notPermitted(guardian, p);
+            (bool ok, bytes memory ret) = _callAs(guardian, abi.encodeCall(consent.revoke, (p, HOSP_B, never)));
+            _outcome(ok, ret, want, "guardian at its expiry edge");
         } else {
             _checkKey(p, g, k == 0 ? s : SCOPE_ALL);
         }
@@ -270,16 +395,12 @@ contract ConsentHandler is HandlerBase {
         bytes32 s = scopes[_b(seed, 3) % 5];
         uint32 purposes = uint32(_b(seed, 4) % 70); // 64..69 carry an invalid bit
         uint64 exp = _exp(seed, 5, 31 days);
-        bool expect = _permitted(actor, p) && purposes != 0 && purposes < 64 && exp > now_ && _member(g);
-        vm.prank(actor);
-        try consent.grant(p, g, s, purposes, exp) {
+        bytes memory want = _permitted(actor, p) ? _grantErr(g, purposes, exp) : _notPermitted(actor, p);
+        (bool ok, bytes memory ret) = _callAs(actor, abi.encodeCall(consent.grant, (p, g, s, purposes, exp)));
+        if (_outcome(ok, ret, want, "grant")) {
             if (!_permitted(actor, p)) _violate("inv2: grant by neither the patient nor a live guardian");
-            if (!expect) _violate("model: grant succeeded unexpectedly");
-            mGrant[_key(p, g, s)] = G(purposes, exp, uint64(now_));
-            _rememberGrant(p, g, s, purposes);
+            _writeGrant(p, g, s, purposes, exp);
             _ok("grant");
-        } catch {
-            if (expect) _violate("model: grant reverted unexpectedly");
         }
         _checkKey(p, g, s);
     }
@@ -294,33 +415,31 @@ contract ConsentHandler is HandlerBase {
             Granted storage k = granted[_b(seed, 5) % granted.length];
             (p, g, s) = (k.p, k.g, k.s);
         }
-        bool expect = _permitted(actor, p) && mGrant[_key(p, g, s)].purposes != 0;
-        vm.prank(actor);
-        try consent.revoke(p, g, s) {
+        bytes memory want = _permitted(actor, p) ? _revokeErr(p, g, s) : _notPermitted(actor, p);
+        (bool ok, bytes memory ret) = _callAs(actor, abi.encodeCall(consent.revoke, (p, g, s)));
+        if (_outcome(ok, ret, want, "revoke")) {
             if (!_permitted(actor, p)) _violate("inv2: revoke by neither the patient nor a live guardian");
-            if (!expect) _violate("model: revoke succeeded unexpectedly");
             delete mGrant[_key(p, g, s)];
             _ok("revoke");
-        } catch {
-            if (expect) _violate("model: revoke reverted unexpectedly");
         }
         _checkKey(p, g, s);
     }
 
+    /// @notice Anyone registers its own key (v2: only for msg.sender).
     function registerPatientKey(uint256 seed) external tick {
         seed = _mix(seed);
-        address p = _patient(_b(seed, 1));
-        address actor = _actorFor(p, _b(seed, 0));
+        address actor = _actorFor(_patient(_b(seed, 1)), _b(seed, 0));
         bytes32 key = _b(seed, 2) < 16 ? bytes32(0) : keccak256(abi.encode(seed));
-        bool expect = _permitted(actor, p) && key != bytes32(0);
-        vm.prank(actor);
-        try consent.registerPatientKey(p, key) {
-            if (!_permitted(actor, p)) _violate("inv2: patient key set by neither the patient nor a live guardian");
-            if (!expect) _violate("model: registerPatientKey succeeded unexpectedly");
-            mKey[p] = key;
+        bytes memory want = key == bytes32(0) ? abi.encodeWithSelector(InvalidEncryptionKey.selector) : bytes("");
+        (bool ok, bytes memory ret) = _callAs(actor, abi.encodeCall(consent.registerPatientKey, (key)));
+        if (_outcome(ok, ret, want, "registerPatientKey")) {
+            mKey[actor] = key;
             _ok("registerPatientKey");
-        } catch {
-            if (expect) _violate("model: registerPatientKey reverted unexpectedly");
+        }
+        for (uint256 i = 0; i < 2; ++i) {
+            if (consent.patientKeyOf(signers[i]) != mKey[signers[i]]) {
+                _violate("p8: a patient's key changed by someone other than the patient");
+            }
         }
     }
 
@@ -331,29 +450,34 @@ contract ConsentHandler is HandlerBase {
         address actor = _b(seed, 0) < 160 ? _patient(_b(seed, 3)) : _actor(_b(seed, 4));
         address g = _guardianCandidate(_b(seed, 1));
         uint64 exp = _exp(seed, 5, 20 days);
-        bool expect = g != address(0) && g != actor && exp > now_;
-        vm.prank(actor);
-        try consent.setGuardian(g, exp) {
-            if (!expect) _violate("model: setGuardian succeeded unexpectedly");
+        bytes memory want = _setGuardianErr(actor, g, exp);
+        (bool ok, bytes memory ret) = _callAs(actor, abi.encodeCall(consent.setGuardian, (g, exp)));
+        if (_outcome(ok, ret, want, "setGuardian")) {
             mGuardian[actor][g] = exp;
             _ok("setGuardian");
-        } catch {
-            if (expect) _violate("model: setGuardian reverted unexpectedly");
         }
+    }
+
+    function _setGuardianErr(address p, address g, uint64 exp) internal view returns (bytes memory) {
+        if (g == address(0)) return abi.encodeWithSelector(ZeroAddress.selector);
+        if (g == p) return abi.encodeWithSelector(IConsentRegistry.CannotGuardSelf.selector, p);
+        if (exp <= now_) return abi.encodeWithSelector(IConsentRegistry.InvalidExpiry.selector, exp, now_);
+        return "";
+    }
+
+    function _removeGuardianErr(address p, address g) internal view returns (bytes memory) {
+        if (mGuardian[p][g] == 0) return abi.encodeWithSelector(IConsentRegistry.GuardianNotFound.selector, p, g);
+        return "";
     }
 
     function removeGuardian(uint256 seed) external tick {
         seed = _mix(seed);
         address actor = _b(seed, 0) < 160 ? _patient(_b(seed, 3)) : _actor(_b(seed, 4));
         address g = _guardianCandidate(_b(seed, 1));
-        bool expect = mGuardian[actor][g] != 0;
-        vm.prank(actor);
-        try consent.removeGuardian(g) {
-            if (!expect) _violate("model: removeGuardian succeeded unexpectedly");
+        (bool ok, bytes memory ret) = _callAs(actor, abi.encodeCall(consent.removeGuardian, (g)));
+        if (_outcome(ok, ret, _removeGuardianErr(actor, g), "removeGuardian")) {
             delete mGuardian[actor][g];
             _ok("removeGuardian");
-        } catch {
-            if (expect) _violate("model: removeGuardian reverted unexpectedly");
         }
     }
 
@@ -374,6 +498,13 @@ contract ConsentHandler is HandlerBase {
         if (a.variant == 8) a.nonce = _b(seed, 15) % 2 == 0 || a.nonce == 0 ? a.nonce + 1 : a.nonce - 1;
     }
 
+    /// @dev The signer: the patient half the time, else any of the five key holders.
+    function _sigSigner(Sig memory a, uint256 seed) internal view {
+        uint256 pIdx = _b(seed, 1) % 2;
+        _sigBase(a, seed, _b(seed, 0) < 128 ? pIdx : _b(seed, 0) % 5);
+        a.patient = signers[pIdx];
+    }
+
     function _digestFor(Sig memory a, bytes32 structHash) internal view returns (bytes memory sig) {
         bytes32 ds = _domain(homeChain, address(consent));
         if (a.variant == 4) ds = _domain(homeChain + 1 + (a.deadline % 1000), address(consent));
@@ -390,31 +521,37 @@ contract ConsentHandler is HandlerBase {
         return 0;
     }
 
-    /// @dev Submit `payload` to the registry (under a changed chain id for variant 5) and check the
-    /// nonce moved exactly when the call succeeded. Returns success.
-    function _submitSigned(Sig memory a, bytes memory payload, bool expect, string memory name)
+    /// @dev The error of a signed call before the form's own checks: SignatureExpired, then (for
+    /// forms that check it before the signature) NotPatientOrGuardian, then InvalidSignature.
+    function _sigErr(Sig memory a, bool permittedFirst) internal view returns (bytes memory) {
+        if (a.variant == 7) return abi.encodeWithSelector(IConsentRegistry.SignatureExpired.selector, a.deadline, now_);
+        if (permittedFirst && !_permitted(a.signer, a.patient)) return _notPermitted(a.signer, a.patient);
+        if (a.variant >= 4) return abi.encodeWithSelector(IConsentRegistry.InvalidSignature.selector, a.signer);
+        return "";
+    }
+
+    /// @dev Submit `payload` (under a changed chain id for variant 5), compare with the predicted
+    /// error, check the nonce moved exactly when the call succeeded, and that the payload never
+    /// works on the second deployment. Returns success.
+    function _submitSigned(Sig memory a, bytes memory payload, bytes memory want, string memory name)
         internal
         returns (bool ok)
     {
         if (a.variant == 5) vm.chainId(homeChain + 7);
-        vm.prank(a.relayer);
-        (ok,) = address(consent).call(payload);
+        bytes memory ret;
+        (ok, ret) = _callAs(a.relayer, payload);
         if (a.variant == 5) vm.chainId(homeChain);
-        if (ok) {
+        if (_outcome(ok, ret, want, name)) {
             if (a.variant >= 4) {
                 if (a.variant == 8) _violate("inv3: a signature for a wrong nonce was accepted");
                 else if (a.variant == 9 || a.variant == 10) _violate("inv4: a forged or malleated signature was accepted");
                 else _violate("inv4: a signature for another chain, contract or past its deadline was accepted");
             }
-            if (!expect) _violate(string.concat("model: ", name, " succeeded unexpectedly"));
             ++mNonce[a.signer];
             _remember(payload);
             _ok(name);
-        } else if (expect) {
-            _violate(string.concat("model: ", name, " reverted unexpectedly"));
         }
         if (consent.nonces(a.signer) != mNonce[a.signer]) _violate("inv3: nonce differs from the consumed count");
-        // the same payload never works on the second deployment (unless it was signed for it)
         if (a.variant != 6) {
             (bool other,) = address(second).call(payload);
             if (other) _violate("inv4: a signature for one deployment was accepted by another");
@@ -442,9 +579,7 @@ contract ConsentHandler is HandlerBase {
     function grantBySig(uint256 seed) external tick {
         seed = _mix(seed);
         Sig memory a;
-        uint256 pIdx = _b(seed, 1) % 2;
-        _sigBase(a, seed, _b(seed, 0) < 128 ? pIdx : _b(seed, 0) % 5);
-        a.patient = signers[pIdx];
+        _sigSigner(a, seed);
         a.target = grantees[_b(seed, 2) % 5];
         a.scope = scopes[_b(seed, 3) % 5];
         a.purposes = uint32(_b(seed, 4) % 66);
@@ -452,15 +587,14 @@ contract ConsentHandler is HandlerBase {
         bytes memory sig = _digestFor(
             a, _grantStruct(a.patient, a.target, a.scope, a.purposes, a.expiresAt, a.signer, a.nonce, a.deadline)
         );
-        bool expect = a.variant < 4 && _permitted(a.signer, a.patient) && a.purposes != 0 && a.purposes < 64
-            && a.expiresAt > now_ && _member(a.target);
+        bytes memory want = _sigErr(a, true);
+        if (want.length == 0) want = _grantErr(a.target, a.purposes, a.expiresAt);
         bytes memory payload = abi.encodeCall(
             consent.grantBySig, (a.patient, a.target, a.scope, a.purposes, a.expiresAt, a.signer, a.deadline, sig)
         );
-        if (_submitSigned(a, payload, expect, "grantBySig")) {
+        if (_submitSigned(a, payload, want, "grantBySig")) {
             if (!_permitted(a.signer, a.patient)) _violate("inv2: signed grant by neither the patient nor a guardian");
-            mGrant[_key(a.patient, a.target, a.scope)] = G(a.purposes, a.expiresAt, uint64(now_));
-            _rememberGrant(a.patient, a.target, a.scope, a.purposes);
+            _writeGrant(a.patient, a.target, a.scope, a.purposes, a.expiresAt);
         }
         _checkKey(a.patient, a.target, a.scope);
     }
@@ -468,22 +602,19 @@ contract ConsentHandler is HandlerBase {
     function revokeBySig(uint256 seed) external tick {
         seed = _mix(seed);
         Sig memory a;
-        uint256 pIdx = _b(seed, 1) % 2;
-        _sigBase(a, seed, _b(seed, 0) < 128 ? pIdx : _b(seed, 0) % 5);
-        a.patient = signers[pIdx];
+        _sigSigner(a, seed);
         a.target = grantees[_b(seed, 2) % 5];
         a.scope = scopes[_b(seed, 3) % 5];
         if (_b(seed, 4) < 160 && granted.length != 0) {
             Granted storage k = granted[_b(seed, 6) % granted.length];
             (a.patient, a.target, a.scope) = (k.p, k.g, k.s);
         }
-        bytes memory sig =
-            _digestFor(a, _revokeStruct(a.patient, a.target, a.scope, a.signer, a.nonce, a.deadline));
-        bool expect = a.variant < 4 && _permitted(a.signer, a.patient)
-            && mGrant[_key(a.patient, a.target, a.scope)].purposes != 0;
+        bytes memory sig = _digestFor(a, _revokeStruct(a.patient, a.target, a.scope, a.signer, a.nonce, a.deadline));
+        bytes memory want = _sigErr(a, true);
+        if (want.length == 0) want = _revokeErr(a.patient, a.target, a.scope);
         bytes memory payload =
             abi.encodeCall(consent.revokeBySig, (a.patient, a.target, a.scope, a.signer, a.deadline, sig));
-        if (_submitSigned(a, payload, expect, "revokeBySig")) {
+        if (_submitSigned(a, payload, want, "revokeBySig")) {
             if (!_permitted(a.signer, a.patient)) _violate("inv2: signed revoke by neither the patient nor a guardian");
             delete mGrant[_key(a.patient, a.target, a.scope)];
         }
@@ -499,11 +630,42 @@ contract ConsentHandler is HandlerBase {
         a.target = _guardianCandidate(_b(seed, 2));
         a.expiresAt = _exp(seed, 5, 20 days);
         bytes memory sig = _digestFor(a, _guardianStruct(a.patient, a.target, a.expiresAt, a.nonce, a.deadline));
-        bool expect =
-            a.variant < 4 && a.target != address(0) && a.target != a.patient && a.expiresAt > now_;
+        bytes memory want = _sigErr(a, false);
+        if (want.length == 0) want = _setGuardianErr(a.patient, a.target, a.expiresAt);
         bytes memory payload =
             abi.encodeCall(consent.setGuardianBySig, (a.patient, a.target, a.expiresAt, a.deadline, sig));
-        if (_submitSigned(a, payload, expect, "setGuardianBySig")) mGuardian[a.patient][a.target] = a.expiresAt;
+        if (_submitSigned(a, payload, want, "setGuardianBySig")) mGuardian[a.patient][a.target] = a.expiresAt;
+    }
+
+    /// @notice RemoveGuardian, signed by the patient (or, variant 10, by another key).
+    function removeGuardianBySig(uint256 seed) external tick {
+        seed = _mix(seed);
+        Sig memory a;
+        uint256 pIdx = _b(seed, 1) % 2;
+        _sigBase(a, seed, pIdx);
+        a.patient = signers[pIdx];
+        a.target = _guardianCandidate(_b(seed, 2));
+        bytes memory sig = _digestFor(a, _removeGuardianStruct(a.patient, a.target, a.nonce, a.deadline));
+        bytes memory want = _sigErr(a, false);
+        if (want.length == 0) want = _removeGuardianErr(a.patient, a.target);
+        bytes memory payload = abi.encodeCall(consent.removeGuardianBySig, (a.patient, a.target, a.deadline, sig));
+        if (_submitSigned(a, payload, want, "removeGuardianBySig")) delete mGuardian[a.patient][a.target];
+    }
+
+    /// @notice RegisterKey, signed by the patient; a guardian candidate's key signs it in
+    /// variant 10 (P1's "other key" is G0's): InvalidSignature(patient).
+    function registerPatientKeyBySig(uint256 seed) external tick {
+        seed = _mix(seed);
+        Sig memory a;
+        uint256 pIdx = _b(seed, 1) % 2;
+        _sigBase(a, seed, pIdx);
+        a.patient = signers[pIdx];
+        a.key = _b(seed, 2) < 16 ? bytes32(0) : keccak256(abi.encode(seed, "key"));
+        bytes memory sig = _digestFor(a, _registerKeyStruct(a.patient, a.key, a.nonce, a.deadline));
+        bytes memory want = _sigErr(a, false);
+        if (want.length == 0 && a.key == bytes32(0)) want = abi.encodeWithSelector(InvalidEncryptionKey.selector);
+        bytes memory payload = abi.encodeCall(consent.registerPatientKeyBySig, (a.patient, a.key, a.deadline, sig));
+        if (_submitSigned(a, payload, want, "registerPatientKeyBySig")) mKey[a.patient] = a.key;
     }
 
     function increaseNonce(uint256 seed) external tick {
@@ -537,134 +699,279 @@ contract ConsentHandler is HandlerBase {
         address p = _patient(_b(seed, 1));
         bytes32 s = scopes[_b(seed, 2) % 5];
         uint8 purpose = uint8(_b(seed, 3) % 7);
-        bool expect = mStatus[who] == 1 && purpose <= MAX_PURPOSE;
-        vm.prank(who);
-        try consent.requestAccess(p, s, purpose, keccak256(abi.encode(seed))) returns (uint256 id) {
+        bytes memory want = mStatus[who] != 1
+            ? abi.encodeWithSelector(NotActiveInstitution.selector, who)
+            : purpose > MAX_PURPOSE ? abi.encodeWithSelector(IConsentRegistry.InvalidPurpose.selector, purpose) : bytes("");
+        (bool ok, bytes memory ret) =
+            _callAs(who, abi.encodeCall(consent.requestAccess, (p, s, purpose, keccak256(abi.encode(seed)))));
+        if (_outcome(ok, ret, want, "requestAccess")) {
             if (mStatus[who] != 1) _violate("inv6: an inactive or unknown institution requested access");
-            if (!expect) _violate("model: requestAccess succeeded unexpectedly");
-            if (id != mReqs.length) _violate("model: request id");
+            if (abi.decode(ret, (uint256)) != mReqs.length + 1) _violate("p9: request ids are not 1, 2, 3, ...");
             mReqs.push(Req(who, p, s, purpose, 0));
             _ok("requestAccess");
-        } catch {
-            if (expect) _violate("model: requestAccess reverted unexpectedly");
         }
     }
 
-    function approveRequest(uint256 seed) external tick {
+    /// @dev A request's details: usually the stored ones; one time in eight one field differs;
+    /// one in sixteen an id that does not exist (0 or past the count).
+    function _requestFor(uint256 seed) internal view returns (IConsentRegistry.RequestDetails memory d) {
+        uint256 n = mReqs.length;
+        uint256 id = n == 0 || _b(seed, 12) < 16 ? (_b(seed, 13) % 2 == 0 ? 0 : n + 1 + _b(seed, 13)) : 1 + _u32(seed, 0) % n;
+        if (id == 0 || id > n) return IConsentRegistry.RequestDetails(id, HOSP_A, signers[0], SCOPE_ALL, 0);
+        Req storage r = mReqs[id - 1];
+        d = IConsentRegistry.RequestDetails(id, r.requester, r.patient, r.scope, r.purpose);
+        if (_b(seed, 14) < 32) {
+            uint256 f = _b(seed, 14) % 4;
+            if (f == 0) d.requester = d.requester == HOSP_A ? HOSP_B : HOSP_A;
+            else if (f == 1) d.patient = d.patient == signers[0] ? signers[1] : signers[0];
+            else if (f == 2) d.scope = scopes[(_indexOfScope(d.scope) + 1) % 5];
+            else d.purpose = (d.purpose + 1) % 6;
+        }
+    }
+
+    function _indexOfScope(bytes32 s) internal view returns (uint256) {
+        for (uint256 i = 0; i < 5; ++i) {
+            if (scopes[i] == s) return i;
+        }
+        return 0;
+    }
+
+    /// @dev The error of answering `d` as `actor` (approve with `exp`, or reject), in the
+    /// contract's order: RequestNotFound, RequestMismatch, RequestNotPending, NotPatientOrGuardian,
+    /// then for approvals InvalidExpiry and NotMember.
+    function _answerErr(IConsentRegistry.RequestDetails memory d, address actor, bool approve, uint64 exp)
+        internal
+        view
+        returns (bytes memory)
+    {
+        uint256 id = d.requestId;
+        if (id == 0 || id > mReqs.length) return abi.encodeWithSelector(IConsentRegistry.RequestNotFound.selector, id);
+        Req storage r = mReqs[id - 1];
+        if (r.requester != d.requester || r.patient != d.patient || r.scope != d.scope || r.purpose != d.purpose) {
+            return abi.encodeWithSelector(IConsentRegistry.RequestMismatch.selector, id);
+        }
+        if (r.status != 0) return abi.encodeWithSelector(IConsentRegistry.RequestNotPending.selector, id, r.status);
+        if (!_permitted(actor, r.patient)) return _notPermitted(actor, r.patient);
+        if (!approve) return "";
+        if (exp <= now_ || exp > type(uint32).max) {
+            return abi.encodeWithSelector(IConsentRegistry.InvalidExpiry.selector, exp, now_);
+        }
+        if (mStatus[r.requester] != 1 && mStatus[r.requester] != 2) {
+            return abi.encodeWithSelector(NotMember.selector, r.requester);
+        }
+        return "";
+    }
+
+    /// @dev The model's approval: only the requested purpose is set; the others keep their
+    /// expiries if the grant is of the requester's current epoch, else they are cleared.
+    function _applyAnswer(IConsentRegistry.RequestDetails memory d, address actor, bool approve, uint64 exp) internal {
+        Req storage r = mReqs[d.requestId - 1];
+        if (!_permitted(actor, r.patient)) _violate("inv2: request answered by neither the patient nor a guardian");
+        r.status = approve ? 1 : 2;
+        if (!approve) return;
+        G storage x = mGrant[_key(r.patient, r.requester, r.scope)];
+        uint64[6] memory before = x.exp;
+        if (x.epoch != mEpoch[r.requester]) delete x.exp;
+        x.exp[r.purpose] = exp;
+        (x.epoch, x.grantedAt, x.exists) = (mEpoch[r.requester], uint64(now_), true);
+        _rememberGrant(r.patient, r.requester, r.scope, uint32(1) << r.purpose);
+        // v2 property 3: every other purpose's expiry is the one stored before (same epoch) or gone
+        IConsentRegistry.Grant memory got = consent.getGrant(r.patient, r.requester, r.scope);
+        for (uint8 q = 0; q <= MAX_PURPOSE; ++q) {
+            if (q == r.purpose) continue;
+            if (got.expiresAt[q] > before[q]) _violate("p3: approving one purpose extended another");
+        }
+    }
+
+    function answerRequest(uint256 seed) external tick {
         seed = _mix(seed);
-        if (mReqs.length == 0) return;
-        uint256 id = _u32(seed, 0) % mReqs.length;
-        Req storage r = mReqs[id];
-        address actor = _b(seed, 4) < 128 ? r.patient : _actor(_b(seed, 5));
-        uint64 exp = _exp(seed, 6, 31 days);
-        bool expect = r.status == 0 && _permitted(actor, r.patient) && exp > now_ && _member(r.requester);
-        vm.prank(actor);
-        try consent.approveRequest(id, exp) {
-            if (!_permitted(actor, r.patient)) _violate("inv2: request approved by neither the patient nor a guardian");
-            if (!expect) _violate("model: approveRequest succeeded unexpectedly");
-            bytes32 k = _key(r.patient, r.requester, r.scope);
-            uint32 purposes = uint32(1) << r.purpose;
-            if (now_ < mGrant[k].expiresAt && mGrant[k].grantedAt >= mSince[r.requester]) {
-                purposes |= mGrant[k].purposes;
-            }
-            mGrant[k] = G(purposes, exp, uint64(now_));
-            r.status = 1;
-            _ok("approveRequest");
-        } catch {
-            if (expect) _violate("model: approveRequest reverted unexpectedly");
+        IConsentRegistry.RequestDetails memory d = _requestFor(seed);
+        address actor = _b(seed, 4) < 128 ? d.patient : _actor(_b(seed, 5));
+        bool approve = _b(seed, 7) % 3 != 0;
+        uint64 exp = _exp(seed, 8, 31 days);
+        bytes memory want = _answerErr(d, actor, approve, exp);
+        bytes memory payload = approve
+            ? abi.encodeCall(consent.approveRequest, (d, exp))
+            : abi.encodeCall(consent.rejectRequest, (d));
+        (bool ok, bytes memory ret) = _callAs(actor, payload);
+        if (_outcome(ok, ret, want, approve ? "approveRequest" : "rejectRequest")) {
+            _applyAnswer(d, actor, approve, exp);
+            _ok(approve ? "approveRequest" : "rejectRequest");
         }
-        _checkKey(r.patient, r.requester, r.scope);
+        if (d.requestId != 0 && d.requestId <= mReqs.length) {
+            Req storage r = mReqs[d.requestId - 1];
+            if (consent.requestStatus(d.requestId) != r.status) _violate("p9: request status differs from the model");
+            _checkKey(r.patient, r.requester, r.scope);
+        }
     }
 
-    function rejectRequest(uint256 seed) external tick {
+    function answerRequestBySig(uint256 seed) external tick {
         seed = _mix(seed);
-        if (mReqs.length == 0) return;
-        uint256 id = _u32(seed, 0) % mReqs.length;
-        Req storage r = mReqs[id];
-        address actor = _b(seed, 4) < 128 ? r.patient : _actor(_b(seed, 5));
-        bool expect = r.status == 0 && _permitted(actor, r.patient);
-        vm.prank(actor);
-        try consent.rejectRequest(id) {
-            if (!_permitted(actor, r.patient)) _violate("inv2: request rejected by neither the patient nor a guardian");
-            if (!expect) _violate("model: rejectRequest succeeded unexpectedly");
-            r.status = 2;
-            _ok("rejectRequest");
-        } catch {
-            if (expect) _violate("model: rejectRequest reverted unexpectedly");
-        }
+        Sig memory a;
+        _sigSigner(a, seed);
+        IConsentRegistry.RequestDetails memory d = _requestFor(seed);
+        a.approve = _b(seed, 7) % 3 != 0;
+        a.expiresAt = _exp(seed, 8, 31 days);
+        bytes memory sig = _digestFor(a, _answerStruct(d, a.approve, a.expiresAt, a.signer, a.nonce, a.deadline));
+        bytes memory want = _sigErr(a, false);
+        if (want.length == 0) want = _answerErr(d, a.signer, a.approve, a.expiresAt);
+        bytes memory payload =
+            abi.encodeCall(consent.answerRequestBySig, (d, a.approve, a.expiresAt, a.signer, a.deadline, sig));
+        if (_submitSigned(a, payload, want, "answerRequestBySig")) _applyAnswer(d, a.signer, a.approve, a.expiresAt);
     }
 
-    // ================================================================ break-glass and access
+    // ================================================================ break-glass
 
     function breakGlass(uint256 seed) external tick {
         seed = _mix(seed);
-        address who = _caller(_b(seed, 0));
-        address p = _patient(_b(seed, 1));
+        address who = _b(seed, 5) < 160 ? (_b(seed, 0) % 2 == 0 ? ER : HOSP_A) : _caller(_b(seed, 0));
+        address p = _b(seed, 1) < 8 ? address(0) : _patient(_b(seed, 1));
         uint256 d = _b(seed, 6);
         // edges: 0 and MAX_BREAK_GLASS + 1 are refused, MAX_BREAK_GLASS is the longest allowed
-        uint64 duration = d < 8 ? 0 : d < 16 ? 72 hours + 1 : d < 24 ? 72 hours : uint64(1 + _u32(seed, 2) % 72 hours);
-        bool allowed = mStatus[who] == 1 && mRoles[who] & ROLE_EMERGENCY != 0;
-        bool expect = allowed && duration > 0 && duration <= 72 hours;
-        vm.prank(who);
-        try consent.breakGlass(p, bytes32(seed), duration) {
-            if (!allowed) _violate("inv6: break-glass by an inactive or non-emergency institution");
-            if (!expect) _violate("model: breakGlass succeeded unexpectedly");
-            mGlass[p][who] = uint64(now_ + duration);
+        uint64 duration = d < 8 ? 0 : d < 16 ? MAX_BREAK_GLASS + 1 : d < 48 ? MAX_BREAK_GLASS : uint64(1 + _u32(seed, 2) % MAX_BREAK_GLASS);
+        (bytes memory want, Window memory w) = _predictOpen(who, p, duration);
+        bytes32 reason = keccak256(abi.encode("careledger.reason", seed));
+        (bool ok, bytes memory ret) = _callAs(who, abi.encodeCall(consent.breakGlass, (p, reason, duration)));
+        if (_outcome(ok, ret, want, "breakGlass")) {
+            if (mStatus[who] != 1 || mRoles[who] & ROLE_EMERGENCY == 0) {
+                _violate("inv6: break-glass by an inactive or non-emergency institution");
+            }
+            _opened(who, p, w, reason);
+            (lastOpenedOn, lastOpenedBy) = (p, who);
             _ok("breakGlass");
-        } catch {
-            if (expect) _violate("model: breakGlass reverted unexpectedly");
         }
+        if (p != address(0)) _checkWindow(p, who);
     }
+
+    function closeBreakGlass(uint256 seed) external tick {
+        seed = _mix(seed);
+        address p = _patient(_b(seed, 1));
+        address target = _b(seed, 2) % 4 == 0 ? HOSP_B : _b(seed, 2) % 2 == 0 ? ER : HOSP_A;
+        if (_b(seed, 3) < 192 && lastOpenedBy != address(0)) (p, target) = (lastOpenedOn, lastOpenedBy);
+        address actor = _actorFor(p, _b(seed, 0));
+        bytes memory want = _predictClose(actor, p, target);
+        (bool ok, bytes memory ret) = _callAs(actor, abi.encodeCall(consent.closeBreakGlass, (p, target)));
+        if (_outcome(ok, ret, want, "closeBreakGlass")) {
+            _closed(p, target, actor);
+            _ok("closeBreakGlass");
+        }
+        _checkWindow(p, target);
+    }
+
+    function closeBreakGlassBySig(uint256 seed) external tick {
+        seed = _mix(seed);
+        Sig memory a;
+        _sigSigner(a, seed);
+        a.target = _b(seed, 2) % 4 == 0 ? HOSP_B : _b(seed, 2) % 2 == 0 ? ER : HOSP_A;
+        if (_b(seed, 3) < 192 && lastOpenedOn == a.patient) a.target = lastOpenedBy;
+        bytes memory sig = _digestFor(a, _closeStruct(a.patient, a.target, a.signer, a.nonce, a.deadline));
+        bytes memory want = _sigErr(a, true);
+        if (want.length == 0) want = _predictClose(a.signer, a.patient, a.target);
+        bytes memory payload = abi.encodeCall(consent.closeBreakGlassBySig, (a.patient, a.target, a.signer, a.deadline, sig));
+        if (_submitSigned(a, payload, want, "closeBreakGlassBySig")) _closed(a.patient, a.target, a.signer);
+        _checkWindow(a.patient, a.target);
+    }
+
+    // ================================================================ access
 
     struct Access {
         address who;
         address p;
-        bytes32 rec;
+        bytes32 id;
         bytes32 cat;
+        bytes32 commit;
         uint8 purpose;
+        bytes32[] proof;
         bool expect;
         bool glass;
+    }
+
+    /// @dev A record of patient `p` that scope `s` covers (any of p's records if none does).
+    function _recordFor(address p, bytes32 s, uint256 x) internal view returns (uint256) {
+        uint256[8] memory c;
+        uint256 n;
+        for (uint256 r = 0; r < 8; ++r) {
+            Rec storage rec = recs[r];
+            if (rec.patient == p && (s == SCOPE_ALL || s == rec.cat || s == rec.id)) c[n++] = r;
+        }
+        if (n == 0) {
+            for (uint256 r = 0; r < 8; ++r) {
+                if (recs[r].patient == p) c[n++] = r;
+            }
+        }
+        return c[x % n];
+    }
+
+    /// @dev The binding check's outcome for these values (RecordRegistry.checkBinding), computed
+    /// from the records this handler anchored and an independent Merkle recomputation.
+    function _bindingErr(Access memory a) internal view returns (bytes memory) {
+        bytes32 leaf = _leaf(a.p, a.id, a.commit, a.cat);
+        for (uint256 r = 0; r < 8; ++r) {
+            Rec storage rec = recs[r];
+            if (rec.id != a.id) continue;
+            bool single = uint256(a.id) & BATCH_FLAG == 0;
+            bool bound = single ? leaf == _leaf(rec.patient, rec.id, rec.commit, rec.cat) : Merkle.process(a.proof, leaf) == batchRoot;
+            return bound ? bytes("") : abi.encodeWithSelector(IRecordRegistry.RecordBindingMismatch.selector, a.id);
+        }
+        if (a.id == unanchoredIds[1]) {
+            // a member index below the count with no leaf: anchored, never bound
+            return abi.encodeWithSelector(IRecordRegistry.RecordBindingMismatch.selector, a.id);
+        }
+        return abi.encodeWithSelector(IRecordRegistry.RecordNotAnchored.selector, a.id);
     }
 
     function recordAccess(uint256 seed) external tick {
         seed = _mix(seed);
         Access memory a;
         a.who = _caller(_b(seed, 0));
-        a.p = _patient(_b(seed, 1));
-        a.rec = scopes[_b(seed, 2) % 5];
-        a.cat = scopes[_b(seed, 3) % 5];
+        uint256 r = _b(seed, 2) % 8;
         a.purpose = uint8(_b(seed, 4) % 7);
         if (_b(seed, 5) < 144 && granted.length != 0) {
             // aim at something the patient granted (it may since have expired or been revoked)
             Granted storage k = granted[_b(seed, 6) % granted.length];
-            (a.p, a.who) = (k.p, k.g);
-            if (_b(seed, 7) % 2 == 0) a.rec = k.s;
-            else a.cat = k.s;
+            a.who = k.g;
+            r = _recordFor(k.p, k.s, _b(seed, 7));
             if ((k.purposes >> a.purpose) & 1 == 0) a.purpose = _lowestBit(k.purposes);
         } else if (_b(seed, 5) < 200) {
             // an emergency member, ETREAT: break-glass decides when no grant does
             a.who = _b(seed, 6) % 2 == 0 ? ER : HOSP_A;
             a.purpose = ETREAT;
         }
-        (a.expect, a.glass) = modelAuth(a.p, a.who, a.rec, a.cat, a.purpose);
-        if (consent.isAuthorizedForRecord(a.p, a.who, a.rec, a.cat, a.purpose) != a.expect) {
+        (a.p, a.id, a.cat, a.commit) = (recs[r].patient, recs[r].id, recs[r].cat, recs[r].commit);
+        a.proof = recProof[r];
+        _corrupt(a, seed, r);
+        bytes memory want = a.purpose > MAX_PURPOSE
+            ? abi.encodeWithSelector(IConsentRegistry.InvalidPurpose.selector, a.purpose)
+            : _bindingErr(a);
+        (a.expect, a.glass) = modelAuth(a.p, a.who, a.id, a.cat, a.purpose);
+        if (consent.isAuthorizedForRecord(a.p, a.who, a.id, a.cat, a.purpose) != a.expect) {
             _violate("inv1: isAuthorizedForRecord differs from the model");
         }
-        vm.prank(a.who);
-        try consent.recordAccess(a.p, a.rec, a.cat, a.purpose) returns (bytes32 head) {
+        if (want.length == 0 && !a.expect) {
+            want = abi.encodeWithSelector(IConsentRegistry.AccessNotAuthorized.selector, a.p, a.who, a.id, a.purpose);
+        }
+        (bool ok, bytes memory ret) =
+            _callAs(a.who, abi.encodeCall(consent.recordAccess, (a.p, a.id, a.cat, a.commit, a.purpose, a.proof)));
+        if (_outcome(ok, ret, want, "recordAccess")) {
             if (!a.expect) _violate("inv1: access recorded without a live grant or break-glass of an active member");
-            _chain(a, head);
+            if (_bindingErr(a).length != 0) _violate("p1: an access entry for a record not bound to that patient, category and commitment");
+            bytes32 head = _chainAccess(a.p, a.who, a.id, a.cat, a.purpose, a.glass);
+            if (abi.decode(ret, (bytes32)) != head) _violate("p6: returned audit head differs from the recomputed chain");
             _ok(a.glass ? "recordAccess(break-glass)" : "recordAccess");
-        } catch {
-            if (a.expect) _violate("model: authorised recordAccess reverted");
         }
     }
 
-    /// @dev Advance the model's chain by this access; the contract's returned head must match.
-    function _chain(Access memory a, bytes32 head) internal {
-        bytes32 want = _auditStep(mHead[a.p], a.p, a.who, a.rec, a.cat, a.purpose, uint64(now_), mCount[a.p], a.glass);
-        if (head != want) _violate("inv7: returned audit head differs from the recomputed chain");
-        mHead[a.p] = want;
-        ++mCount[a.p];
+    /// @dev One access in eight is corrupted: another patient, category, commitment, another
+    /// record's proof, an id never anchored (or leafless), or another record's id.
+    function _corrupt(Access memory a, uint256 seed, uint256 r) internal view {
+        uint256 c = _b(seed, 8);
+        if (c >= 32) return;
+        c %= 6;
+        if (c == 0) a.p = a.p == signers[0] ? signers[1] : signers[0];
+        else if (c == 1) a.cat = a.cat == CAT1 ? CAT2 : CAT1;
+        else if (c == 2) a.commit = keccak256(abi.encode(a.commit));
+        else if (c == 3) a.proof = recProof[[1, 4, 5, 6, 7][(r + _b(seed, 9)) % 5]];
+        else if (c == 4) a.id = unanchoredIds[_b(seed, 9) % 4];
+        else a.id = recs[(r + 1 + _b(seed, 9) % 7) % 8].id;
     }
 }

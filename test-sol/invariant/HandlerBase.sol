@@ -5,19 +5,21 @@ import {Fixture} from "../utils/Fixture.sol";
 import {IInstitutionRegistry} from "../../contracts/interfaces/IInstitutionRegistry.sol";
 
 /// @notice What every invariant handler shares: the deployment, a ghost clock, uniform fields from
-/// fuzzed words, violation bookkeeping by SECURITY.md invariant number, and the consortium
-/// (threshold 1, so one active member's proposal executes at once) with its model of statuses
-/// and roles.
+/// fuzzed words, violation bookkeeping by property ("invN: ..." SECURITY.md invariant N, "pN: ..."
+/// v2 property N of test-sol/README.md, "model: ..." a disagreement on a call's outcome), and
+/// the consortium (threshold 1, so one active member's proposal executes at once) with its model
+/// of statuses, roles and admission epochs.
 abstract contract HandlerBase is Fixture {
     uint256 public now_; // the ghost clock (every entry point warps to it first)
     uint256 public ncalls;
     address[4] public insts;
     mapping(address inst => uint8) public mStatus; // 0 none, 1 active, 2 suspended, 3 removed
     mapping(address inst => uint8) public mRoles;
-    mapping(address inst => uint64) public mSince; // (last) admission time
+    mapping(address inst => uint32) public mEpoch; // admission epoch (1 at genesis, +1 per re-admission)
 
     /// @dev Violations by category: 0 = the model disagrees with the contract on a call's
-    /// outcome, 1..8 = SECURITY.md invariant number. The first message of each is kept.
+    /// outcome, 1..8 = SECURITY.md invariant number, 11..19 = v2 property 1..9. The first
+    /// message of each is kept.
     mapping(uint256 category => uint256) public violationCount;
     mapping(uint256 category => string) public firstViolation;
     uint256 public violationTotal;
@@ -36,16 +38,23 @@ abstract contract HandlerBase is Fixture {
         mRoles[LAB] = ROLE_RESEARCHER;
         mRoles[ER] = ROLE_EMERGENCY;
         for (uint256 i = 0; i < 4; ++i) {
-            mSince[insts[i]] = uint64(block.timestamp); // genesis members, admitted at deployment
+            mEpoch[insts[i]] = 1; // genesis members, admitted once
         }
     }
 
     modifier tick() {
         vm.warp(now_);
         ++ncalls;
+        _beforeCall();
         _;
+        _afterCall();
         _postCheck();
     }
+
+    /// @dev Hooks around every handler call (the consent handlers record and replay logs).
+    function _beforeCall() internal virtual {}
+
+    function _afterCall() internal virtual {}
 
     /// @dev After every call: compare (a rotating sample of) the contracts' state with the model.
     function _postCheck() internal virtual;
@@ -76,9 +85,23 @@ abstract contract HandlerBase is Fixture {
 
     function _violate(string memory what) internal {
         bytes memory b = bytes(what);
-        uint256 category = b[0] == "i" ? uint8(b[3]) - 48 : 0; // "invN: ..." or "model: ..."
+        // "invN: ..." (N = 1..8), "pN: ..." (v2 property N = 1..9, category 10 + N) or "model: ..."
+        uint256 category = b[0] == "i" ? uint8(b[3]) - 48 : b[0] == "p" ? 10 + uint8(b[1]) - 48 : 0;
         if (violationCount[category]++ == 0) firstViolation[category] = what;
         ++violationTotal;
+    }
+
+    /// @dev Compare a call's outcome with the prediction: success when `want` is empty, else a
+    /// revert with exactly `want` (the named error and its arguments). Returns the success.
+    function _outcome(bool ok, bytes memory got, bytes memory want, string memory name) internal returns (bool) {
+        if (want.length == 0) {
+            if (!ok) _violate(string.concat("model: ", name, " reverted unexpectedly"));
+        } else if (ok) {
+            _violate(string.concat("model: ", name, " succeeded unexpectedly"));
+        } else if (keccak256(got) != keccak256(want)) {
+            _violate(string.concat("model: ", name, " reverted with another error or other arguments"));
+        }
+        return ok;
     }
 
     function _ok(string memory name) internal {
@@ -173,7 +196,7 @@ abstract contract HandlerBase is Fixture {
             if (_propose(IInstitutionRegistry.ProposalKind.Admit, subject, roles, st == 3 && roles != 0)) {
                 mStatus[subject] = 1;
                 mRoles[subject] = roles;
-                mSince[subject] = uint64(now_);
+                ++mEpoch[subject];
                 _ok("readmit");
             }
         } else {

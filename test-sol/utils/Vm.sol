@@ -11,6 +11,15 @@ interface Vm {
         address emitter;
     }
 
+    /// @dev The gas of the last call made from the test (forge's `lastCallGas`).
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
     // keys and signatures
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function addr(uint256 privateKey) external pure returns (address keyAddr);
@@ -38,6 +47,7 @@ interface Vm {
     // gas: mark an account and its storage cold again (as at the start of a transaction)
     function cool(address target) external;
     function pauseGasMetering() external;
+    function lastCallGas() external view returns (Gas memory gas);
     function resumeGasMetering() external;
 
     // misc
