@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,7 @@ from careledger.errors import (
     SignatureMismatch,
     WrongPassword,
 )
+from careledger.store.atomic import write_json_atomic
 
 #: secp256k1 group order; OpenZeppelin ``ECDSA`` refuses ``s > N/2`` (malleable signatures).
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -235,21 +235,9 @@ class SignedConsent:
         return cls.from_wallet(data["typedData"], sig, registry=registry)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``to_json()`` atomically (temp file, fsync, rename); return the path."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".consent-")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self.to_json(), fh, indent=2)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return p
+        """Write ``to_json()`` atomically and durably (``careledger.store.write_json_atomic``);
+        return the path."""
+        return write_json_atomic(path, self.to_json(), make_parents=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *,
