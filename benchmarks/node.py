@@ -25,10 +25,8 @@ the run) hold every patient's consent. Measured in the same run, on the same anv
 
 from __future__ import annotations
 
-import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,8 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import YEAR, Actor, Env, machine_facts, md_table, summary, write_json
@@ -46,12 +42,13 @@ from eth_account import Account
 
 from careledger.actors import Institution, Patient, Provider
 from careledger.actors.remote import fetch_verified
-from careledger.chain import Chain, NonceManager, Sender, free_port
+from careledger.chain import Chain, NonceManager, Sender
 from careledger.codes import SCOPE_ALL, Category, Purpose, Role
 from careledger.contracts import CareLedger
 from careledger.crypto import EncryptionKeyPair, decrypt_record, unwrap_data_key
 from careledger.node import KeyRequest, NodeClient, node_domain
 from careledger.node.messages import sign_request
+from careledger.node.process import NodeProcess, start_node_process
 from careledger.store import Workspace
 
 PW = "bench-node-password"
@@ -65,61 +62,38 @@ GOALS = {"access_per_s": 50.0, "ratio_to_bare": 2.0}
 
 
 @dataclass
-class NodeProcess:
+class HospitalNode:
+    """Hospital ``name``'s node process (``careledger.node.process``)."""
+
     name: str
-    url: str
-    workdir: Path
-    process: subprocess.Popen[bytes]
+    proc: NodeProcess
+
+    @property
+    def url(self) -> str:
+        return self.proc.url
 
     def rss(self) -> dict[str, int]:
         """``VmRSS`` and ``VmHWM`` (peak) in KiB."""
         out: dict[str, int] = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             key = line.split(":", 1)[0]
             if key in ("VmRSS", "VmHWM"):
                 out[key] = int(line.split()[1])
         return out
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
-
-def start_node(env: Env, name: str, workdir: Path) -> NodeProcess:
-    """``careledger node serve`` for ``name`` over ``workdir`` (output to ``workdir/node.log``)."""
+def start_node(env: Env, name: str, workdir: Path) -> HospitalNode:
+    """``careledger node serve`` for ``name`` over ``workdir/ws`` (its log in there too)."""
     workdir.mkdir(parents=True, exist_ok=True)
     key_file = workdir / "enc.key"
     env.enc[name].save(key_file, PW)
     env.deployment.save(workdir / "deployments")
-    port = free_port()
-    proc_env = dict(os.environ, CARELEDGER_RPC_URL=env.node.rpc_url,
-                    CARELEDGER_CHAIN_ID=str(env.node.chain_id),
-                    CARELEDGER_PRIVATE_KEY=env.actors[name].private_key,
-                    CARELEDGER_ENC_PASSWORD=PW)
-    cmd = [sys.executable, "-c", "from careledger.cli import main; main()",
-           "--deployments", str(workdir / "deployments"), "--workspace", str(workdir / "ws"),
-           "--enc-key", str(key_file), "node", "serve", "--port", str(port),
-           "--rate", "1000000"]
-    with (workdir / "node.log").open("wb") as log:
-        proc = subprocess.Popen(cmd, env=proc_env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    node = NodeProcess(name, f"http://127.0.0.1:{port}", workdir, proc)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"node {name} exited: {(workdir / 'node.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(node.url + "/health", timeout=1).status_code == 200:
-                return node
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    node.stop()
-    raise RuntimeError(f"node {name} did not start in 60 s")
+    proc = start_node_process(rpc_url=env.node.rpc_url, chain_id=env.node.chain_id,
+                              deployments=workdir / "deployments", workspace=workdir / "ws",
+                              enc_key=key_file, enc_password=PW,
+                              private_key=env.actors[name].private_key,
+                              extra_args=("--rate", "1000000"), startup_timeout=60)
+    return HospitalNode(name, proc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,7 +112,7 @@ class Consortium:
     def __init__(self, env: Env, workdir: Path, *, records_per_patient: int) -> None:
         self.env = env
         led = env.ledger
-        self.nodes: dict[str, NodeProcess] = {}
+        self.nodes: dict[str, HospitalNode] = {}
         for name in ("hospital_a", "hospital_b"):
             node = start_node(env, name, workdir / name)
             self.nodes[env.actors[name].address] = node
@@ -153,7 +127,7 @@ class Consortium:
         grantees = [self.emergency.address, *(r.actor.address for r in self.readers)]
         payload = secrets.token_bytes(KIB)
         self.records: list[tuple[str, str, bytes]] = []  # (record id, issuer, plaintext)
-        providers = [Provider(led, env.sender(n.name), Workspace.local(n.workdir / "ws"),
+        providers = [Provider(led, env.sender(n.name), Workspace.local(n.proc.workspace),
                               env.enc[n.name]) for n in self.nodes.values()]
         for i, actor in enumerate(env.patients[:4]):
             patient = Patient(led, env.sender(actor), Workspace.local(workdir / actor.name),
@@ -169,7 +143,7 @@ class Consortium:
 
     def close(self) -> None:
         for node in self.nodes.values():
-            node.stop()
+            node.proc.stop()
 
 
 # --------------------------------------------------------------------------------------------

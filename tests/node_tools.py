@@ -1,6 +1,6 @@
 """What the node fuzz, load and fault tests add to ``nodes.start_node``: read a node's output
-(``start_node`` appends it to ``<workdir>/node.log``), kill it with SIGKILL, and check that no
-process of a test outlives it."""
+(appended to its ``log_path``), kill it with SIGKILL, and check that no process of a test
+outlives it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from careledger.node.state import NodeState
-from nodes import RunningNode
+from nodes import RunningNode, releases
+
+__all__ = ["NodeLog", "follow", "gone", "kill9", "releases", "vm_rss_kib"]
 
 
 @dataclass
@@ -21,17 +22,13 @@ class NodeLog:
     offset: int = 0
 
     def start(self) -> NodeLog:
-        path = self.node.workdir / "node.log"
+        path = self.node.log_path
         self.offset = path.stat().st_size if path.exists() else 0
         return self
 
-    def join(self, timeout: float = 10.0) -> None:
-        """Nothing to wait for: the log is a file (kept for the callers' symmetry)."""
-        del timeout
-
     @property
     def lines(self) -> list[str]:
-        path = self.node.workdir / "node.log"
+        path = self.node.log_path
         if not path.exists():
             return []
         with path.open(errors="replace") as fh:
@@ -55,15 +52,6 @@ def kill9(node: RunningNode) -> None:
         os.kill(node.process.pid, signal.SIGKILL)
     node.process.wait(timeout=10)
     assert node.process.returncode == -signal.SIGKILL or node.process.returncode is not None
-
-
-def releases(workdir: Path) -> list[tuple[str, str, str, int]]:
-    """The releases table of the node over ``workdir`` (read with its own connection)."""
-    state = NodeState(workdir / "ws" / "node.db")
-    try:
-        return state.releases()
-    finally:
-        state.close()
 
 
 def vm_rss_kib(pid: int) -> int:

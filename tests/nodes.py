@@ -1,22 +1,16 @@
 """Real node processes for multi-party tests: ``careledger node serve`` per institution, each
-over its own directory, on a free loopback port; stopped (SIGTERM, then SIGKILL) by the test."""
+over its own directory, on a free loopback port (``careledger.node.process``); stopped
+(SIGTERM, then SIGKILL) by the test."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from careledger.chain import free_port
+from careledger.node.process import NodeProcess, start_node_process
 from careledger.node.state import NodeState
 from conftest import World
 
@@ -25,26 +19,38 @@ PW = "node-test-password"
 
 @dataclass
 class RunningNode:
+    """Institution ``name``'s node over ``workdir`` (its workspace is ``workdir/ws``)."""
+
     name: str
-    url: str
     workdir: Path
-    process: subprocess.Popen[str]
+    proc: NodeProcess
+
+    @property
+    def url(self) -> str:
+        return self.proc.url
+
+    @property
+    def process(self) -> Any:
+        return self.proc.process
+
+    @property
+    def log_path(self) -> Path:
+        return self.proc.log_path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.proc.stop()
 
     def releases(self) -> list[tuple[str, str, str, int]]:
-        state = NodeState(self.workdir / "ws" / "node.db")
-        try:
-            return state.releases()
-        finally:
-            state.close()
+        return releases(self.workdir)
+
+
+def releases(workdir: Path) -> list[tuple[str, str, str, int]]:
+    """The releases table of the node over ``workdir`` (read with its own connection)."""
+    state = NodeState(workdir / "ws" / "node.db")
+    try:
+        return state.releases()
+    finally:
+        state.close()
 
 
 def start_node(world: World, name: str, workdir: Path, *,
@@ -55,29 +61,11 @@ def start_node(world: World, name: str, workdir: Path, *,
     if not key_file.exists():
         world.enc[name].save(key_file, PW)  # type: ignore[attr-defined]
     world.ledger.deployment.save(workdir / "deployments")
-    port = free_port()
-    env = dict(os.environ, CARELEDGER_RPC_URL=world.node.rpc_url,
-               CARELEDGER_CHAIN_ID=str(world.node.chain_id),
-               CARELEDGER_PRIVATE_KEY=world.keys[name], CARELEDGER_ENC_PASSWORD=PW)
-    cmd = [sys.executable, "-c", "from careledger.cli import main; main()",
-           "--deployments", str(workdir / "deployments"), "--workspace", str(workdir / "ws"),
-           "--enc-key", str(key_file), "node", "serve", "--port", str(port), *extra_args]
-    log = (workdir / "node.log").open("a")  # read by nobody but a failing test: never a pipe
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"node {name} exited: {(workdir / 'node.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return RunningNode(name, url, workdir, proc)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"node {name} did not start in 30 s")
+    proc = start_node_process(rpc_url=world.node.rpc_url, chain_id=world.node.chain_id,
+                              deployments=workdir / "deployments", workspace=workdir / "ws",
+                              enc_key=key_file, enc_password=PW, private_key=world.keys[name],
+                              extra_args=extra_args)
+    return RunningNode(name, workdir, proc)
 
 
 @dataclass

@@ -105,7 +105,6 @@ def target(world: World, tmp_path: Path) -> Iterator[Target]:
                      "0x" + bytes(grant["transactionHash"]).hex())
     finally:
         node.stop()
-        log.join()
 
 
 # -- hostile values --------------------------------------------------------------------------
@@ -490,5 +489,4 @@ def test_every_operation_of_the_openapi_schema_survives_hostile_input(target: Ta
     assert httpx.get(t.url + "/health", timeout=10).status_code == 200
     assert releases(t.node.workdir) == []  # no access entry, so no key left the node
     t.node.stop()
-    t.log.join()
     assert not t.log.unexpected(), t.log.unexpected()[:5]

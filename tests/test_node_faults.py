@@ -180,8 +180,6 @@ def test_kill_9_mid_release_then_restart_loses_and_duplicates_nothing(world: Wor
     finally:
         for n in nodes:
             n.stop()
-        for log in logs:
-            log.join()
         assert gone(*nodes)
     for log in logs:
         assert not log.unexpected(), log.unexpected()[:5]

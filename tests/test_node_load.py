@@ -107,8 +107,6 @@ def consortium(world: World, tmp_path: Path) -> Iterator[Consortium]:
     finally:
         for node in started:
             node.stop()
-        for log in logs:
-            log.join()
         assert gone(*started)
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +47,12 @@ class NodeProcess:
 def start_node_process(*, rpc_url: str, chain_id: int, deployments: Path, workspace: Path,
                        enc_key: Path, enc_password: str, private_key: str,
                        host: str = "127.0.0.1", port: int | None = None,
+                       extra_args: Sequence[str] = (),
                        startup_timeout: float = 30.0) -> NodeProcess:
     """Start ``careledger node serve`` and wait until it answers ``/health``.
 
-    The wallet key and passwords travel in the child's environment, never on its command line.
+    The wallet key and passwords travel in the child's environment, never on its command line;
+    ``extra_args`` are further ``node serve`` options (``--rate``, ``--access-confirmations``...).
 
     Raises:
         NodeUnavailable: it exited or did not answer in time (the log tail says why).
@@ -61,7 +64,7 @@ def start_node_process(*, rpc_url: str, chain_id: int, deployments: Path, worksp
                CARELEDGER_PRIVATE_KEY=private_key, CARELEDGER_ENC_PASSWORD=enc_password)
     cmd = [sys.executable, "-c", "from careledger.cli import main; main()",
            "--deployments", str(deployments), "--workspace", str(workspace),
-           "--enc-key", str(enc_key), "node", "serve", "--host", host, "--port", str(port)]
+           "--enc-key", str(enc_key), "node", "serve", "--host", host, "--port", str(port), *extra_args]
     with log_path.open("ab") as log:
         process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True,
