@@ -18,7 +18,7 @@ from careledger.errors import (
     RecordNotAnchored,
     WrappedKeyNotFound,
 )
-from careledger.store import RecordPointer, Workspace
+from careledger.store import RecordIndex, RecordPointer, Workspace
 from careledger.validate import address, bytes32
 
 ZERO32 = b"\x00" * 32
@@ -102,6 +102,25 @@ def verify_commitment(ledger: CareLedger, ptr: RecordPointer, blob: bytes) -> No
             f"the ciphertext of record {ptr.record_id} does not match its commitment: "
             "the blob store returned other bytes; do not trust this copy")
     verify_pointer(ledger, ptr)
+
+
+def version_chain(ledger: CareLedger, index: RecordIndex, record_id: bytes) -> list[bytes]:
+    """Every version id of a record, oldest first: earlier ones from ``index``
+    (``previous_version`` links of the pointers it holds), later ones from the chain
+    (``nextVersionOf``)."""
+    chain = [record_id]
+    current = record_id
+    while index.has(current):
+        previous = index.get(current).previous_bytes
+        if previous == ZERO32 or previous in chain:
+            break
+        chain.insert(0, previous)
+        current = previous
+    nxt = ledger.records.next_version_of(record_id)
+    while nxt != ZERO32 and nxt not in chain:
+        chain.append(nxt)
+        nxt = ledger.records.next_version_of(nxt)
+    return chain
 
 
 def latest_version(ledger: CareLedger, record_id: str | bytes) -> bytes:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from web3.types import TxReceipt
 
 from careledger import validate
-from careledger.actors.base import ZERO32, Actor, verify_commitment
+from careledger.actors.base import Actor, verify_commitment, version_chain
 from careledger.chain import Sender
 from careledger.codes import Purpose, RequestStatus, purpose_mask
 from careledger.contracts import AccessRequest, CareLedger
@@ -123,7 +123,7 @@ class Patient(Actor):
         ptr = self.ws.index.get(rid)
         if ptr.patient != self.patient:
             raise InvalidInput(f"record {ptr.record_id} belongs to another patient")
-        return sum(shred(self.ws.keys, rid) for rid in self.versions_of(ptr.id_bytes))
+        return sum(shred(self.ws.keys, v) for v in version_chain(self.ledger, self.ws.index, rid))
 
     def records_at(self, node: NodeClient | str) -> list[RecordPointer]:
         """The records a node holds for this patient, batch members included, each checked
@@ -155,21 +155,4 @@ class Patient(Actor):
 
         rid = validate.bytes32(record_id, "record id")
         return patient_request(self, node_for(self, rid, node), PatientAction.ERASE, rid)
-
-    def versions_of(self, record_id: bytes) -> list[bytes]:
-        """Every version id of a record, oldest first: earlier ones from the record index
-        (``previous_version`` links), later ones from the chain (``nextVersionOf``)."""
-        chain = [record_id]
-        current = record_id
-        while self.ws.index.has(current):
-            previous = self.ws.index.get(current).previous_bytes
-            if previous == ZERO32 or previous in chain:
-                break
-            chain.insert(0, previous)
-            current = previous
-        nxt = self.ledger.records.next_version_of(record_id)
-        while nxt != ZERO32 and nxt not in chain:
-            chain.append(nxt)
-            nxt = self.ledger.records.next_version_of(nxt)
-        return chain
 

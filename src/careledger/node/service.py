@@ -25,7 +25,7 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 
-from careledger.actors.base import verify_pointer
+from careledger.actors.base import verify_pointer, version_chain
 from careledger.chain import Sender
 from careledger.codes import InstitutionStatus, Purpose
 from careledger.consent import Relayer, RelayResult, SignedConsent
@@ -276,23 +276,11 @@ class NodeService:
             if key == ZERO32:
                 raise InvalidInput("register your encryption key first (careledger patient register-key)")
             return self._release_body(ptr, self._wrap_to(ptr, key, request.patient))
-        versions = self._versions(ptr)
+        versions = version_chain(self.ledger, self.ws.index, ptr.id_bytes)
         shredded = sum(shred(self.ws.keys, rid) for rid in versions)
         receipt = self.ledger.records.record_erased(ptr.id_bytes).transact(self.sender)
         return {"erased": ["0x" + v.hex() for v in versions], "keysShredded": shredded,
                 "txHash": receipt["transactionHash"].to_0x_hex()}
-
-    def _versions(self, ptr: RecordPointer) -> list[bytes]:
-        chain = [ptr.id_bytes]
-        current = ptr
-        while current.previous_bytes != ZERO32 and self.ws.index.has(current.previous_bytes):
-            current = self.ws.index.get(current.previous_bytes)
-            chain.insert(0, current.id_bytes)
-        nxt = self.ledger.records.next_version_of(ptr.id_bytes)
-        while nxt != ZERO32 and nxt not in chain:
-            chain.append(nxt)
-            nxt = self.ledger.records.next_version_of(nxt)
-        return chain
 
     # -- relaying -----------------------------------------------------------------------------
 
