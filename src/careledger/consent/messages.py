@@ -55,6 +55,8 @@ class SignedType:
     TYPE_NAME: ClassVar[str]
     #: ``(solidityName, solidityType)`` in typehash order.
     FIELDS: ClassVar[tuple[tuple[str, str], ...]]
+    #: The field holding the account that must sign.
+    SIGNER_FIELD: ClassVar[str] = "signer"
 
     def __post_init__(self) -> None:
         for sol_name, sol_type in self.FIELDS:
@@ -99,8 +101,9 @@ class SignedType:
 
     @property
     def signer_address(self) -> str:
-        """The account that must sign (and whose nonce the message carries)."""
-        return str(getattr(self, "signer"))  # noqa: B009 (subclasses define it)
+        """The account that must sign (and whose nonce the message carries): the field named
+        by ``SIGNER_FIELD``."""
+        return str(getattr(self, _camel_to_snake(self.SIGNER_FIELD)))
 
     def struct_hash(self) -> bytes:
         """``keccak256(abi.encode(TYPEHASH, field1, ...))``."""
@@ -226,6 +229,7 @@ class SetGuardianConsent(SignedType):
     uint256 deadline)`` — signed by the patient, submitted with ``setGuardianBySig``."""
 
     TYPE_NAME: ClassVar[str] = "SetGuardian"
+    SIGNER_FIELD: ClassVar[str] = "patient"  # only the patient appoints a guardian
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("patient", "address"), ("guardian", "address"), ("expiresAt", "uint64"),
         ("nonce", "uint256"), ("deadline", "uint256"),
@@ -236,11 +240,6 @@ class SetGuardianConsent(SignedType):
     expires_at: int
     nonce: int
     deadline: int
-
-    @property
-    def signer_address(self) -> str:
-        """Only the patient signs a guardian appointment."""
-        return self.patient
 
     def to_tx(self, registry: ConsentRegistry, signature: bytes) -> ContractTx:
         """The ``setGuardianBySig`` transaction carrying this message and ``signature``."""
@@ -254,6 +253,7 @@ class RemoveGuardianConsent(SignedType):
     signed by the patient, submitted with ``removeGuardianBySig``."""
 
     TYPE_NAME: ClassVar[str] = "RemoveGuardian"
+    SIGNER_FIELD: ClassVar[str] = "patient"  # only the patient removes a guardian
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("patient", "address"), ("guardian", "address"), ("nonce", "uint256"),
         ("deadline", "uint256"),
@@ -263,11 +263,6 @@ class RemoveGuardianConsent(SignedType):
     guardian: str
     nonce: int
     deadline: int
-
-    @property
-    def signer_address(self) -> str:
-        """Only the patient removes a guardian."""
-        return self.patient
 
     def to_tx(self, registry: ConsentRegistry, signature: bytes) -> ContractTx:
         """The ``removeGuardianBySig`` transaction carrying this message and ``signature``."""
@@ -280,6 +275,7 @@ class RegisterKeyConsent(SignedType):
     signed by the patient only, submitted with ``registerPatientKeyBySig``."""
 
     TYPE_NAME: ClassVar[str] = "RegisterKey"
+    SIGNER_FIELD: ClassVar[str] = "patient"  # only the patient registers its key
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("patient", "address"), ("encryptionKey", "bytes32"), ("nonce", "uint256"),
         ("deadline", "uint256"),
@@ -289,11 +285,6 @@ class RegisterKeyConsent(SignedType):
     encryption_key: bytes
     nonce: int
     deadline: int
-
-    @property
-    def signer_address(self) -> str:
-        """Only the patient registers the patient's key."""
-        return self.patient
 
     def to_tx(self, registry: ConsentRegistry, signature: bytes) -> ContractTx:
         """The ``registerPatientKeyBySig`` transaction carrying this message and ``signature``."""

@@ -35,6 +35,7 @@ class KeyRequest(SignedType):
     the data key of this record, for the access entry in ``accessTx``"."""
 
     TYPE_NAME: ClassVar[str] = "KeyRequest"
+    SIGNER_FIELD: ClassVar[str] = "requester"  # the requester signs its own request
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("recordId", "bytes32"), ("version", "uint64"), ("purpose", "uint8"),
         ("accessTx", "bytes32"), ("requester", "address"), ("nonce", "bytes32"),
@@ -48,11 +49,6 @@ class KeyRequest(SignedType):
     requester: str
     nonce: bytes
     deadline: int
-
-    @property
-    def signer_address(self) -> str:
-        """The requester signs its own request."""
-        return self.requester
 
 
 class PatientAction(enum.IntEnum):
@@ -69,6 +65,7 @@ class PatientRequest(SignedType):
     uint256 deadline)``, signed by the patient (``recordId`` zero for LIST)."""
 
     TYPE_NAME: ClassVar[str] = "PatientRequest"
+    SIGNER_FIELD: ClassVar[str] = "patient"  # only the patient asks for its own records
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("patient", "address"), ("action", "uint8"), ("recordId", "bytes32"),
         ("nonce", "bytes32"), ("deadline", "uint256"),
@@ -79,11 +76,6 @@ class PatientRequest(SignedType):
     record_id: bytes
     nonce: bytes
     deadline: int
-
-    @property
-    def signer_address(self) -> str:
-        """Only the patient asks for its own records."""
-        return self.patient
 
 
 def sign_request(request: SignedType, domain: Eip712Domain, account: LocalAccount) -> bytes:
