@@ -6,6 +6,12 @@ Bad input must end with one clear line and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -283,81 +289,61 @@ def test_record_publish_batch_and_patient_history(cli_world, tmp_path: Path) -> 
     assert "VITALS" in r.output and "TREAT" in r.output
 
 
-def test_devnet_command_runs_in_the_foreground_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    from careledger.chain import pid_alive
-
+@contextmanager
+def _devnet(chain_id: int) -> Iterator[tuple[subprocess.Popen[str], str, str, int]]:
+    """``careledger devnet`` in the foreground: the process, its banner, its RPC URL and the pid
+    of the one anvil it started; killed at the end if still running."""
     proc = subprocess.Popen([sys.executable, "-c", "from careledger.cli import main; main()",
-                             "devnet", "--chain-id", "31999"],
+                             "devnet", "--chain-id", str(chain_id)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
     try:
         assert proc.stdout is not None
+        lines: list[str] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             lines.append(line)
             if "Ctrl-C" in line or not line:
                 break
-        text = "".join(lines)
         url = next(line.split()[-1] for line in lines if line.startswith("RPC URL"))
+        anvil_pids = subprocess.run(["pgrep", "-f", f"anvil.*--port {url.rsplit(':', 1)[1]}"],
+                                    capture_output=True, text=True, check=False).stdout.split()
+        assert len(anvil_pids) == 1
+        yield proc, "".join(lines), url, int(anvil_pids[0])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_devnet_command_runs_in_the_foreground_and_leaves_nothing_behind() -> None:
+    import urllib.request
+
+    from careledger.chain import pid_alive
+
+    with _devnet(31999) as (proc, text, url, anvil_pid):
         assert "chain id  31999" in text and "(9)" in text
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
         req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=5) as resp:
             assert int(json.loads(resp.read())["result"], 16) == 31999
-        anvil_pids = subprocess.run(["pgrep", "-f", f"anvil.*--port {url.rsplit(':', 1)[1]}"],
-                                    capture_output=True, text=True, check=False).stdout.split()
-        assert len(anvil_pids) == 1
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out
         assert "devnet stopped" in out
-        assert not pid_alive(int(anvil_pids[0]))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        assert not pid_alive(anvil_pid)
 
 
 def test_devnet_anvil_dies_with_the_command_even_on_sigkill() -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from careledger.chain import pid_alive
 
-    proc = subprocess.Popen([sys.executable, "-c", "from careledger.cli import main; main()",
-                             "devnet", "--chain-id", "31998"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "Ctrl-C" in line or not line:
-                break
-        port = next(line.split()[-1] for line in lines if line.startswith("RPC URL")).rsplit(":", 1)[1]
-        pids = subprocess.run(["pgrep", "-f", f"anvil.*--port {port}"], capture_output=True,
-                              text=True, check=False).stdout.split()
-        assert len(pids) == 1
+    with _devnet(31998) as (proc, _text, _url, anvil_pid):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         for _ in range(100):
-            if not pid_alive(int(pids[0])):
+            if not pid_alive(anvil_pid):
                 break
             time.sleep(0.05)
-        assert not pid_alive(int(pids[0])), "anvil outlived the killed devnet command"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        assert not pid_alive(anvil_pid), "anvil outlived the killed devnet command"
 
 
 def test_endpoint_and_closing_a_break_glass_window_from_the_cli(cli_world) -> None:  # type: ignore[no-untyped-def]
