@@ -75,17 +75,25 @@ def node_for(actor: Actor, record_id: bytes, node: NodeClient | str | None) -> N
     return client_for(url)
 
 
-def fetch_verified(actor: Actor, client: NodeClient, record_id: bytes) -> tuple[RecordPointer, bytes]:
-    """The record's pointer (checked against the chain) and ciphertext (checked against it)."""
+def _pointer(client: NodeClient, record_id: bytes) -> RecordPointer:
     ptr = client.pointer(record_id)
     if ptr.id_bytes != record_id:
         raise CommitmentMismatch(f"node {client.url} answered for another record")
-    verify_pointer(actor.ledger, ptr)
-    blob = client.blob(ptr.cid)
-    if keccak(blob) != ptr.commitment_bytes:
+    return ptr
+
+
+def _check_blob(client: NodeClient, ptr: RecordPointer, blob: bytes) -> bytes:
+    if keccak(blob) != ptr.commitment_bytes:  # the chain bound this commitment; the blob must match
         raise CommitmentMismatch(f"the ciphertext node {client.url} served for record "
                                  f"{ptr.record_id} is not the anchored one")
-    return ptr, blob
+    return blob
+
+
+def fetch_verified(actor: Actor, client: NodeClient, record_id: bytes) -> tuple[RecordPointer, bytes]:
+    """The record's pointer (checked against the chain) and ciphertext (checked against it)."""
+    ptr = _pointer(client, record_id)
+    verify_pointer(actor.ledger, ptr)
+    return ptr, _check_blob(client, ptr, client.blob(ptr.cid))
 
 
 def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
@@ -98,19 +106,14 @@ def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
     ciphertext is fetched while the access transaction is mined.
     """
     client = node_for(actor, record_id, node)
-    ptr = client.pointer(record_id)
-    if ptr.id_bytes != record_id:
-        raise CommitmentMismatch(f"node {client.url} answered for another record")
+    ptr = _pointer(client, record_id)
     consent = actor.ledger.consent
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending_blob = pool.submit(client.blob, ptr.cid)
         receipt = actor.transact(consent.record_access(
             ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
             ptr.proof_bytes))
-        blob = pending_blob.result()
-    if keccak(blob) != ptr.commitment_bytes:  # the chain bound this commitment; the blob must match
-        raise CommitmentMismatch(f"the ciphertext node {client.url} served for record "
-                                 f"{ptr.record_id} is not the anchored one")
+        blob = _check_blob(client, ptr, pending_blob.result())
     assert actor.sender is not None
     request = KeyRequest(record_id=ptr.id_bytes, version=ptr.version, purpose=int(purpose),
                          access_tx=bytes(receipt["transactionHash"]), requester=actor.address,
