@@ -355,6 +355,13 @@ def _version(dist: str) -> str:
         return "missing"
 
 
+def quick_results() -> None:
+    """Send ``write_json`` to ``results/quick/``: a smoke run never overwrites the published
+    figures."""
+    global RESULTS
+    RESULTS = BENCH / "results" / "quick"
+
+
 def write_json(name: str, data: Any) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -6,6 +6,7 @@ calls the view: ``gasUsed - 21000 - calldata cost`` (and the ``eth_estimateGas``
 upper bound, beside it). Budgets are those of issue 11 (contracts v2).
 
     .venv/bin/python benchmarks/gas.py          # own anvil, prints the table, writes results/gas.json
+    .venv/bin/python benchmarks/gas.py --quick  # smoke run, writes results/quick/gas.json
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from common import (
     gas_breakdown,
     machine_facts,
     md_table,
+    quick_results,
     write_json,
 )
 
@@ -274,6 +276,8 @@ def table(result: dict[str, Any]) -> str:
 
 def main() -> None:
     quick = "--quick" in sys.argv
+    if quick:
+        quick_results()
     with Env(extra_args=TRACING_ARGS) as env, tempfile.TemporaryDirectory(prefix="careledger-bench-") as tmp:
         result = measure(env, Path(tmp), quick=quick)
         result["machine"] = machine_facts(env.node.rpc_url)

@@ -18,9 +18,11 @@ the run) hold every patient's consent. Measured in the same run, on the same anv
   logging an access and then timing ``POST /keys/release``; p50, p90, p99, max, and the
   accesses/s of the whole run;
 - **node RSS**: ``VmRSS`` (and ``VmHWM``, the peak) from ``/proc/<pid>/status`` of each node,
-  idle after start, after the sequential runs and after the load.
+  idle after start, after the sequential runs and after the load;
+- **node start**: from spawning ``careledger node serve`` to a 200 from ``/health``.
 
-    .venv/bin/python benchmarks/node.py [--quick]
+    .venv/bin/python benchmarks/node.py           # writes results/node.json
+    .venv/bin/python benchmarks/node.py --quick   # smoke run, writes results/quick/node.json
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import YEAR, Actor, Env, machine_facts, md_table, summary, write_json
+from common import YEAR, Actor, Env, machine_facts, md_table, quick_results, summary, write_json
 from eth_account import Account
 
 from careledger.actors import Institution, Patient, Provider
@@ -67,6 +69,7 @@ class HospitalNode:
 
     name: str
     proc: NodeProcess
+    start_s: float  # from spawning the process to a 200 from /health
 
     @property
     def url(self) -> str:
@@ -88,12 +91,13 @@ def start_node(env: Env, name: str, workdir: Path) -> HospitalNode:
     key_file = workdir / "enc.key"
     env.enc[name].save(key_file, PW)
     env.deployment.save(workdir / "deployments")
+    t0 = time.monotonic()
     proc = start_node_process(rpc_url=env.node.rpc_url, chain_id=env.node.chain_id,
                               deployments=workdir / "deployments", workspace=workdir / "ws",
                               enc_key=key_file, enc_password=PW,
                               private_key=env.actors[name].private_key,
                               extra_args=("--rate", "1000000"), startup_timeout=60)
-    return HospitalNode(name, proc)
+    return HospitalNode(name, proc, time.monotonic() - t0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +304,10 @@ def measure(*, quick: bool = False) -> dict[str, Any]:
         c = Consortium(env, Path(tmp), records_per_patient=2 if quick else 4)
         try:
             res["records"] = len(c.records)
+            res["start_s"] = {n.name: round(n.start_s, 2) for n in c.nodes.values()}
             res["rss_kib"] = {"idle": {n.name: n.rss() for n in c.nodes.values()}}
+            print(f"  node start to a healthy /health: {res['start_s']} s; idle RSS "
+                  f"{res['rss_kib']['idle']} KiB", flush=True)
             http_access(c, 4, kept_clients=True)  # warm-up: caches, connections
             bare_record_access(c, 4)
             # interleaved, so load changes on the shared machine hit both alike
@@ -375,6 +382,9 @@ def table(res: dict[str, Any]) -> str:
         peak = max(v.get("VmHWM", 0) for v in per_node.values())
         rows.append([f"node RSS ({phase.replace('_', ' ')}; peak VmHWM {_mib(peak)} MiB)",
                      rss, "", "—"])
+    if "start_s" in res:  # results written before the start-up time was measured lack it
+        rows.append(["node start to a healthy /health (s)",
+                     ", ".join(f"{name} {s}" for name, s in res["start_s"].items()), "", "—"])
     return md_table(["figure", "median", "min–max", "goal"], rows)
 
 
@@ -392,7 +402,10 @@ def verdict_table(res: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    res = measure(quick="--quick" in sys.argv)
+    quick = "--quick" in sys.argv
+    if quick:
+        quick_results()
+    res = measure(quick=quick)
     res["machine"] = machine_facts()
     write_json("node", res)
     print(table(res))

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown parts: {', '.join(sorted(unknown))}")
     if args.quick:
-        common.RESULTS = common.BENCH / "results" / "quick"
+        common.quick_results()
     common.RESULTS.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     res: dict[str, Any] = {"quick": args.quick, "machine": common.machine_facts()}
