@@ -168,10 +168,7 @@ class NodeService:
 
     def release_key(self, request: KeyRequest, signature: bytes) -> dict[str, Any]:
         """Release a record's data key, wrapped to the requester's registered key."""
-        self._check_signed(request, signature)
-        self.limiter.take(request.requester)
-        if not self.state.use_nonce(request.requester, request.nonce, request.deadline):
-            raise RequestReplayed(f"nonce 0x{request.nonce.hex()} was used before: sign anew")
+        self._admit(request, signature)
         ptr = self.pointer(request.record_id)
         if request.version != ptr.version:
             raise InvalidInput(f"record 0x{request.record_id.hex()} is version {ptr.version}, "
@@ -257,10 +254,7 @@ class NodeService:
         """LIST the patient's records here, READ one (key wrapped to the patient's registered
         key; a patient reading its own record is not a disclosure), or ERASE one (every version's
         keys shredded here, and the erasure recorded on chain)."""
-        self._check_signed(request, signature)
-        self.limiter.take(request.patient)
-        if not self.state.use_nonce(request.patient, request.nonce, request.deadline):
-            raise RequestReplayed(f"nonce 0x{request.nonce.hex()} was used before: sign anew")
+        self._admit(request, signature)
         action = PatientAction(request.action) if request.action in set(PatientAction) else None
         if action is PatientAction.LIST:
             mine = [p for p in self.ws.index.for_patient(request.patient)
@@ -295,6 +289,14 @@ class NodeService:
         return self.relayer.submit(signed)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _admit(self, request: KeyRequest | PatientRequest, signature: bytes) -> None:
+        """A node request's checks before any work: signed by its signer, within its deadline,
+        within the signer's rate, and its nonce never seen (then spent)."""
+        self._check_signed(request, signature)
+        self.limiter.take(request.signer_address)
+        if not self.state.use_nonce(request.signer_address, request.nonce, request.deadline):
+            raise RequestReplayed(f"nonce 0x{request.nonce.hex()} was used before: sign anew")
 
     def _check_signed(self, request: SignedType, signature: bytes) -> None:
         deadline = int(getattr(request, "deadline"))  # noqa: B009 (every request has one)
