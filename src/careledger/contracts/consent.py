@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from eth_utils.address import to_checksum_address
 from web3.types import EventData, TxReceipt
 
-from careledger.codes import Purpose, RequestStatus, purposes_of
+from careledger.codes import Purpose, RequestStatus
 from careledger.contracts.base import ContractTx, ContractWrapper
 from careledger.errors import RequestNotFound
 
@@ -30,18 +30,9 @@ class Grant:
     granted_at: int
     epoch: int
 
-    @property
-    def purpose_list(self) -> list[Purpose]:
-        """The purposes the grant carries (live or expired)."""
-        return purposes_of(self.purposes)
-
     def expiry(self, purpose: Purpose) -> int:
         """When ``purpose`` stops authorising (0 if not granted)."""
         return self.expires_at[int(purpose)]
-
-    def live_at(self, purpose: Purpose, timestamp: int) -> bool:
-        """True while ``purpose`` is live (one comparison, as on chain; epoch not checked)."""
-        return timestamp < self.expires_at[int(purpose)]
 
 
 @dataclass(frozen=True)
