@@ -476,6 +476,15 @@ def test_every_patient_action_is_relayed_from_a_wallet_without_ether(env: Env) -
     assert env.registry.is_authorized(p.address, env.hospital_a, SCOPE_ALL, Purpose.HRESCH)
     replay = relayer.submit(answer)  # already applied: success, nothing sent
     assert not replay.applied_by_us and replay.gas_used == 0
+    # an emergency window the patient closes by signature
+    er = env.node.accounts[3]
+    env.ledger.institutions.propose_admit(er.address, Role.PROVIDER | Role.EMERGENCY,
+                                          os.urandom(32)).transact(hospital)
+    env.registry.break_glass(p.address, b"\x03" * 32, 3600).transact(env.sender(er.private_key))
+    assert env.registry.break_glass_window(p.address, er.address).open_at(env.now())
+    close = s.sign(s.close_break_glass_message(p.address, er.address), p)
+    assert relayer.submit(close).applied_by_us
+    assert not env.registry.break_glass_window(p.address, er.address).open_at(env.now())
     assert env.chain.w3.eth.get_balance(p.address) == 0
 
 
