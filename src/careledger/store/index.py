@@ -57,11 +57,6 @@ class RecordPointer:
         return bytes.fromhex(self.previous_version[2:])
 
     @property
-    def root_bytes(self) -> bytes | None:
-        """The batch root as bytes, for a batch member."""
-        return None if self.batch_root is None else bytes.fromhex(self.batch_root[2:])
-
-    @property
     def proof_bytes(self) -> list[bytes]:
         """The Merkle proof as bytes."""
         return [bytes.fromhex(x[2:]) for x in self.proof]
