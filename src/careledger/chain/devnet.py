@@ -255,12 +255,13 @@ class Devnet:
         self._last_port = port
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            code = self.process.poll()
+            if code is not None:
                 tail = self._log_tail()
-                self._cleanup()
+                self._cleanup()  # drops self.process
                 if "Address already in use" in tail or "address in use" in tail.lower():
                     raise PortInUse(f"port {port} was taken before anvil could bind it")
-                raise DevnetError(f"anvil exited with code {self.process.returncode}: {tail}")
+                raise DevnetError(f"anvil exited with code {code}: {tail}")
             if config_out.exists() and self._answers():
                 self._read_accounts(config_out)
                 return
