@@ -11,7 +11,7 @@ from web3 import Web3
 
 from careledger.chain import Devnet, find_anvil, pid_alive
 from careledger.contracts.artifacts import load_artifact
-from careledger.errors import AnvilNotFound, PortInUse
+from careledger.errors import AnvilNotFound, DevnetError, PortInUse
 
 
 def _deploy_and_call(node: Devnet) -> None:
@@ -89,3 +89,27 @@ def test_state_file_survives_a_restart(tmp_path: Path) -> None:
         assert w3.eth.get_transaction_count(acct.address) == 1
     finally:
         node.stop()
+
+
+def test_a_dump_cut_by_a_crash_resumes_from_the_last_complete_one(tmp_path: Path) -> None:
+    # anvil rewrites --state in place: SIGKILL mid-dump leaves truncated JSON that anvil refuses
+    state = tmp_path / "state.json"
+    node = Devnet(state_file=state).start()
+    acct = Account.from_key(node.accounts[1].private_key)
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    tx = {"to": node.accounts[2].address, "value": 1, "gas": 21000, "nonce": 0,
+          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1, "chainId": node.chain_id}
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
+    node.stop()
+    whole = state.read_bytes()
+    state.write_bytes(whole[: len(whole) // 2])  # what a kill during the dump leaves
+    node.restart()
+    try:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        assert w3.eth.get_transaction_count(acct.address) == 1
+    finally:
+        node.stop()
+    state.write_bytes(b'{"block": ')
+    (tmp_path / "state.json.last-good").unlink()
+    with pytest.raises(DevnetError, match="damaged"):
+        Devnet(state_file=state).start()

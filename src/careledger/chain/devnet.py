@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,63 @@ _NPM_NATIVE = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 
 
 
+
+
+class _StateKeeper(threading.Thread):
+    """Keeps ``<state>.last-good``: the newest copy of anvil's state file that parses.
+
+    anvil rewrites its ``--state`` file in place; a SIGKILL in the middle of a dump leaves
+    truncated JSON that anvil then refuses to load (exit 2, "EOF while parsing"). A real crash
+    must resume from the last complete dump instead, as a database would from its last
+    checkpoint.
+    """
+
+    def __init__(self, state_file: Path, period: float = 0.2) -> None:
+        super().__init__(name="careledger-devnet-state", daemon=True)
+        self.state_file = state_file
+        self.good = last_good_path(state_file)
+        self.period = period
+        self.halt = threading.Event()
+        self._seen: tuple[int, int] | None = None
+
+    def run(self) -> None:
+        while not self.halt.wait(self.period):
+            self.snapshot()
+
+    def snapshot(self) -> None:
+        try:
+            st = self.state_file.stat()
+            if (st.st_mtime_ns, st.st_size) == self._seen:
+                return
+            data = self.state_file.read_bytes()
+            json.loads(data)
+        except (OSError, ValueError):
+            return  # absent, or caught mid-dump: keep the previous good copy
+        tmp = self.good.with_name(self.good.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, self.good)
+        self._seen = (st.st_mtime_ns, st.st_size)
+
+
+def last_good_path(state_file: Path) -> Path:
+    """Where ``Devnet`` keeps the newest complete copy of ``state_file``."""
+    return state_file.with_name(state_file.name + ".last-good")
+
+
+def _usable_state(state_file: Path) -> None:
+    """Before anvil loads ``state_file``: replace a truncated dump by the last good copy."""
+    if not state_file.exists():
+        return
+    try:
+        json.loads(state_file.read_bytes())
+        return
+    except ValueError:
+        pass
+    good = last_good_path(state_file)
+    if not good.exists():
+        raise DevnetError(f"the devnet state file {state_file} is damaged (an interrupted dump) "
+                          "and there is no earlier complete copy: move it away to start afresh")
+    shutil.copyfile(good, state_file)
 
 
 @dataclass(frozen=True)
@@ -184,6 +242,7 @@ class Devnet:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._log_path: Path | None = None
         self._last_port: int | None = None
+        self._keeper: _StateKeeper | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -243,6 +302,9 @@ class Devnet:
             args += ["--block-time", str(self.block_time)]
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            _usable_state(self.state_file)
+            self._keeper = _StateKeeper(self.state_file)
+            self._keeper.start()
             args += ["--state", str(self.state_file), "--state-interval", str(self.state_interval)]
         args += self.extra_args
         log = self._log_path.open("wb")
@@ -335,6 +397,11 @@ class Devnet:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        if self._keeper is not None:
+            self._keeper.halt.set()
+            self._keeper.join()
+            self._keeper.snapshot()  # the final dump, if complete, becomes the good copy
+            self._keeper = None
         self.process = None
         self.port = None
         if self._tmp is not None:
