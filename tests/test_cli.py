@@ -28,7 +28,7 @@ def _run(args: list[str], world, key: str | None = None, enc: Path | None = None
          expect_ok: bool = True) -> Result:
     # one directory per party (the wallet's name), as on separate machines
     env = {"CARELEDGER_RPC_URL": world.node.rpc_url, "CARELEDGER_CHAIN_ID": str(world.node.chain_id),
-           "CARELEDGER_ENC_PASSWORD": PW,
+           "CARELEDGER_ENC_PASSWORD": PW, "CARELEDGER_CONFIG": str(world.workdir / "config.json"),
            "CARELEDGER_WORKSPACE": str(world.workdir / f"ws-{key or 'reader'}")}
     if key:
         env["CARELEDGER_PRIVATE_KEY"] = world.keys[key]
@@ -42,7 +42,8 @@ def _run(args: list[str], world, key: str | None = None, enc: Path | None = None
         assert result.exit_code != 0, result.output
         assert "Traceback" not in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
-        assert result.output.strip().count("\n") <= 2, result.output
+        errors = [ln for ln in result.output.splitlines() if ln.startswith("error: ")]
+        assert len(errors) == 1 and result.output.rstrip().endswith(errors[0]), result.output
     return result
 
 
@@ -72,7 +73,8 @@ def test_patient_and_record_commands_happy_path(cli_world, tmp_path: Path) -> No
              w, key="hospital_a", enc=a_key)
     rid = r.output.split()[1]
     _run(["record", "verify", rid], w, key="hospital_a")  # the issuer's own record index
-    assert "v1" in _run(["record", "versions", rid], w).output
+    versions = json.loads(_run(["record", "versions", rid, "--json"], w).output)
+    assert [v["version"] for v in versions] == [1] and versions[0]["recordId"] == rid
     _run(["patient", "grant", w.addr("hospital_b"), "--scope", "LAB", "--purpose", "TREAT",
           "--expires", "2d"], w, key="alice")
     node = start_node_process(  # hospital A's node, over the directory its CLI published into
@@ -88,8 +90,21 @@ def test_patient_and_record_commands_happy_path(cli_world, tmp_path: Path) -> No
 def _cli_story_through_the_node(w, url: str, rid: str, doc: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     alice_key, b_key = w.workdir / "alice.key", w.workdir / "hospital_b.key"
     _run(["institution", "endpoint", url], w, key="hospital_a")
+    entries = lambda: w.ledger.consent.audit_head(w.addr("alice"))[1]
+    # what cannot be delivered is refused before anything is logged on chain
+    r = _run(["record", "get", rid, "--out", str(tmp_path / "missing" / "x.json")], w,
+             key="hospital_b", enc=b_key, expect_ok=False)
+    assert "does not exist" in r.output and entries() == 0
+    blob_path = next(p for p in (w.workdir / "ws-hospital_a" / "blobs").rglob("*") if p.is_file())
+    good = blob_path.read_bytes()
+    blob_path.chmod(0o600)
+    blob_path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # the issuer's disk rots one bit
+    r = _run(["record", "get", rid], w, key="hospital_b", enc=b_key, expect_ok=False)
+    assert ("BlobCorrupted" in r.output or "CommitmentMismatch" in r.output) and entries() == 0
+    blob_path.write_bytes(good)
     out = tmp_path / "got.json"
     _run(["record", "get", rid, "--out", str(out)], w, key="hospital_b", enc=b_key)
+    assert entries() == 1
     assert out.read_text() == doc.read_text()
     assert out.stat().st_mode & 0o777 == 0o600  # decrypted health data: readable by its owner only
     mine = tmp_path / "mine.json"
@@ -98,7 +113,8 @@ def _cli_story_through_the_node(w, url: str, rid: str, doc: Path, tmp_path: Path
     signed = tmp_path / "consent.json"  # signed by Alice, relayed by the node (no wallet needed)
     _run(["consent", "sign", "grant", w.addr("researcher"), "--purpose", "HRESCH", "--out",
           str(signed)], w, key="alice")
-    assert "applied by" in _run(["consent", "submit", str(signed), "--relay", url], w).output
+    relayed = _run(["consent", "submit", str(signed), "--relay", url], w).output
+    assert relayed.startswith("applied (signed by ") and "gas paid by the node" in relayed
     hist = _run(["audit", "show", w.addr("alice")], w).output
     assert "verified" in hist
     _run(["audit", "verify", w.addr("alice")], w)
@@ -108,6 +124,10 @@ def _cli_story_through_the_node(w, url: str, rid: str, doc: Path, tmp_path: Path
     r = _run(["record", "get", rid], w, key="hospital_b", enc=b_key, expect_ok=False)
     assert "AccessNotAuthorized" in r.output
     assert "erased" in _run(["patient", "erase", rid], w, key="alice").output
+    _run(["patient", "grant", w.addr("hospital_b"), "--scope", "LAB"], w, key="alice")
+    before = entries()
+    r = _run(["record", "get", rid], w, key="hospital_b", enc=b_key, expect_ok=False)
+    assert "erased" in r.output and entries() == before  # an erased record: nothing logged
 
 
 def test_signed_consent_file_round_trip_and_expired_signature(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -132,7 +152,7 @@ def test_institution_propose_approve_list(cli_world) -> None:  # type: ignore[no
               "--enc-pubkey", "0x" + "ab" * 32], w, key="hospital_a")
     assert "proposal #" in r.output
     listing = _run(["institution", "list"], w).output
-    assert w.addr("stranger") in listing and "ACTIVE" in listing
+    assert w.addr("stranger") in listing and "active" in listing
     r = _run(["institution", "approve", "999"], w, key="hospital_a", expect_ok=False)
     assert "ProposalNotFound" in r.output
 
@@ -148,7 +168,8 @@ def test_patient_guardian_requests_approve_reject(cli_world) -> None:  # type: i
     r = Researcher(w.ledger, w.sender("researcher"), Workspace.local(w.workdir / "ws"), w.enc["researcher"])
     r1 = r.request_access(w.addr("alice"), Category.VITALS.code, Purpose.HRESCH, "study")
     r2 = r.request_access(w.addr("alice"), Category.VITALS.code, Purpose.HRESCH, "study")
-    assert f"#{r1}" in _run(["patient", "requests"], w, key="alice").output
+    pending = json.loads(_run(["patient", "requests", "--json"], w, key="alice").output)
+    assert [p["id"] for p in pending] == [r1, r2] and pending[0]["purpose"] == "HRESCH"
     _run(["patient", "reject", str(r1)], w, key="alice")
     _run(["patient", "approve", str(r2), "--expires", "1h"], w, key="alice")
     r = _run(["patient", "approve", str(r2)], w, key="alice", expect_ok=False)
@@ -249,7 +270,7 @@ _NO_RECORD = "0x" + "ab" * 32
     (["record", "get", _NO_RECORD], "hospital_b", "published no node endpoint"),
     (["record", "versions", _NO_RECORD], "hospital_a", "not anchored"),
     (["audit", "show", "0xbad"], None, "not an Ethereum address"),
-    (["audit", "verify", "not-an-address"], None, "not an Ethereum address"),
+    (["audit", "verify", "not-an-address"], None, "neither an address"),
     (["audit", "export", "0x12"], None, "not an Ethereum address"),
 ])
 def test_every_command_refuses_bad_input_in_one_line(cli_world, args: list[str], key: str | None,  # type: ignore[no-untyped-def]
@@ -366,3 +387,141 @@ def test_endpoint_and_closing_a_break_glass_window_from_the_cli(cli_world) -> No
     w.ledger.consent.set_guardian(w.addr("guardian"), w.now() + 3600).transact(w.sender("alice"))
     r = _run(dan_for_alice, w, key="guardian", enc=w.workdir / "alice.key", expect_ok=False)
     assert "NotThePatient" in r.output
+
+
+# -- identities, names, every actor's reads, and the inputs that used to end in a traceback ----
+
+
+def test_wallets_profiles_address_book_and_whoami(cli_world, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    monkeypatch.setenv("CARELEDGER_KEYSTORE_PASSWORD", PW)
+    ks_a, ks_alice = tmp_path / "a.json", tmp_path / "alice.json"
+    r = CliRunner().invoke(main, ["wallet", "import", str(ks_a)], input=w.keys["hospital_a"] + "\n")
+    assert r.exit_code == 0 and w.addr("hospital_a") in r.output, r.output
+    assert ks_a.stat().st_mode & 0o777 == 0o600
+    CliRunner().invoke(main, ["wallet", "import", str(ks_alice)], input=w.keys["alice"] + "\n")
+    new = tmp_path / "fresh.json"
+    r = CliRunner().invoke(main, ["wallet", "new", str(new)])
+    fresh = r.output.split()[1]
+    assert r.exit_code == 0 and _run(["wallet", "address", str(new)], w).output.strip() == fresh
+    r = _run(["wallet", "new", str(new)], w, expect_ok=False)  # never overwrites a wallet
+    assert "refusing to overwrite" in r.output
+    _run(["profile", "add", "hospital-a", "--keystore", str(ks_a), "--enc-key",
+          str(w.workdir / "hospital_a.key"), "--workspace", str(tmp_path / "ws-a")], w)
+    _run(["profile", "add", "alice", "--keystore", str(ks_alice), "--enc-key",
+          str(w.workdir / "alice.key")], w)
+    _run(["book", "add", "hospital-b", w.addr("hospital_b")], w)
+    profiles = json.loads(_run(["profile", "list", "--json"], w).output)
+    assert {p["name"]: p["address"] for p in profiles} == {"hospital-a": w.addr("hospital_a"),
+                                                           "alice": w.addr("alice")}
+    assert "hospital-b" in _run(["book", "list"], w).output
+    # acting as a profile: its wallet; names wherever an address goes; the actor is named
+    r = _run(["--as", "alice", "patient", "grant", "hospital-b", "--scope", "LAB"], w)
+    assert "hospital-b may use LAB" in r.output and f"by alice ({w.addr('alice')[:6]}" in r.output
+    grants = json.loads(_run(["--as", "alice", "patient", "grants", "--json"], w).output)
+    assert [(g["name"], g["scope"], list(g["purposes"])) for g in grants] == [("hospital-b", "LAB", ["TREAT"])]
+    me = json.loads(_run(["--as", "hospital-a", "whoami", "--json"], w).output)
+    assert me["address"] == w.addr("hospital_a") and me["institution"] == "active"
+    assert me["name"] == "hospital-a" and me["keyFileMatches"] is True
+    assert json.loads(_run(["--as", "alice", "whoami", "--json"], w).output)["institution"] == "not a member"
+    r = _run(["--as", "nobody", "whoami"], w, expect_ok=False)
+    assert "no profile 'nobody'" in r.output
+    r = _run(["profile", "add", "alice", "--keystore", str(ks_alice)], w, expect_ok=False)
+    assert "--force" in r.output
+    r = _run(["profile", "add", "0xbad", "--keystore", str(ks_alice)], w, expect_ok=False)
+    assert "name '0xbad'" in r.output
+    pub = _run(["keys", "public", str(w.workdir / "alice.key")], w).output.strip()
+    assert pub == "0x" + w.enc["alice"].public_bytes.hex()
+
+
+def test_institution_requests_break_glass_and_proposals_with_json(cli_world) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    r = _run(["institution", "request-access", w.addr("alice"), "--scope", "LAB", "--purpose",
+              "HRESCH", "--reason", "study 7"], w, key="researcher")
+    assert "request #1 sent" in r.output and "salt 0x" in r.output
+    pending = json.loads(_run(["patient", "requests", "--json"], w, key="alice").output)
+    assert [(p["id"], p["scope"], p["purpose"]) for p in pending] == [(1, "LAB", "HRESCH")]
+    r = _run(["institution", "break-glass", w.addr("alice"), "--reason", "ER", "--duration", "2h"],
+             w, key="emergency")
+    assert "break-glass on" in r.output
+    assert w.ledger.consent.break_glass_window(w.addr("alice"), w.addr("emergency")).open_at(w.now())
+    r = _run(["institution", "break-glass", w.addr("alice"), "--reason", "ER", "--duration", "100h"],
+             w, key="emergency", expect_ok=False)
+    assert "BreakGlass" in r.output
+    _run(["institution", "propose", "suspend", w.addr("hospital_b")], w, key="hospital_a")
+    listed = json.loads(_run(["institution", "proposals", "--all", "--json"], w).output)
+    assert [(p["kind"], p["subject"]) for p in listed][-1] == ("suspend", w.addr("hospital_b"))
+    shown = json.loads(_run(["institution", "proposal", str(listed[0]["id"]), "--json"], w).output)
+    assert shown["approvedBy"] == [w.addr("hospital_a")[:6] + "…" + w.addr("hospital_a")[-4:]]
+    assert json.loads(_run(["institution", "list", "--json"], w).output)[0]["status"] == "active"
+    r = _run(["institution", "proposal", "99"], w, expect_ok=False)
+    assert "ProposalNotFound" in r.output
+
+
+def test_cancelling_outstanding_signatures_voids_a_signed_consent(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    f = tmp_path / "grant.json"
+    _run(["consent", "sign", "grant", w.addr("hospital_b"), "--out", str(f)], w, key="alice")
+    _run(["patient", "cancel-signatures"], w, key="alice")
+    r = _run(["consent", "submit", str(f)], w, key="relayer", expect_ok=False)
+    assert "nonce" in r.output.lower()
+
+
+def test_record_list_and_versions_as_json(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    doc = tmp_path / "a.json"
+    doc.write_text("{}")
+    _run(["patient", "register-key"], w, key="alice", enc=w.workdir / "alice.key")
+    rid = _run(["record", "publish", str(doc), "--patient", w.addr("alice"), "--category", "NOTE",
+                "-q"], w, key="hospital_a", enc=w.workdir / "hospital_a.key").output.strip()
+    listed = json.loads(_run(["record", "list", "--json"], w, key="hospital_a").output)
+    assert [(r["recordId"], r["category"], r["patient"]) for r in listed] == [(rid, "NOTE", w.addr("alice"))]
+    assert "no records" in _run(["record", "list"], w, key="hospital_b").output
+
+
+_TYPO = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".replace("7970C", "7971C")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["patient", "grant"], "Missing argument 'GRANTEE'"),                       # a usage error
+    (["patient", "guardian", "set", _TYPO], "EIP-55 checksum"),                 # a typo in a checksummed address
+    (["patient", "grant", "0x" + "11" * 20, "--expires", "99999999999d"], "100 years"),  # uint64 overflow
+    (["patient", "grant", "0x" + "11" * 20, "--expires", "@18446744073709551616"], "100 years"),
+    (["patient", "grant", "0x" + "11" * 20, "--expires", "@1"], "not in the future"),
+    (["patient", "approve", "1", "--expires", "0d"], "not in the future"),
+    (["record", "list", "--patient", "nobody"], "neither an address"),
+    (["institution", "propose", "change-threshold"], "--threshold"),
+])
+def test_inputs_that_used_to_end_in_a_traceback_are_one_line(cli_world, args: list[str],  # type: ignore[no-untyped-def]
+                                                             needle: str) -> None:
+    r = _run(args, cli_world, key="alice", expect_ok=False)
+    assert needle in r.output
+
+
+def test_a_keystore_that_is_not_one_and_an_unreachable_chain(cli_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    w = cli_world
+    for content, needle in (("{}", "not an eth-account keystore"), ("hello", "not JSON"),
+                            ('{"version": 3, "crypto": {}}', "missing 'kdf'")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(content)
+        r = CliRunner().invoke(main, ["--deployments", str(w.workdir / "deployments"), "--keystore",
+                                      str(bad), "patient", "grant", w.addr("hospital_b")],
+                               env={"CARELEDGER_RPC_URL": w.node.rpc_url,
+                                    "CARELEDGER_KEYSTORE_PASSWORD": "x"})
+        assert r.exit_code == 1 and needle in r.output and r.output.count("\n") == 1, r.output
+    r = CliRunner().invoke(main, ["--rpc-retries", "1", "audit", "show", w.addr("alice")],
+                           env={"CARELEDGER_RPC_URL": "http://127.0.0.1:9"})  # nothing listens
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "RpcUnavailable" in r.output, r.output
+
+
+def test_a_stale_manifest_after_a_chain_reset_is_one_line(tmp_path: Path) -> None:
+    from careledger.chain import Devnet
+
+    with Devnet() as node:  # a fresh chain: the manifest below names contracts it never had
+        manifest = {"chain_id": node.chain_id, "institution_registry": "0x" + "12" * 20,
+                    "consent_registry": "0x" + "34" * 20, "record_registry": "0x" + "56" * 20,
+                    "block": 0, "deployer": node.accounts[0].address, "abi_hashes": {}}
+        (tmp_path / f"{node.chain_id}.json").write_text(json.dumps(manifest))
+        r = CliRunner().invoke(main, ["--deployments", str(tmp_path), "audit", "show",
+                                      node.accounts[1].address], env={"CARELEDGER_RPC_URL": node.rpc_url})
+        assert r.exit_code == 1 and "stale" in r.output and r.output.count("\n") == 1, r.output

@@ -11,12 +11,21 @@ from careledger.errors import InvalidInput
 def address(value: object, what: str = "address") -> str:
     """A checksummed Ethereum address.
 
+    A mixed-case address must carry a correct EIP-55 checksum (``eth_utils.is_address``
+    accepts a wrong one, so a typed-over digit would pass); an all lower- or upper-case one
+    carries no checksum and is accepted.
+
     Raises:
-        InvalidInput: not 0x + 40 hex digits (or a wrong EIP-55 checksum).
+        InvalidInput: not 0x + 40 hex digits, or a wrong EIP-55 checksum.
     """
     if not isinstance(value, str) or not is_address(value):
         raise InvalidInput(f"{what} {value!r} is not an Ethereum address (0x + 40 hex digits)")
-    return str(to_checksum_address(value))
+    checksummed = str(to_checksum_address(value))
+    digits = value[2:]
+    if digits != digits.lower() and digits != digits.upper() and value[2:] != checksummed[2:]:
+        raise InvalidInput(f"{what} {value} fails its EIP-55 checksum (a mistyped character?): "
+                           "copy it again")
+    return checksummed
 
 
 def bytes32(value: object, what: str = "value") -> bytes:

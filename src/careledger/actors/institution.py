@@ -44,13 +44,13 @@ class Institution(Actor):
             self.keypair.public_bytes, metadata_hash))
 
     def request_access(self, patient: str, scope: bytes, purpose: Purpose | str,
-                       reason: str) -> int:
+                       reason: str, *, salt: bytes | None = None) -> int:
         """Ask ``patient`` for access; returns the request id.
 
-        Only a salted hash of ``reason`` goes on chain (the text and salt stay with the
-        requester, who sends them to the patient off chain).
+        Only a salted hash of ``reason`` goes on chain (the text and ``salt``, random when not
+        given, stay with the requester, who sends them to the patient off chain).
         """
-        hashed = reason_hash(reason, secrets.token_bytes(16))
+        hashed = reason_hash(reason, salt if salt is not None else secrets.token_bytes(16))
         receipt = self.transact(self.ledger.consent.request_access(
             address(patient), scope, Purpose.parse(purpose), hashed))
         return self.ledger.consent.request_id_from(receipt)

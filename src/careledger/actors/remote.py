@@ -15,7 +15,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from eth_utils.crypto import keccak
 
@@ -25,6 +24,7 @@ from careledger.contracts import issuer_of_id
 from careledger.crypto import decrypt_record, unwrap_data_key
 from careledger.errors import (
     AccessNotConfirmed,
+    CareLedgerError,
     CommitmentMismatch,
     InvalidInput,
 )
@@ -102,21 +102,33 @@ def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
 
     The pointer's binding and the consent are not asked separately: ``recordAccess`` checks
     both, and its gas estimate refuses (``RecordBindingMismatch``, ``AccessNotAuthorized``...)
-    before anything is sent, so a refused access writes nothing to the patient's history. The
-    ciphertext is fetched while the access transaction is mined.
+    before anything is sent, so a refused access writes nothing to the patient's history.
+    Neither does an erased record (the node refuses its pointer) nor a ciphertext that does not
+    match (fetched and checked first). A failure after the entry (the node down, the key
+    refused) carries a note naming the entry's transaction.
     """
     client = node_for(actor, record_id, node)
-    ptr = _pointer(client, record_id)
-    consent = actor.ledger.consent
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending_blob = pool.submit(client.blob, ptr.cid)
-        receipt = actor.transact(consent.record_access(
-            ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
-            ptr.proof_bytes))
-        blob = _check_blob(client, ptr, pending_blob.result())
+    ptr = _pointer(client, record_id)  # the node refuses an erased record here
+    # everything that can fail before the key is checked before anything is logged: the
+    # ciphertext is fetched and checked against the pointer's commitment first
+    blob = _check_blob(client, ptr, client.blob(ptr.cid))
+    receipt = actor.transact(actor.ledger.consent.record_access(
+        ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
+        ptr.proof_bytes))
+    try:
+        return _receive(actor, client, ptr, blob, purpose, bytes(receipt["transactionHash"]))
+    except CareLedgerError as exc:
+        exc.add_note(f"the access entry was written on chain (tx 0x{receipt['transactionHash'].hex()}) "
+                     "and stays in the patient's history; a new attempt logs a new one")
+        raise
+
+
+def _receive(actor: Actor, client: NodeClient, ptr: RecordPointer, blob: bytes,
+             purpose: Purpose, access_tx: bytes) -> bytes:
+    """After the access entry: the signed key request, the wrapped key, the plaintext."""
     assert actor.sender is not None
     request = KeyRequest(record_id=ptr.id_bytes, version=ptr.version, purpose=int(purpose),
-                         access_tx=bytes(receipt["transactionHash"]), requester=actor.address,
+                         access_tx=access_tx, requester=actor.address,
                          nonce=secrets.token_bytes(32),
                          deadline=int(time.time()) + REQUEST_VALIDITY)
     domain = node_domain(actor.ledger.chain.chain_id, ptr.issuer)

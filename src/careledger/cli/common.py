@@ -1,6 +1,7 @@
 """What every ``careledger`` command group shares: the options context (resolved lazily, so
-nothing connects at import), one-line errors, and the parsers of addresses, scopes and
-expiries."""
+nothing connects at import and ``--help`` loads neither web3 nor eth-account), one-line
+errors, profiles and the address book, the parsers of addresses, scopes and expiries, and the
+output helpers (tables, ``--json``, who acted)."""
 
 from __future__ import annotations
 
@@ -8,31 +9,93 @@ import json
 import os
 import re
 import sys
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
+from careledger.cli.config import Config, Profile
+
 NETWORK_FILES = (Path("careledger-networks.json"),
                  Path.home() / ".config" / "careledger" / "networks.json")
+#: Seconds from now beyond which an expiry is refused (100 years; the chain stores uint64).
+MAX_EXPIRY_AHEAD = 100 * 365 * 86400
+#: What ``--help`` says about purposes and categories (checked against ``careledger.codes`` by
+#: a test, and kept literal so that help loads no Ethereum library).
+PURPOSES_HELP = ("TREAT (treatment), ETREAT (emergency treatment), HPAYMT (payment), "
+                 "HOPERAT (operations), HRESCH (research), PUBHLTH (public health)")
+CATEGORIES_HELP = ("LAB, IMAGING, DISCHARGE, MEDICATION, VITALS, NOTE, ALLERGY, or a LOINC code "
+                   "such as 11502-2")
+SCOPE_HELP = f"ALL, a category ({CATEGORIES_HELP}) or a record id (0x + 64 hex)."
+EXPIRY_HELP = "A duration from now (90m, 12h, 30d, 52w) or @UNIXTIME."
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    notes = [n for n in getattr(exc, "__notes__", []) if n]
+    return line + ("; " + "; ".join(notes) if notes else "")
 
 
 class OneLineErrors(click.Group):
-    """Turns every CareLedger error into one line on stderr and exit code 1."""
+    """Every failure is one line on stderr and a non-zero exit: usage errors (2), CareLedger
+    errors and bad input (1), anything unexpected (1, with the traceback only when
+    ``$CARELEDGER_DEBUG`` is set)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        from careledger.errors import CareLedgerError
-
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        code = 0
         try:
-            return super().invoke(ctx)
-        except CareLedgerError as exc:
-            fail(f"{type(exc).__name__}: {exc}")
-        except (ValueError, TypeError) as exc:
-            # web3/eth-utils raise these for malformed addresses and hex
-            if isinstance(exc, click.ClickException):
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "careledger"
+            code = _say(f"{exc.format_message()} (see `{where} --help`)", 2)
+        except click.ClickException as exc:
+            code = _say(exc.format_message(), exc.exit_code)
+        except (click.Abort, KeyboardInterrupt, EOFError):
+            code = _say("interrupted: nothing more was done", 130)
+        except BaseException as exc:
+            if isinstance(exc, SystemExit):
                 raise
-            fail(f"invalid input: {exc}")
+            code = _report(exc)
+        sys.exit(code)
+
+
+def _report(exc: BaseException) -> int:
+    from careledger.errors import CareLedgerError
+
+    if os.environ.get("CARELEDGER_DEBUG"):
+        traceback.print_exception(exc)
+    if isinstance(exc, CareLedgerError):
+        return _say(f"{type(exc).__name__}: {_one_line(exc)}", 1)
+    if type(exc).__module__.startswith("web3"):  # the endpoint answered, but with an error
+        message = exc.args[0] if exc.args else exc
+        if isinstance(message, dict):
+            message = message.get("message", message)
+        return _say(f"the chain's RPC endpoint refused a request ({type(exc).__name__}): "
+                    f"{str(message).splitlines()[0]}", 1)
+    if isinstance(exc, ValueError | TypeError):  # eth-utils/web3 for malformed hex and numbers
+        return _say(f"invalid input: {_one_line(exc)}", 1)
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return _say(f"{exc.strerror or type(exc).__name__}{where}: check the path and its "
+                    "permissions", 1)
+    return _say(f"internal error {type(exc).__name__}: {_one_line(exc)} (set CARELEDGER_DEBUG=1 "
+                "for the traceback, and please report it)", 1)
+
+
+def _say(message: str, code: int) -> int:
+    click.echo(f"error: {message}", err=True)
+    return code
 
 
 def fail(message: str) -> NoReturn:
@@ -41,7 +104,11 @@ def fail(message: str) -> NoReturn:
 
 @dataclass
 class Ctx:
-    """Options shared by every subcommand, resolved lazily (nothing connects at import)."""
+    """Options shared by every subcommand, resolved lazily (nothing connects at import).
+
+    ``profile``, when set, supplies the wallet keystore, encryption key, workspace and node URL
+    that were not given explicitly.
+    """
 
     rpc_url: str | None = None
     chain_id: int | None = None
@@ -51,10 +118,15 @@ class Ctx:
     confirmations: int = 0
     keystore: Path | None = None
     enc_key: Path | None = None
+    rpc_retries: int = 3
+    profile: Profile | None = None
+    config: Config = field(default_factory=Config.load)
     _cache: dict[str, Any] = field(default_factory=dict)
 
+    # -- connection -------------------------------------------------------------------------
+
     def chain(self) -> Any:
-        from careledger.chain import Chain
+        from careledger.chain import Chain, RetryPolicy
         from careledger.errors import InvalidInput
 
         if "chain" not in self._cache:
@@ -65,8 +137,12 @@ class Ctx:
                 chain_id = chain_id or net.get("chain_id")
                 confs = confs or int(net.get("confirmations", 0))
             if not url:
-                raise InvalidInput("no chain given: pass --rpc-url (and --chain-id) or --network")
-            self._cache["chain"] = Chain(url, chain_id=chain_id, confirmations=confs)
+                raise InvalidInput("no chain given: pass --rpc-url (and --chain-id) or --network, "
+                                   "or set $CARELEDGER_RPC_URL")
+            retry = RetryPolicy(attempts=max(1, self.rpc_retries + 1), initial_delay=0.1,
+                                max_delay=1.0)
+            self._cache["chain"] = Chain(url, chain_id=chain_id, confirmations=confs,
+                                         retry=retry, request_timeout=10.0)
         return self._cache["chain"]
 
     def ledger(self) -> Any:
@@ -74,38 +150,31 @@ class Ctx:
 
         if "ledger" not in self._cache:
             chain = self.chain()
-            self._cache["ledger"] = CareLedger(chain, Deployment.for_chain(self.deployments, chain))
+            ledger = CareLedger(chain, Deployment.for_chain(self.deployments, chain))
+            ledger.check_deployed()  # a stale manifest is one clear line, not a failed call later
+            self._cache["ledger"] = ledger
         return self._cache["ledger"]
 
-    def account(self) -> Any:
-        from eth_account import Account
+    # -- identity ---------------------------------------------------------------------------
 
-        from careledger.errors import InvalidInput, WrongPassword
+    def account(self) -> Any:
+        from careledger.errors import InvalidInput
 
         if "account" in self._cache:
             return self._cache["account"]
         if self.keystore is not None:
-            try:
-                data = json.loads(self.keystore.read_text())
-            except (OSError, ValueError) as exc:
-                raise InvalidInput(f"cannot read keystore {self.keystore}: {exc}") from exc
-            password = os.environ.get("CARELEDGER_KEYSTORE_PASSWORD")
-            if password is None:
-                password = click.prompt("keystore password", hide_input=True)
-            try:
-                key = Account.decrypt(data, password)
-            except ValueError as exc:
-                raise WrongPassword(
-                    f"the password does not open {self.keystore}: try again") from exc
-            acct = Account.from_key(key)
+            acct = open_keystore(self.keystore)
         elif os.environ.get("CARELEDGER_PRIVATE_KEY"):
+            from eth_account import Account
+
             try:
                 acct = Account.from_key(os.environ["CARELEDGER_PRIVATE_KEY"])
             except (ValueError, TypeError) as exc:
-                raise InvalidInput("$CARELEDGER_PRIVATE_KEY is not a valid private key") from exc
+                raise InvalidInput("$CARELEDGER_PRIVATE_KEY is not a valid private key "
+                                   "(0x + 64 hex digits)") from exc
         else:
-            raise InvalidInput(
-                "no wallet: pass --keystore FILE or set $CARELEDGER_PRIVATE_KEY")
+            raise InvalidInput("no wallet: pass --as PROFILE or --keystore FILE, or set "
+                               "$CARELEDGER_PRIVATE_KEY (careledger wallet new creates a keystore)")
         self._cache["account"] = acct
         return acct
 
@@ -123,10 +192,10 @@ class Ctx:
         if "keypair" not in self._cache:
             if self.enc_key is None:
                 raise InvalidInput("this command needs your encryption key: pass --enc-key FILE "
-                                   "(create one with `careledger keys new`)")
+                                   "or a --as profile with one (create it with `careledger keys new`)")
             password = os.environ.get("CARELEDGER_ENC_PASSWORD")
             if password is None:
-                password = click.prompt("encryption key password", hide_input=True)
+                password = click.prompt(f"password of {self.enc_key}", hide_input=True)
             self._cache["keypair"] = EncryptionKeyPair.load(self.enc_key, password)
         return self._cache["keypair"]
 
@@ -134,6 +203,62 @@ class Ctx:
         from careledger.store import Workspace
 
         return Workspace.local(self.workspace)
+
+    def name_of(self, addr: str) -> str:
+        """A profile's or address book's name for ``addr``, else the address shortened."""
+        name = self.config.name_of(addr)
+        return name if name else short(addr)
+
+    def who(self) -> str:
+        """Who acts: ``"hospital-a (0xf39F…2266)"`` or the bare address."""
+        addr = self.account().address
+        name = self.config.name_of(addr)
+        return f"{name} ({short(addr)})" if name else addr
+
+
+def open_keystore(path: Path) -> Any:
+    """The account of an eth-account keystore file (password from
+    ``$CARELEDGER_KEYSTORE_PASSWORD`` or a prompt).
+
+    Raises:
+        InvalidInput: the file is missing or is not a keystore.
+        WrongPassword: the password does not open it.
+    """
+    from eth_account import Account
+
+    from careledger.errors import InvalidInput, WrongPassword
+
+    data = read_keystore(path)
+    password = os.environ.get("CARELEDGER_KEYSTORE_PASSWORD")
+    if password is None:
+        password = click.prompt(f"password of {path}", hide_input=True)
+    try:
+        key = Account.decrypt(data, password)
+    except ValueError as exc:
+        if "MAC mismatch" not in str(exc):
+            raise InvalidInput(f"{path} is not a keystore this SDK can open: {exc}") from exc
+        raise WrongPassword(f"the password does not open {path}: try again") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInput(f"{path} is not an eth-account keystore (missing {exc}): create one "
+                           "with `careledger wallet new`") from exc
+    return Account.from_key(key)
+
+
+def read_keystore(path: Path) -> dict[str, Any]:
+    """A keystore's JSON, checked for the fields of the Web3 Secret Storage format."""
+    from careledger.errors import InvalidInput
+
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read keystore {path}: {exc.strerror}") from exc
+    except ValueError:
+        raise InvalidInput(f"{path} is not a keystore (not JSON): create one with "
+                           "`careledger wallet new`") from None
+    if not isinstance(data, dict) or not ({"crypto", "Crypto"} & data.keys()) or "version" not in data:
+        raise InvalidInput(f"{path} is not an eth-account keystore (no 'crypto' and 'version'): "
+                           "create one with `careledger wallet new`")
+    return data
 
 
 def load_network(name: str) -> dict[str, Any]:
@@ -155,14 +280,32 @@ def load_network(name: str) -> dict[str, Any]:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+def current_ctx() -> Ctx | None:
+    click_ctx = click.get_current_context(silent=True)
+    obj = click_ctx.find_object(Ctx) if click_ctx is not None else None
+    return obj
+
+
+# -- parsers --------------------------------------------------------------------------------
+
+
 def parse_address(value: str) -> str:
-    from eth_utils.address import is_address, to_checksum_address
+    """An address, or the name of a profile or address book entry.
 
+    A mixed-case address must carry a correct EIP-55 checksum (a typo is refused); an all
+    lower- or upper-case one is accepted as is.
+    """
     from careledger.errors import InvalidInput
+    from careledger.validate import address
 
-    if not is_address(value):
-        raise InvalidInput(f"{value!r} is not an Ethereum address (0x + 40 hex digits)")
-    return str(to_checksum_address(value))
+    if not value.startswith(("0x", "0X")):
+        ctx = current_ctx()
+        found = ctx.config.address_of(value) if ctx is not None else None
+        if found is None:
+            raise InvalidInput(f"{value!r} is neither an address (0x + 40 hex digits) nor a name "
+                               "in your profiles or address book (careledger book add NAME 0x...)")
+        return found
+    return address(value)
 
 
 def parse_scope(value: str) -> bytes:
@@ -179,36 +322,107 @@ def parse_scope(value: str) -> bytes:
     return Category.parse(value).code
 
 
-def parse_expiry(value: str, now: int) -> int:
+def parse_expiry(value: str, now: int, what: str = "expiry") -> int:
+    """A future unix time from ``30d``-style durations or ``@UNIXTIME``, at most 100 years
+    ahead (the chain stores uint64 seconds)."""
     from careledger.errors import InvalidInput
 
-    m = re.fullmatch(r"(\d+)([smhdw]?)", value.strip())
-    if value.startswith("@") and value[1:].isdigit():
-        return int(value[1:])
-    if not m:
-        raise InvalidInput(f"expiry {value!r}: use a duration like 30d, 12h, 90m or @UNIXTIME")
-    mult = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-    return now + int(m.group(1)) * mult
+    text = value.strip()
+    if text.startswith("@") and text[1:].isdigit():
+        at = int(text[1:])
+    else:
+        m = re.fullmatch(r"(\d{1,12})([smhdw]?)", text)
+        if not m:
+            raise InvalidInput(f"{what} {value!r}: use a duration like 30d, 12h, 90m or @UNIXTIME")
+        mult = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+        at = now + int(m.group(1)) * mult
+    if at <= now:
+        raise InvalidInput(f"{what} {value!r} is not in the future (chain time is {now})")
+    if at - now > MAX_EXPIRY_AHEAD:
+        raise InvalidInput(f"{what} {value!r} is more than 100 years ahead: use at most 36500d")
+    return at
 
 
 def chain_now(ctx: Ctx) -> int:
     return int(ctx.chain().w3.eth.get_block("latest")["timestamp"])
 
 
+# -- output ---------------------------------------------------------------------------------
+
+
+def short(addr: str) -> str:
+    return f"{addr[:6]}…{addr[-4:]}" if len(addr) == 42 else addr
+
+
+def check_out_path(out: Path | None) -> None:
+    """Refuse an ``--out`` that cannot be written, before anything is fetched or logged."""
+    from careledger.errors import InvalidInput
+
+    if out is None:
+        return
+    if out.is_dir():
+        raise InvalidInput(f"--out {out} is a folder: name a file")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"--out {out}: the folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise InvalidInput(f"--out {out}: the folder {out.parent} is not writable by you")
+
+
 def emit_plaintext(data: bytes, out: Path | None) -> None:
     """Decrypted health data to ``out`` (written atomically, mode 0600) or to stdout."""
-    from careledger.errors import InvalidInput
     from careledger.store import write_atomic
 
     if out is None:
         sys.stdout.buffer.write(data + b"\n")
+        sys.stdout.flush()
         return
-    if not out.parent.is_dir():
-        raise InvalidInput(f"--out {out}: the folder {out.parent} does not exist")
+    check_out_path(out)
     write_atomic(out, data, mode=0o600)
     click.echo(f"{len(data)} bytes written to {out} (readable by you only)")
 
 
-def echo_tx(receipt: Any, what: str) -> None:
-    click.echo(f"{what}: tx {receipt['transactionHash'].to_0x_hex()} "
+def echo_tx(ctx: Ctx, receipt: Any, what: str) -> None:
+    """One line per transaction: what happened, who acted, where it is."""
+    click.echo(f"{what} by {ctx.who()}: tx {receipt['transactionHash'].to_0x_hex()} "
                f"(block {receipt['blockNumber']}, gas {receipt['gasUsed']:,})")
+
+
+def json_option(fn: F) -> F:
+    """``--json``: print the command's result as JSON instead of a table."""
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print JSON (stable field names) instead of a table.")(fn)
+
+
+def show(rows: list[dict[str, Any]], as_json: bool, columns: Sequence[str], *,
+         empty: str = "nothing to show", title: str | None = None) -> None:
+    """Rows as JSON (every field) or as a table of ``columns``."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if title:
+        click.echo(title)
+    if not rows:
+        click.echo(empty)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for c in columns:
+        table.add_column(c, overflow="fold")  # ids and addresses whole, never cut with "…"
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=240)  # a pipe or a file: one row per line
+    console.print(table)
+
+
+def show_one(data: dict[str, Any], as_json: bool) -> None:
+    """One object as JSON or as ``key: value`` lines."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    width = max(len(k) for k in data)
+    for k, v in data.items():
+        click.echo(f"{k:<{width}}  {'' if v is None else v}")

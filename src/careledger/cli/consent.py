@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 import click
 
 from careledger.cli.common import (
+    EXPIRY_HELP,
+    PURPOSES_HELP,
+    SCOPE_HELP,
     Ctx,
     chain_now,
     parse_address,
@@ -28,18 +31,24 @@ def consent() -> None:
 @consent.command("sign", short_help="Sign a grant or revoke into a JSON file.")
 @click.argument("action", type=click.Choice(["grant", "revoke"]))
 @click.argument("grantee")
-@click.option("--patient", "patient_addr", default=None, help="Default: the signer.")
-@click.option("--scope", default="ALL", show_default=True)
-@click.option("--purpose", "purposes", multiple=True, default=["TREAT"], show_default=True)
-@click.option("--expires", default="30d", show_default=True)
-@click.option("--deadline", default="1d", show_default=True, help="Signature validity.")
+@click.option("--patient", "patient_addr", default=None,
+              help="Default: the signer (a guardian names the patient).")
+@click.option("--scope", default="ALL", show_default=True, help=SCOPE_HELP)
+@click.option("--purpose", "purposes", multiple=True, default=["TREAT"], show_default=True,
+              help=f"Repeat for several: {PURPOSES_HELP}.")
+@click.option("--expires", default="30d", show_default=True, help=EXPIRY_HELP)
+@click.option("--deadline", default="1d", show_default=True,
+              help="How long the signature may be submitted: " + EXPIRY_HELP)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @pass_ctx
 def consent_sign(ctx: Ctx, action: str, grantee: str, patient_addr: str | None, scope: str,
                  purposes: tuple[str, ...], expires: str, deadline: str, out: Path) -> None:
-    """Sign ACTION for GRANTEE with your wallet; write typed data + signature to OUT."""
+    """Sign ACTION for GRANTEE with your wallet (EIP-712, no gas); write the typed data and
+    the signature to OUT, as JSON that a wallet page also produces."""
+    from careledger.cli.common import check_out_path
     from careledger.consent import ConsentSigner
 
+    check_out_path(out)
     ledger = ctx.ledger()
     acct = ctx.account()
     now = chain_now(ctx)
@@ -48,14 +57,16 @@ def consent_sign(ctx: Ctx, action: str, grantee: str, patient_addr: str | None, 
     msg: GrantConsent | RevokeConsent
     if action == "grant":
         msg = signer.grant_message(pat, parse_address(grantee), parse_scope(scope), list(purposes),
-                                   parse_expiry(expires, now), deadline=parse_expiry(deadline, now),
+                                   parse_expiry(expires, now),
+                                   deadline=parse_expiry(deadline, now, "--deadline"),
                                    signer=acct.address)
     else:
         msg = signer.revoke_message(pat, parse_address(grantee), parse_scope(scope),
-                                    deadline=parse_expiry(deadline, now), signer=acct.address)
+                                    deadline=parse_expiry(deadline, now, "--deadline"),
+                                    signer=acct.address)
     signed = signer.sign(msg, acct)
     signed.save(out)
-    click.echo(f"signed {action} written to {out}; anyone can submit it with "
+    click.echo(f"{action} signed by {ctx.who()} written to {out}; anyone can submit it with "
                f"`careledger consent submit {out}`")
 
 
@@ -76,8 +87,10 @@ def consent_submit(ctx: Ctx, file: Path, relay_url: str | None) -> None:
         with NodeClient(relay_url) as node:
             answer = node.relay(signed)
         how = "applied" if answer["appliedByUs"] else "already applied by someone else"
-        click.echo(f"{how} by {relay_url}: tx {answer['txHash']}")
+        click.echo(f"{how} (signed by {ctx.name_of(signed.signer)}, gas paid by the node at "
+                   f"{relay_url}): tx {answer['txHash']}")
         return
     result = Relayer(ctx.sender(), ledger.consent).submit(signed)
     how = "applied" if result.applied_by_us else "already applied by someone else"
-    click.echo(f"{how}: tx {result.tx_hash}")
+    click.echo(f"{how} (signed by {ctx.name_of(signed.signer)}, gas paid by {ctx.who()}): "
+               f"tx {result.tx_hash}")

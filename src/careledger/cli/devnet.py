@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -36,9 +38,18 @@ def demo(workdir: str | None, batch_size: int) -> None:
 @click.option("--chain-id", "devnet_chain_id", type=int, default=31337, show_default=True)
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), default=None,
               help="Load/save chain state to this file so a restart resumes.")
-def devnet(port: int | None, devnet_chain_id: int, state_file: str | None) -> None:
-    """Start a native anvil, print RPC URL, chain id and funded dev accounts; Ctrl-C stops it."""
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write CARELEDGER_RPC_URL, CARELEDGER_CHAIN_ID and DEV_KEY_0.. to this "
+                   "file (mode 0600, for `. FILE` in a shell); removed when the devnet stops.")
+def devnet(port: int | None, devnet_chain_id: int, state_file: str | None,
+           env_file: Path | None) -> None:
+    """Start a native anvil, print RPC URL, chain id and funded dev accounts; Ctrl-C or
+    SIGTERM stops it (and the anvil dies with this command even on SIGKILL)."""
     from careledger.chain import Devnet
+    from careledger.cli.common import check_out_path
+    from careledger.store import write_atomic
+
+    check_out_path(env_file)
 
     # NOTE: a background job of a non-interactive shell starts with SIGINT ignored, and a child
     # inherits that: restore Python's handler so that Ctrl-C (or kill -INT) stops the devnet.
@@ -49,7 +60,13 @@ def devnet(port: int | None, devnet_chain_id: int, state_file: str | None) -> No
     click.echo("dev accounts (funded; never use these keys on a real chain):")
     for i, acct in enumerate(node.accounts):
         click.echo(f"  ({i}) {acct.address}  {acct.private_key}")
-    click.echo("Ctrl-C to stop.")
+    if env_file is not None:
+        lines = [f"CARELEDGER_RPC_URL={node.rpc_url}", f"CARELEDGER_CHAIN_ID={node.chain_id}"]
+        lines += [f"DEV_KEY_{i}={a.private_key}" for i, a in enumerate(node.accounts)]
+        write_atomic(env_file, ("\n".join(lines) + "\n").encode(), mode=0o600)
+        click.echo(f"environment written to {env_file}")
+    click.echo("Ctrl-C to stop.", nl=True)
+    sys.stdout.flush()
     stop = False
 
     def _stop(*_: object) -> None:
@@ -64,6 +81,8 @@ def devnet(port: int | None, devnet_chain_id: int, state_file: str | None) -> No
         pass
     finally:
         node.stop()
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)
         click.echo("devnet stopped.")
 
 

@@ -27,3 +27,13 @@ def keys_new(out: Path) -> None:
     kp = EncryptionKeyPair.generate()
     kp.save(out, password)
     click.echo(f"public key 0x{kp.public_bytes.hex()} saved to {out}")
+
+
+@keys.command("public", short_help="Print a key file's public key (no password needed).")
+@click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def keys_public(key_file: Path) -> None:
+    """The public half of KEY_FILE: what `careledger deploy --member`, `institution propose
+    admit --enc-pubkey` and `patient register-key` put on chain."""
+    from careledger.cli.identity import _public_key
+
+    click.echo(_public_key(key_file))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from careledger.cli.common import Ctx, pass_ctx
+from careledger.cli.common import Ctx, json_option, pass_ctx, show_one
 
 
 @click.group(short_help="This institution's node: serve its records and release keys.")
@@ -14,7 +14,8 @@ def node() -> None:
 
 @node.command("serve", short_help="Serve the node until Ctrl-C or SIGTERM.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=8600, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="TCP port [default: the port of the profile's node URL, else 8600].")
 @click.option("--access-confirmations", "confirmations", type=click.IntRange(1, 1000), default=1,
               show_default=True, help="Blocks an access transaction must be deep to release a key.")
 @click.option("--max-access-age", type=click.IntRange(1), default=600, show_default=True,
@@ -22,12 +23,20 @@ def node() -> None:
 @click.option("--rate", "rate_per_minute", type=click.IntRange(1), default=120, show_default=True,
               help="Signed requests per signer per minute.")
 @pass_ctx
-def node_serve(ctx: Ctx, host: str, port: int, confirmations: int, max_access_age: int,
+def node_serve(ctx: Ctx, host: str, port: int | None, confirmations: int, max_access_age: int,
                rate_per_minute: int) -> None:
     """Serve --workspace with the wallet of --keystore (or $CARELEDGER_PRIVATE_KEY) and the
     encryption key of --enc-key; the wallet pays for relayed consents and erasure notices."""
+    import logging
+    from urllib.parse import urlparse
+
     from careledger.node.server import build_service, serve
     from careledger.node.service import NodeConfig
+
+    logging.getLogger("careledger.chain").setLevel(logging.NOTSET)  # a node logs its retries
+    if port is None:
+        profile_url = ctx.profile.node if ctx.profile else None
+        port = (urlparse(profile_url).port if profile_url else None) or 8600
 
     service = build_service(ctx.ledger(), ctx.sender(), ctx.workspace, ctx.keypair(),
                             NodeConfig(confirmations=confirmations, max_access_age=max_access_age,
@@ -51,3 +60,30 @@ def node_reindex(ctx: Ctx) -> None:
         click.echo(f"  not rebuilt: {problem}")
     if report.problems:
         raise SystemExit(1)
+
+
+@node.command("status", short_help="Ask a node who it is and whether it is up.")
+@click.argument("url")
+@click.option("--wait", type=click.FloatRange(0, 600), default=0, show_default=True,
+              help="Seconds to keep trying while it does not answer (a node that is starting).")
+@json_option
+def node_status(url: str, wait: float, as_json: bool) -> None:
+    """The identity and health of the node at URL (no wallet needed); exit 1 if it does not
+    answer within --wait seconds."""
+    import time
+
+    from careledger.errors import NodeUnavailable
+    from careledger.node import NodeClient
+
+    deadline = time.monotonic() + wait
+    with NodeClient(url) as client:
+        while True:
+            try:
+                identity = client.identity()
+                health = client.health()
+                break
+            except NodeUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
+    show_one({**identity, **{f"health.{k}": v for k, v in health.items()}}, as_json)

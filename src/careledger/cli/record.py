@@ -8,16 +8,22 @@ from typing import Any
 import click
 
 from careledger.cli.common import (
+    CATEGORIES_HELP,
+    PURPOSES_HELP,
     Ctx,
+    check_out_path,
     emit_plaintext,
+    json_option,
     parse_address,
     pass_ctx,
+    show,
 )
 
 
-@click.group(short_help="Records: publish, publish-batch, get, verify, versions.")
+@click.group(short_help="Records: publish, publish-batch, list, get, verify, versions.")
 def record() -> None:
-    """Encrypted records off chain, commitments on chain."""
+    """Encrypted records off chain, commitments on chain. A record is any file (FHIR JSON, a
+    PDF, an image): CareLedger encrypts the bytes as they are."""
 
 
 def provider_actor(ctx: Ctx) -> Any:
@@ -28,50 +34,80 @@ def provider_actor(ctx: Ctx) -> Any:
 
 @record.command("publish", short_help="Encrypt, store and anchor a record.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--patient", "patient_addr", required=True)
-@click.option("--category", required=True, help="LAB, IMAGING, ... or a LOINC code.")
+@click.option("--patient", "patient_addr", required=True, help="The patient (an address or a name).")
+@click.option("--category", required=True, help=CATEGORIES_HELP + ".")
 @click.option("--record-id", default=None, help="Reuse an id to resume an interrupted publish.")
 @click.option("--amends", default=None, help="Record id this is a new version of.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the record id (for scripts).")
 @pass_ctx
 def record_publish(ctx: Ctx, file: Path, patient_addr: str, category: str,
-                   record_id: str | None, amends: str | None) -> None:
-    """Publish FILE for PATIENT."""
+                   record_id: str | None, amends: str | None, quiet: bool) -> None:
+    """Encrypt FILE for PATIENT, store it in the workspace (which your node serves) and anchor
+    its commitment on chain."""
+    pat = parse_address(patient_addr)
     prov = provider_actor(ctx)
     data = file.read_bytes()
     if amends:
         pub = prov.amend(amends, data, record_id=record_id)
     else:
-        pub = prov.publish(parse_address(patient_addr), data, category, record_id=record_id)
-    click.echo(f"record {pub.record_id} version {pub.pointer.version} anchored "
-               f"(cid {pub.pointer.cid})")
+        pub = prov.publish(pat, data, category, record_id=record_id)
+    if quiet:
+        click.echo(pub.record_id)
+        return
+    click.echo(f"record {pub.record_id} version {pub.pointer.version} for {ctx.name_of(pat)} "
+               f"anchored by {ctx.who()} (cid {pub.pointer.cid})")
 
 
 @record.command("publish-batch", short_help="Publish many records under one Merkle root.")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--patient", "patient_addr", required=True)
-@click.option("--category", required=True)
+@click.option("--patient", "patient_addr", required=True, help="The patient (an address or a name).")
+@click.option("--category", required=True, help=CATEGORIES_HELP + ".")
 @pass_ctx
 def record_publish_batch(ctx: Ctx, files: tuple[Path, ...], patient_addr: str, category: str) -> None:
     """Publish FILES for PATIENT with one anchorBatch."""
     pat = parse_address(patient_addr)
     root, ptrs, _ = provider_actor(ctx).publish_batch([(pat, f.read_bytes()) for f in files], category)
-    click.echo(f"batch root 0x{root.hex()} anchored with {len(ptrs)} records")
+    click.echo(f"batch root 0x{root.hex()} anchored with {len(ptrs)} records by {ctx.who()}")
     for f, p in zip(files, ptrs, strict=True):
         click.echo(f"  {f}: {p.record_id}")
 
 
 @record.command("get", short_help="Access a record (logged on chain) and decrypt it.")
 @click.argument("record_id")
-@click.option("--purpose", default="TREAT", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--purpose", default="TREAT", show_default=True,
+              help=PURPOSES_HELP + "; ETREAT under an open break-glass window.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the plaintext here (mode 0600) instead of stdout.")
 @pass_ctx
 def record_get(ctx: Ctx, record_id: str, purpose: str, out: Path | None) -> None:
-    """Log the access on chain, then fetch, verify and decrypt RECORD_ID."""
+    """Read RECORD_ID: fetch and check the ciphertext at its issuer's node, log the access on
+    chain (it lands in the patient's history), receive the key, decrypt. Nothing is logged
+    when the record cannot be delivered (no consent, a bad --out, a ciphertext that does not
+    match, an erased record); if the key fails after the entry, the error says so."""
     from careledger.actors import Institution
+    from careledger.codes import Purpose
 
+    check_out_path(out)
+    p = Purpose.parse(purpose)
     inst = Institution(ctx.ledger(), ctx.sender(), ctx.workspace_(), ctx.keypair())
-    emit_plaintext(inst.access(record_id, purpose), out)
+    emit_plaintext(inst.access(record_id, p), out)
+
+
+@record.command("list", short_help="List the records in your workspace.")
+@click.option("--patient", "patient_addr", default=None, help="Only this patient's.")
+@json_option
+@pass_ctx
+def record_list(ctx: Ctx, patient_addr: str | None, as_json: bool) -> None:
+    """The records of the workspace's index (those you published and hold keys for)."""
+    ws = ctx.workspace_()
+    pointers = (ws.index.for_patient(parse_address(patient_addr)) if patient_addr
+                else ws.index.all())
+    rows = [{"recordId": p.record_id, "patient": p.patient, "patientName": ctx.name_of(p.patient),
+             "category": p.category, "version": p.version, "status": p.status, "cid": p.cid,
+             "batchRoot": p.batch_root} for p in pointers]
+    show(rows, as_json, ["recordId", "patientName", "category", "version", "status"],
+         empty=f"no records in {ctx.workspace}")
 
 
 @record.command("verify", short_help="Check a stored record against its anchor.")
@@ -90,8 +126,9 @@ def record_verify(ctx: Ctx, record_id: str) -> None:
 
 @record.command("versions", short_help="List a record's versions.")
 @click.argument("record_id")
+@json_option
 @pass_ctx
-def record_versions(ctx: Ctx, record_id: str) -> None:
+def record_versions(ctx: Ctx, record_id: str, as_json: bool) -> None:
     """Follow the on-chain version links from RECORD_ID to the latest."""
     from careledger.errors import NotAnchored
     from careledger.validate import bytes32
@@ -101,10 +138,11 @@ def record_versions(ctx: Ctx, record_id: str) -> None:
     if not ledger.records.is_anchored(rid):
         raise NotAnchored(f"record 0x{rid.hex()} is not anchored on this chain: check the id "
                           "(careledger record publish prints it)")
-    n = 0
+    rows: list[dict[str, object]] = []
     while rid != b"\x00" * 32:
-        n += 1
         anchored = ledger.records.anchored(rid, from_block=ledger.deployment.block)
-        commitment = anchored.commitment.hex() if anchored else "(batch member)"
-        click.echo(f"v{n}  0x{rid.hex()}  commitment 0x{commitment}")
+        rows.append({"version": len(rows) + 1, "recordId": "0x" + rid.hex(),
+                     "commitment": "0x" + anchored.commitment.hex() if anchored else None,
+                     "batchMember": anchored is None})
         rid = ledger.records.next_version_of(rid)
+    show(rows, as_json, ["version", "recordId", "commitment"])

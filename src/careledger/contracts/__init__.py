@@ -10,6 +10,7 @@ from careledger.contracts.consent import (
     ConsentRegistry,
     Eip5267Domain,
     Grant,
+    LiveGrant,
     RequestDetails,
 )
 from careledger.contracts.deployment import CareLedger, Deployment, GenesisMember, abi_hash, deploy
@@ -42,6 +43,7 @@ __all__ = [
     "GenesisMember",
     "Grant",
     "InstitutionRegistry",
+    "LiveGrant",
     "Member",
     "MerkleTree",
     "Proposal",

@@ -36,6 +36,15 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class LiveGrant:
+    """A grant that authorises something now: per purpose, when it stops."""
+
+    grantee: str
+    scope: bytes
+    expires: dict[Purpose, int]
+
+
+@dataclass(frozen=True)
 class RequestDetails:
     """An access request as made (from its ``AccessRequested`` event); passed back to answer it."""
 
@@ -137,6 +146,22 @@ class ConsentRegistry(ContractWrapper):
         """One grant as stored (zeros if none)."""
         p, expiries, g, epoch = self._view("getGrant", patient, grantee, scope)
         return Grant(int(p), tuple(int(x) for x in expiries), int(g), int(epoch))
+
+    def live_grants(self, patient: str, *, from_block: int, at: int) -> list[LiveGrant]:
+        """The patient's grants that authorise at least one purpose at time ``at``, found from
+        ``ConsentGranted`` events and confirmed by ``isAuthorized`` (which also voids grants of
+        an institution suspended or re-admitted since)."""
+        pairs: dict[tuple[str, bytes], None] = {}
+        for lg in self.logs("ConsentGranted", from_block=from_block, patient=patient):
+            pairs[(to_checksum_address(lg["args"]["grantee"]), bytes(lg["args"]["scope"]))] = None
+        out = []
+        for grantee, scope in pairs:
+            grant = self.grant_of(patient, grantee, scope)
+            expires = {p: grant.expiry(p) for p in Purpose
+                       if grant.expiry(p) > at and self.is_authorized(patient, grantee, scope, p)}
+            if expires:
+                out.append(LiveGrant(grantee, scope, expires))
+        return out
 
     def audit_head(self, patient: str) -> tuple[bytes, int]:
         """``(head, count)`` of the patient's on-chain access hash chain."""

@@ -105,6 +105,23 @@ class CareLedger:
         self.consent = ConsentRegistry(self.chain, self.deployment.consent_registry)
         self.records = RecordRegistry(self.chain, self.deployment.record_registry)
 
+    def check_deployed(self) -> None:
+        """Confirm that the manifest's contracts exist on this chain (one ``eth_getCode`` each).
+
+        Raises:
+            DeploymentNotFound: a contract has no code: the manifest is stale (the chain was
+                reset or is another one with the same id).
+        """
+        w3 = self.chain.w3
+        for name in ("institution_registry", "consent_registry", "record_registry"):
+            addr = getattr(self.deployment, name)
+            code = self.chain.call_rpc("eth_getCode", lambda a=addr: w3.eth.get_code(a))
+            if not code:
+                raise DeploymentNotFound(
+                    f"no contract at {addr} ({name}) on chain {self.chain.chain_id}: the "
+                    "deployment manifest is stale (was the chain reset?); deploy again with "
+                    "`careledger deploy --force`")
+
 
 @dataclass(frozen=True)
 class GenesisMember:

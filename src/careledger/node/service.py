@@ -48,6 +48,7 @@ from careledger.errors import (
     RequestReplayed,
     SignatureExpired,
     SignatureMismatch,
+    WrappedKeyNotFound,
 )
 from careledger.node.messages import (
     MAX_REQUEST_VALIDITY,
@@ -158,10 +159,15 @@ class NodeService:
 
         Raises:
             RecordNotFound: not a record of this node.
+            WrappedKeyNotFound: the record was erased (its data key destroyed here), so no key
+                can be released: a reader learns it before logging an access.
         """
         ptr = self.ws.index.get(record_id)
         if ptr.issuer != self.address:
             raise RecordNotFound(f"record 0x{record_id.hex()} was not issued by this node")
+        if not self.ws.keys.has(ptr.record_id, ptr.version, self.keypair.public_bytes):
+            raise WrappedKeyNotFound(f"record 0x{record_id.hex()} was erased at the patient's "
+                                     "request: its data key is destroyed and nothing can be released")
         return ptr
 
     # -- log on chain, then release -------------------------------------------------------------
