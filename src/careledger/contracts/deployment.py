@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ class CareLedger:
         w3 = self.chain.w3
         for name in ("institution_registry", "consent_registry", "record_registry"):
             addr = getattr(self.deployment, name)
-            code = self.chain.call_rpc("eth_getCode", lambda a=addr: w3.eth.get_code(a))
+            code = self.chain.call_rpc("eth_getCode", partial(w3.eth.get_code, addr))
             if not code:
                 raise DeploymentNotFound(
                     f"no contract at {addr} ({name}) on chain {self.chain.chain_id}: the "
