@@ -23,6 +23,7 @@ from careledger.cli.audit import audit
 from careledger.cli.common import Ctx, OneLineErrors
 from careledger.cli.config import Config
 from careledger.cli.consent import consent
+from careledger.cli.cost import cost
 from careledger.cli.devnet import demo, deploy, devnet
 from careledger.cli.identity import book, profile, wallet, whoami
 from careledger.cli.institution import institution
@@ -108,5 +109,5 @@ def main(ctx: click.Context, profile_name: str | None, rpc_url: str | None,
 
 
 for command in (demo, devnet, deploy, profile, book, whoami, wallet, keys, institution, patient,
-                consent, record, audit, node):
+                consent, record, audit, node, cost):
     main.add_command(command)
