@@ -525,3 +525,11 @@ def test_a_stale_manifest_after_a_chain_reset_is_one_line(tmp_path: Path) -> Non
         r = CliRunner().invoke(main, ["--deployments", str(tmp_path), "audit", "show",
                                       node.accounts[1].address], env={"CARELEDGER_RPC_URL": node.rpc_url})
         assert r.exit_code == 1 and "stale" in r.output and r.output.count("\n") == 1, r.output
+
+
+def test_a_devnet_binary_that_is_not_anvil_is_one_line(tmp_path: Path) -> None:
+    for binary, needle in (("/bin/true", "without starting a devnet"),
+                           ("/bin/ls", "unrecognized option"),
+                           (str(tmp_path / "none"), "not a native anvil")):
+        r = CliRunner().invoke(main, ["devnet"], env={"CARELEDGER_ANVIL": binary})
+        assert r.exit_code == 1 and needle in r.output and r.output.count("\n") == 1, r.output

@@ -196,7 +196,7 @@ def test_rpc_unavailable_retries_then_typed_error_then_resumes(tmp_path: Path,
         node.stop()  # graceful: state saved
         caplog.set_level(logging.WARNING, logger="careledger.chain.client")
         started = time.monotonic()
-        with pytest.raises(RpcUnavailable, match="did not answer after 4 attempts"):
+        with pytest.raises(RpcUnavailable, match="did not answer after 4 attempt"):
             provider.publish(alice, b"during the outage", Category.LAB)
         assert time.monotonic() - started < 10
         assert sum("unreachable" in r.getMessage() for r in caplog.records) >= 3

@@ -6,6 +6,7 @@ its ``RetryPolicy``.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,16 @@ T = TypeVar("T")
 log = logging.getLogger("careledger.chain.client")
 
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, OSError)
+
+
+def _reason(exc: BaseException | None) -> str:
+    """The gist of a connection failure (``[Errno 111] Connection refused``), not urllib3's
+    whole chain of wrappers."""
+    text = str(exc)
+    found = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
+    if found:
+        return found.group(0).strip()
+    return (type(exc).__name__ + ": " + text)[:160] if exc is not None else "no answer"
 
 
 @dataclass
@@ -121,7 +132,7 @@ class Chain:
                     delay = min(delay * 2, self.retry.max_delay)
         raise RpcUnavailable(
             f"{what}: the node at {self.rpc_url} did not answer after {self.retry.attempts} "
-            f"attempts ({last}); check that it is running and reachable, then retry"
+            f"attempt(s) ({_reason(last)}); check that it is running and reachable, then retry"
         ) from last
 
     def wait_for_receipt(self, tx_hash: HexBytes, *, raw: bytes | None = None,

@@ -323,6 +323,9 @@ class Devnet:
                 self._cleanup()  # drops self.process
                 if "Address already in use" in tail or "address in use" in tail.lower():
                     raise PortInUse(f"port {port} was taken before anvil could bind it")
+                if not tail:
+                    raise DevnetError(f"{binary} exited with code {code} without starting a "
+                                      f"devnet: is it anvil? (set ${ANVIL_ENV} to a native anvil)")
                 raise DevnetError(f"anvil exited with code {code}: {tail}")
             if config_out.exists() and self._answers():
                 self._read_accounts(config_out)

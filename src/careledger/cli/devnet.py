@@ -122,3 +122,4 @@ def deploy(ctx: Ctx, members: tuple[str, ...], threshold: int, proposal_lifetime
     click.echo(f"ConsentRegistry     {dep.consent_registry}")
     click.echo(f"RecordRegistry      {dep.record_registry}")
     click.echo(f"manifest            {written}")
+    click.echo(f"deployed by {ctx.who()} on chain {chain.chain_id} at block {dep.block}")
