@@ -55,13 +55,14 @@ def audit_show(ctx: Ctx, patient_addr: str, as_json: bool) -> None:
 
 @audit.command("verify", short_help="Verify the hash chain against the chain.")
 @click.argument("patient_addr", metavar="PATIENT")
+@json_option
 @pass_ctx
-def audit_verify(ctx: Ctx, patient_addr: str) -> None:
+def audit_verify(ctx: Ctx, patient_addr: str, as_json: bool) -> None:
     """Recompute PATIENT's hash chain from logs; exit 1 on mismatch."""
     from careledger.audit import AuditLog
 
     v = AuditLog(ctx.ledger()).verify(parse_address(patient_addr))
-    click.echo(str(v))
+    click.echo(json.dumps(asdict(v), indent=2) if as_json else str(v))
     if not v.ok:
         sys.exit(1)
 

@@ -17,6 +17,7 @@ from careledger.cli.common import (
     parse_address,
     pass_ctx,
     show,
+    show_one,
 )
 
 
@@ -112,8 +113,9 @@ def record_list(ctx: Ctx, patient_addr: str | None, as_json: bool) -> None:
 
 @record.command("verify", short_help="Check a stored record against its anchor.")
 @click.argument("record_id")
+@json_option
 @pass_ctx
-def record_verify(ctx: Ctx, record_id: str) -> None:
+def record_verify(ctx: Ctx, record_id: str, as_json: bool) -> None:
     """Recompute RECORD_ID's commitment from the blob store and check it on chain."""
     from careledger.actors import verify_commitment
 
@@ -121,6 +123,9 @@ def record_verify(ctx: Ctx, record_id: str) -> None:
     ptr = ws.index.get(record_id)
     verify_commitment(ctx.ledger(), ptr, ws.blobs.get(ptr.cid))
     where = f"batch {ptr.batch_root}" if ptr.batch_root else "its anchor"
+    if as_json:
+        show_one({"recordId": ptr.record_id, "verified": True, "against": where}, True)
+        return
     click.echo(f"record {ptr.record_id} verified against {where}")
 
 
