@@ -117,6 +117,16 @@ class KeyUnwrapFailed(DecryptionError):
     """An HPKE-wrapped data key did not open with this private key and record binding."""
 
 
+class SegmentAuthFailed(DecryptionError):
+    """A segment of a streamed record did not authenticate (altered, reordered, or from another
+    record): its plaintext was not released; fetch the record again from its issuer."""
+
+
+class StreamTruncated(DecryptionError):
+    """A streamed record ends early (its last segment is missing or cut): nothing after the
+    last verified segment exists; fetch it again, and discard any partial output."""
+
+
 class CommitmentMismatch(CareLedgerError, ValueError):
     """The blob's keccak256 differs from the anchored commitment: do not trust its contents."""
 
