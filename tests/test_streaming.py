@@ -54,7 +54,7 @@ def _encrypt(data: bytes, key: bytes, ad: bytes, layout: StreamLayout = LAYOUT) 
 
 
 def _decrypt(ct: bytes, key: bytes, ad: bytes, layout: StreamLayout = LAYOUT) -> bytes:
-    return b"".join(decrypt_segments(io.BytesIO(ct).read, len(ct), key, ad, layout))
+    return b"".join(bytes(p) for p in decrypt_segments(io.BytesIO(ct), len(ct), key, ad, layout))
 
 
 class _Keep(io.BytesIO):
@@ -134,8 +134,8 @@ def test_every_tampering_is_detected_before_its_plaintext() -> None:
         bad[position] ^= 1 << rng.randrange(8)
         released: list[bytes] = []
         with pytest.raises((SegmentAuthFailed, StreamTruncated)):
-            for plain in decrypt_segments(io.BytesIO(bytes(bad)).read, len(bad), key, ad, LAYOUT):
-                released.append(plain)
+            released.extend(bytes(p) for p in decrypt_segments(io.BytesIO(bytes(bad)), len(bad),
+                                                                key, ad, LAYOUT))
         # only segments before the damaged one came out, each exactly as encrypted
         damaged = 0 if position < SEG else 1 + (position - SEG) // SEG
         assert b"".join(released) == data[: len(b"".join(released))]

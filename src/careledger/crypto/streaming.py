@@ -168,11 +168,22 @@ class StreamDecrypter:
         """Segment ``index``'s plaintext, only if its tag verifies.
 
         Raises:
-            SegmentAuthFailed: altered, reordered, from another stream, or flagged wrongly
-                (a non-final segment presented as the last: the stream was truncated).
+            SegmentAuthFailed: altered, reordered or from another stream.
+            StreamTruncated: a non-final segment presented as the last (the stream was cut).
         """
+        out = memoryview(bytearray(max(0, len(ciphertext) - TAG_SIZE)))
+        return bytes(out[:self.segment_into(index, ciphertext, last, out)])
+
+    def segment_into(self, index: int, ciphertext: bytes | memoryview, last: bool,
+                     out: memoryview) -> int:
+        """``segment`` into the buffer ``out`` (no allocation); returns the plaintext length.
+        On failure nothing in ``out`` may be used."""
+        n = len(ciphertext) - TAG_SIZE
+        if n < 0:
+            raise StreamTruncated(f"segment {index} is shorter than its tag: the stream was cut")
         try:
-            return self._aead.decrypt(_nonce(self._prefix, index, last), bytes(ciphertext), None)
+            self._aead.decrypt_into(_nonce(self._prefix, index, last), ciphertext, None, out[:n])
+            return n
         except InvalidTag:
             if last:
                 raise StreamTruncated(
@@ -183,45 +194,57 @@ class StreamDecrypter:
                 "record or key") from None
 
 
-def _read_exact(src: BinaryIO, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = src.read(n - got)
-        if not chunk:
+def _fill(src: BinaryIO, view: memoryview) -> int:
+    """Read into ``view`` until it is full or ``src`` ends; return the bytes read."""
+    got = 0
+    while got < len(view):
+        n = src.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
             break
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += n
+    return got
 
 
 def encrypt_segments(src: BinaryIO, key: bytes, associated_data: bytes,
                      layout: StreamLayout = StreamLayout(), *, salt: bytes | None = None,
                      nonce_prefix: bytes | None = None, start: int = 0,
-                     progress: ProgressFn | None = None) -> Iterator[tuple[int, bytes, bytes]]:
+                     progress: ProgressFn | None = None
+                     ) -> Iterator[tuple[int, memoryview, memoryview]]:
     """Yield ``(index, plaintext, ciphertext)`` for each segment of ``src`` read from its
     current position, the header prepended to segment 0's ciphertext.
 
+    The views are reused buffers, valid until the next iteration: write or hash them at once.
+    Two plaintext buffers and one ciphertext buffer of one segment each are the whole memory.
     ``start`` > 0 resumes an interrupted stream (same key, salt and prefix; ``src`` positioned
     at that segment's first plaintext byte): segments before it are not produced.
     """
     enc = StreamEncrypter(key, associated_data, layout, salt=salt, nonce_prefix=nonce_prefix)
+    header = enc.header
     enc.index = start
+    bufs = [memoryview(bytearray(layout.plaintext)), memoryview(bytearray(layout.plaintext))]
+    out = memoryview(bytearray(HEADER_SIZE + layout.segment_size))
     want = layout.first_plaintext if start == 0 else layout.plaintext
-    current = _read_exact(src, want)
+    cur, nxt = bufs
+    got = _fill(src, cur[:want])
     while True:
-        nxt_want = layout.plaintext
-        nxt = _read_exact(src, nxt_want) if len(current) == want else b""
-        last = not nxt
+        more = _fill(src, nxt[:layout.plaintext]) if got == want else 0
+        last = more == 0
         index = enc.index
-        out = enc.segment(current, last)
+        if index >= _MAX_SEGMENTS:
+            raise InvalidInput("a stream holds at most 2^32 segments: use a larger segment size")
+        nonce = _nonce(enc.prefix, index, last)
+        skip = HEADER_SIZE if index == 0 else 0
         if index == 0:
-            out = enc.header + out
+            out[:HEADER_SIZE] = header
+        enc._aead.encrypt_into(nonce, cur[:got], None, out[skip:skip + got + TAG_SIZE])
+        enc.index += 1
         if progress is not None:
-            progress(len(current))
-        yield index, current, out
+            progress(got)
+        yield index, cur[:got], out[:skip + got + TAG_SIZE]
         if last:
             return
-        current, want = nxt, nxt_want
+        cur, nxt = nxt, cur
+        got, want = more, layout.plaintext
 
 
 def encrypt_file(src: BinaryIO, dst: BinaryIO, key: bytes, associated_data: bytes,
@@ -234,28 +257,30 @@ def encrypt_file(src: BinaryIO, dst: BinaryIO, key: bytes, associated_data: byte
     return total
 
 
-def decrypt_segments(read: Callable[[int], bytes], ciphertext_size: int, key: bytes,
+def decrypt_segments(src: BinaryIO, ciphertext_size: int, key: bytes,
                      associated_data: bytes, layout: StreamLayout = StreamLayout(),
-                     progress: ProgressFn | None = None) -> Iterator[bytes]:
-    """Yield each segment's verified plaintext; ``read(n)`` returns the next ``n`` ciphertext
-    bytes (fewer only at the end). The sizes are checked against ``ciphertext_size``."""
+                     progress: ProgressFn | None = None) -> Iterator[memoryview]:
+    """Yield each segment's verified plaintext, read from ``src`` (a file or any object with
+    ``readinto``), whose size must be ``ciphertext_size``. The views are reused buffers, valid
+    until the next iteration."""
     layout.plaintext_size(ciphertext_size)  # raises on an impossible size
-    header = read(HEADER_SIZE)
-    if len(header) < HEADER_SIZE:
+    header = bytearray(HEADER_SIZE)
+    if _fill(src, memoryview(header)) < HEADER_SIZE:
         raise StreamTruncated("the stream ends inside its header")
-    dec = StreamDecrypter(key, associated_data, header, layout)
+    dec = StreamDecrypter(key, associated_data, bytes(header), layout)
     remaining = ciphertext_size - HEADER_SIZE
+    chunk = memoryview(bytearray(layout.segment_size))
+    plain = memoryview(bytearray(layout.plaintext))
     index = 0
     while True:
         size = min(remaining, layout.segment_size - (HEADER_SIZE if index == 0 else 0))
-        chunk = read(size)
-        if len(chunk) < size:
+        if _fill(src, chunk[:size]) < size:
             raise StreamTruncated(f"the stream ends inside segment {index}: it was cut")
         remaining -= size
-        plain = dec.segment(index, chunk, last=remaining == 0)
+        n = dec.segment_into(index, chunk[:size], remaining == 0, plain)
         if progress is not None:
-            progress(len(plain))
-        yield plain
+            progress(n)
+        yield plain[:n]
         if remaining == 0:
             return
         index += 1
@@ -271,7 +296,7 @@ def decrypt_file(src: BinaryIO, ciphertext_size: int, out: Path, key: bytes,
     written = 0
     try:
         with os.fdopen(fd, "wb") as handle:
-            for plain in decrypt_segments(src.read, ciphertext_size, key, associated_data,
+            for plain in decrypt_segments(src, ciphertext_size, key, associated_data,
                                           layout, progress):
                 handle.write(plain)
                 written += len(plain)
