@@ -3,13 +3,26 @@ key; record ids; and the checks that tie a ciphertext to its on-chain anchor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from careledger.chain import Sender
 from careledger.contracts import CareLedger, ContractTx, is_batch_member
-from careledger.crypto import DataKey, EncryptionKeyPair, unwrap_data_key
+from careledger.crypto import (
+    DataKey,
+    EncryptionKeyPair,
+    RecordBinding,
+    decrypt_record,
+    unwrap_data_key,
+)
+from careledger.crypto.streaming import decrypt_file, decrypt_segments
 from careledger.errors import (
+    BlobTooLarge,
     CareLedgerError,
     CommitmentMismatch,
     InvalidInput,
@@ -18,7 +31,8 @@ from careledger.errors import (
     RecordNotAnchored,
     WrappedKeyNotFound,
 )
-from careledger.store import RecordIndex, RecordPointer, Workspace
+from careledger.store import RecordIndex, RecordPointer, Workspace, write_atomic
+from careledger.store.chunked import PieceReader, StreamManifest, is_manifest
 from careledger.validate import address, bytes32
 
 ZERO32 = b"\x00" * 32
@@ -135,3 +149,74 @@ def latest_version(ledger: CareLedger, record_id: str | bytes) -> bytes:
         seen += 1
         if seen > 10_000:
             raise CareLedgerError("version chain longer than 10,000: refusing to follow")
+
+
+#: Largest streamed record ``read_record`` decrypts into memory; beyond, save it to a file.
+IN_MEMORY_LIMIT = 64 * 1024 * 1024
+
+Fetch = Callable[[str], bytes]
+#: What to do with a verified record blob once its key is known: ``read_record`` (bytes) or
+#: ``RecordSaver`` (a file, streamed in constant memory).
+Opener = Callable[[bytes, DataKey, RecordBinding, Fetch], Any]
+
+
+def read_record(blob: bytes, key: DataKey, binding: RecordBinding, fetch: Fetch) -> bytes:
+    """The plaintext of a record: a single envelope, or a streamed record (its pieces fetched
+    with ``fetch``) up to ``IN_MEMORY_LIMIT``.
+
+    Raises:
+        BlobTooLarge: a streamed record over the limit (save it to a file instead).
+    """
+    if not is_manifest(blob):
+        return decrypt_record(blob, key, binding)
+    manifest = StreamManifest.from_bytes(blob)
+    _fits_in_memory(manifest)
+    return b"".join(bytes(p) for p in decrypt_segments(
+        PieceReader(manifest, fetch), manifest.ciphertext_size, key.secret,
+        binding.associated_data(), manifest.layout))
+
+
+@dataclass
+class RecordSaver:
+    """An ``Opener`` that writes the plaintext to ``out`` (mode 0600, atomically: nothing is
+    left at ``out`` unless every byte verified); returns the number of bytes written."""
+
+    out: Path
+    progress: Callable[[int], None] | None = None
+    max_size: int | None = None
+
+    def __call__(self, blob: bytes, key: DataKey, binding: RecordBinding, fetch: Fetch) -> int:
+        if not is_manifest(blob):
+            data = decrypt_record(blob, key, binding)
+            write_atomic(self.out, data, mode=0o600)
+            if self.progress is not None:
+                self.progress(len(data))
+            return len(data)
+        manifest = StreamManifest.from_bytes(blob)
+        self.check_size(manifest.plaintext_size)
+        return decrypt_file(PieceReader(manifest, fetch), manifest.ciphertext_size, self.out,
+                            key.secret, binding.associated_data(), manifest.layout,
+                            progress=self.progress)
+
+    def check_size(self, plaintext_size: int) -> None:
+        """Refuse a record over ``max_size`` (called before anything is logged as well)."""
+        if self.max_size is not None and plaintext_size > self.max_size:
+            raise BlobTooLarge(f"this record is {plaintext_size:,} bytes, over your limit of "
+                               f"{self.max_size:,}: raise --max-size to fetch it")
+
+
+def preflight(blob: bytes, opener: Opener) -> None:
+    """What can be checked of a record's blob before an access is logged: a manifest parses,
+    and its size is within the caller's limit."""
+    if is_manifest(blob):
+        manifest = StreamManifest.from_bytes(blob)
+        if isinstance(opener, RecordSaver):
+            opener.check_size(manifest.plaintext_size)
+        else:
+            _fits_in_memory(manifest)
+
+
+def _fits_in_memory(manifest: StreamManifest) -> None:
+    if manifest.plaintext_size > IN_MEMORY_LIMIT:
+        raise BlobTooLarge(f"this record is {manifest.plaintext_size:,} bytes: save it to a file "
+                           "(careledger record get --out FILE, or the SDK's *_to_file methods)")

@@ -9,14 +9,23 @@ only then is the key unwrapped and the record decrypted.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from web3.types import TxReceipt
 
-from careledger.actors.base import ZERO32, Actor, verify_commitment
+from careledger.actors.base import (
+    ZERO32,
+    Actor,
+    Opener,
+    RecordSaver,
+    preflight,
+    read_record,
+    verify_commitment,
+)
 from careledger.codes import Purpose, reason_hash
-from careledger.crypto import decrypt_record
 from careledger.errors import AccessNotAuthorized, KeyNotShared
 from careledger.store import RecordPointer
 from careledger.validate import address, bytes32
@@ -57,6 +66,24 @@ class Institution(Actor):
 
     def access(self, record_id: str | bytes, purpose: Purpose | str = Purpose.TREAT, *,
                node: NodeClient | str | None = None) -> bytes:
+        """``access_with`` returning the plaintext (a streamed record up to 64 MiB)."""
+        data: bytes = self.access_with(record_id, purpose, read_record, node=node)
+        return data
+
+    def access_to_file(self, record_id: str | bytes, out: str | Path,
+                       purpose: Purpose | str = Purpose.TREAT, *,
+                       node: NodeClient | str | None = None,
+                       progress: Callable[[int], None] | None = None,
+                       max_size: int | None = None) -> int:
+        """``access_with`` writing the plaintext to ``out`` (mode 0600; a streamed record in
+        constant memory, piece by piece); returns the bytes written. ``max_size`` is checked
+        before the access is logged."""
+        written: int = self.access_with(record_id, purpose,
+                                        RecordSaver(Path(out), progress, max_size), node=node)
+        return written
+
+    def access_with(self, record_id: str | bytes, purpose: Purpose | str, opener: Opener, *,
+                    node: NodeClient | str | None = None) -> Any:
         """Read a record: log the access on chain, fetch, unwrap, decrypt, verify.
 
         A record of this institution's own record index is read locally; any other through
@@ -75,11 +102,12 @@ class Institution(Actor):
         if node is not None or not self.ws.index.has(rid):
             from careledger.actors.remote import access_via_node
 
-            return access_via_node(self, rid, p, node)
+            return access_via_node(self, rid, p, node, opener)
         ptr = self.ws.index.get(rid)
         # everything that can fail without the chain is checked before anything is logged
         blob = self.ws.blobs.get(ptr.cid)
         verify_commitment(self.ledger, ptr, blob)
+        preflight(blob, opener)
         if not self.ledger.consent.is_authorized_for_record(
                 ptr.patient, self.address, ptr.id_bytes, ptr.category_code, p):
             raise AccessNotAuthorized.with_args(
@@ -89,7 +117,7 @@ class Institution(Actor):
                 f"no data key for record {ptr.record_id} is wrapped to your key: nothing was "
                 "logged; ask the patient to share it")
         self.log_access(ptr, p)
-        return decrypt_record(blob, self.unwrap(ptr), ptr.binding)
+        return opener(blob, self.unwrap(ptr), ptr.binding, self.ws.blobs.get)
 
     def log_access(self, ptr: RecordPointer, purpose: Purpose) -> TxReceipt:
         """The on-chain half of ``access``: ``recordAccess``, which reverts unless the record is

@@ -3,17 +3,25 @@ reading and erasure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from web3.types import TxReceipt
 
 from careledger import validate
-from careledger.actors.base import Actor, verify_commitment, version_chain
+from careledger.actors.base import (
+    Actor,
+    Opener,
+    RecordSaver,
+    read_record,
+    verify_commitment,
+    version_chain,
+)
 from careledger.chain import Sender
 from careledger.codes import Purpose, RequestStatus, purpose_mask
 from careledger.contracts import AccessRequest, CareLedger
-from careledger.crypto import EncryptionKeyPair, decrypt_record, shred
+from careledger.crypto import EncryptionKeyPair, shred
 from careledger.errors import CareLedgerError, InvalidInput, NotThePatient
 from careledger.store import RecordPointer, Workspace
 
@@ -96,16 +104,29 @@ class Patient(Actor):
     def read(self, record_id: str | bytes, *, node: NodeClient | str | None = None) -> bytes:
         """The patient reads their own record (verified against the anchor; not logged):
         from the local record index, or through the issuer's node (``node``, or the URL the
-        issuer published on chain) with a signed request."""
+        issuer published on chain) with a signed request. A streamed record up to 64 MiB."""
+        data: bytes = self._read_with(record_id, read_record, node)
+        return data
+
+    def read_to_file(self, record_id: str | bytes, out: str | Path, *,
+                     node: NodeClient | str | None = None,
+                     progress: Callable[[int], None] | None = None,
+                     max_size: int | None = None) -> int:
+        """``read`` into the file ``out`` (mode 0600, streamed in constant memory)."""
+        written: int = self._read_with(record_id, RecordSaver(Path(out), progress, max_size), node)
+        return written
+
+    def _read_with(self, record_id: str | bytes, opener: Opener,
+                   node: NodeClient | str | None) -> Any:
         rid = validate.bytes32(record_id, "record id")
         if node is not None or not self.ws.index.has(rid):
             from careledger.actors.remote import read_own_via_node
 
-            return read_own_via_node(self, rid, node)
+            return read_own_via_node(self, rid, node, opener)
         ptr = self.ws.index.get(rid)
         blob = self.ws.blobs.get(ptr.cid)
         verify_commitment(self.ledger, ptr, blob)
-        return decrypt_record(blob, self.unwrap(ptr), ptr.binding)
+        return opener(blob, self.unwrap(ptr), ptr.binding, self.ws.blobs.get)
 
     def erase(self, record_id: str | bytes, *, node: NodeClient | str | None = None) -> int:
         """Crypto-shred: destroy every wrapped copy of the data key of every version of the

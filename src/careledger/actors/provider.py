@@ -4,8 +4,10 @@ crash interrupted (``reconcile``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eth_utils.crypto import keccak
@@ -17,9 +19,18 @@ from careledger.chain import Sender, SentTransaction
 from careledger.codes import Category
 from careledger.contracts import CareLedger, batch_member_id, new_batch_id, new_record_id
 from careledger.contracts.merkle import MerkleTree, leaf_hash
-from careledger.crypto import EncryptionKeyPair, RecordBinding, encrypt_record, wrap_data_key
+from careledger.crypto import (
+    DataKey,
+    EncryptionKeyPair,
+    RecordBinding,
+    encrypt_record,
+    unwrap_data_key,
+    wrap_data_key,
+)
+from careledger.crypto.streaming import DEFAULT_LAYOUT, StreamLayout
 from careledger.errors import CommitmentMismatch, InvalidInput
 from careledger.store import RecordPointer, Workspace
+from careledger.store.chunked import store_stream
 from careledger.store.index import hex32
 from careledger.validate import address, bytes32
 
@@ -63,10 +74,7 @@ class Provider(Institution):
         if sender is not None and sender.journal is None and workspace.journal is not None:
             sender.journal = workspace.journal
 
-    def _encrypt_and_store(self, patient: str, plaintext: bytes, category: Category,
-                           record_id: bytes, version: int, previous: bytes,
-                           key_cache: dict[str, bytes] | None = None) -> RecordPointer:
-        patient = address(patient, "patient")
+    def _patient_key(self, patient: str, key_cache: dict[str, bytes] | None = None) -> bytes:
         if key_cache is not None and patient in key_cache:
             patient_key = key_cache[patient]
         else:  # one chain read per patient (per batch), not per record
@@ -78,6 +86,13 @@ class Provider(Institution):
                 f"patient {patient} has not registered an encryption key: ask them to run "
                 "`careledger patient register-key` first"
             )
+        return patient_key
+
+    def _encrypt_and_store(self, patient: str, plaintext: bytes, category: Category,
+                           record_id: bytes, version: int, previous: bytes,
+                           key_cache: dict[str, bytes] | None = None) -> RecordPointer:
+        patient = address(patient, "patient")
+        patient_key = self._patient_key(patient, key_cache)
         binding = RecordBinding(record_id, version, patient)
         envelope, data_key = encrypt_record(plaintext, binding)
         blob = envelope.to_bytes()
@@ -109,6 +124,56 @@ class Provider(Institution):
         ptr = self._encrypt_and_store(patient, plaintext, cat, rid, 1, ZERO32)
         self.ws.index.put(ptr)
         return self._anchor(ptr, wait=wait)
+
+    def publish_file(self, patient: str, path: str | Path, category: Category | str, *,
+                     record_id: bytes | str | None = None,
+                     progress: Callable[[int], None] | None = None,
+                     max_size: int | None = None,
+                     layout: StreamLayout = DEFAULT_LAYOUT) -> PublishedRecord:
+        """Publish a file of any size (an imaging study, a genome) as a streamed record:
+        encrypted segment by segment (``crypto.streaming``) into content-addressed pieces plus
+        a manifest (``store.chunked``), in constant memory; the manifest is the record's blob
+        and its keccak256 the anchored commitment.
+
+        Resumable: called again with the same ``record_id`` after an interruption, it checks
+        the file is unchanged and continues after the last stored piece; a record already
+        indexed is only anchored if it was not yet.
+        """
+        cat = category if isinstance(category, Category) else Category.parse(category)
+        rid = self._record_id(record_id)
+        if self.ws.index.has(rid):
+            return self.resume_record(rid)
+        source = Path(path)
+        patient = address(patient, "patient")
+        patient_key = self._patient_key(patient)
+        binding = RecordBinding(rid, 1, patient)
+        own = self.keypair.public_bytes
+        if self.ws.keys.has(rid, 1, own):  # an interrupted upload: the same stream key
+            data_key = self.unwrap_own(rid, binding)
+        else:
+            data_key = DataKey.generate()
+            self.ws.keys.put(rid, 1, wrap_data_key(data_key, binding, own))
+        uploads = self.ws.uploads
+        with tempfile.TemporaryDirectory(prefix="careledger-upload-") as tmp:
+            journal = (uploads if uploads is not None else Path(tmp)) / f"{hex32(rid)}-v1.json"
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            manifest = store_stream(self.ws.blobs, source, data_key.secret,
+                                    binding.associated_data(), journal, layout=layout,
+                                    max_size=max_size, progress=progress)
+            blob = manifest.to_bytes()
+            cid = self.ws.blobs.put(blob)
+            self.ws.keys.put(rid, 1, wrap_data_key(data_key, binding, patient_key))
+            ptr = RecordPointer(record_id=hex32(rid), version=1, patient=patient,
+                                issuer=self.address, category=cat.name, cid=cid,
+                                commitment=hex32(keccak(blob)), previous_version=hex32(ZERO32))
+            self.ws.index.put(ptr)
+            journal.unlink(missing_ok=True)
+        return self._anchor(ptr)
+
+    def unwrap_own(self, record_id: bytes, binding: RecordBinding) -> DataKey:
+        """The data key this institution wrapped to itself for a record it is publishing."""
+        wrapped = self.ws.keys.get(record_id, binding.version, self.keypair.public_bytes)
+        return unwrap_data_key(wrapped, binding, self.keypair)
 
     def amend(self, previous_id: str | bytes, plaintext: bytes,
               *, record_id: bytes | str | None = None) -> PublishedRecord:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from typing import Any
 
 from eth_utils.crypto import keccak
 
-from careledger.actors.base import Actor, verify_pointer
+from careledger.actors.base import Actor, Opener, preflight, read_record, verify_pointer
 from careledger.codes import Purpose
 from careledger.contracts import issuer_of_id
-from careledger.crypto import decrypt_record, unwrap_data_key
+from careledger.crypto import DataKey, unwrap_data_key
 from careledger.errors import (
     AccessNotConfirmed,
     CareLedgerError,
@@ -97,7 +98,7 @@ def fetch_verified(actor: Actor, client: NodeClient, record_id: bytes) -> tuple[
 
 
 def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
-                    node: NodeClient | str | None = None) -> bytes:
+                    node: NodeClient | str | None = None, opener: Opener = read_record) -> Any:
     """An institution reads a record of another institution (see the module's steps).
 
     The pointer's binding and the consent are not asked separately: ``recordAccess`` checks
@@ -112,20 +113,22 @@ def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
     # everything that can fail before the key is checked before anything is logged: the
     # ciphertext is fetched and checked against the pointer's commitment first
     blob = _check_blob(client, ptr, client.blob(ptr.cid))
+    preflight(blob, opener)  # a streamed record's manifest parses and fits the caller's limit
     receipt = actor.transact(actor.ledger.consent.record_access(
         ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
         ptr.proof_bytes))
     try:
-        return _receive(actor, client, ptr, blob, purpose, bytes(receipt["transactionHash"]))
+        data_key = _receive(actor, client, ptr, purpose, bytes(receipt["transactionHash"]))
+        return opener(blob, data_key, ptr.binding, client.blob)
     except CareLedgerError as exc:
         exc.add_note(f"the access entry was written on chain (tx 0x{receipt['transactionHash'].hex()}) "
                      "and stays in the patient's history; a new attempt logs a new one")
         raise
 
 
-def _receive(actor: Actor, client: NodeClient, ptr: RecordPointer, blob: bytes,
-             purpose: Purpose, access_tx: bytes) -> bytes:
-    """After the access entry: the signed key request, the wrapped key, the plaintext."""
+def _receive(actor: Actor, client: NodeClient, ptr: RecordPointer, purpose: Purpose,
+             access_tx: bytes) -> DataKey:
+    """After the access entry: the signed key request, then the data key it releases."""
     assert actor.sender is not None
     request = KeyRequest(record_id=ptr.id_bytes, version=ptr.version, purpose=int(purpose),
                          access_tx=access_tx, requester=actor.address,
@@ -142,8 +145,7 @@ def _receive(actor: Actor, client: NodeClient, ptr: RecordPointer, blob: bytes,
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
-    data_key = unwrap_data_key(wrapped, ptr.binding, actor.keypair)
-    return decrypt_record(blob, data_key, ptr.binding)
+    return unwrap_data_key(wrapped, ptr.binding, actor.keypair)
 
 
 def patient_request(actor: Actor, client: NodeClient, action: PatientAction,
@@ -159,12 +161,15 @@ def patient_request(actor: Actor, client: NodeClient, action: PatientAction,
     return client.patient_request(request, sign_request(request, domain, actor.sender.account))
 
 
-def read_own_via_node(actor: Actor, record_id: bytes, node: NodeClient | str | None = None) -> bytes:
+def read_own_via_node(actor: Actor, record_id: bytes, node: NodeClient | str | None = None,
+                      opener: Opener = read_record) -> Any:
     """A patient reads its own record through the issuer's node (not a disclosure: no entry)."""
     client = node_for(actor, record_id, node)
     ptr, blob = fetch_verified(actor, client, record_id)
+    preflight(blob, opener)
     answer = patient_request(actor, client, PatientAction.READ, record_id)
     from careledger.crypto import WrappedKey
 
     wrapped = WrappedKey.from_bytes(bytes.fromhex(str(answer["wrappedKey"])[2:]))
-    return decrypt_record(blob, unwrap_data_key(wrapped, ptr.binding, actor.keypair), ptr.binding)
+    return opener(blob, unwrap_data_key(wrapped, ptr.binding, actor.keypair), ptr.binding,
+                  client.blob)

@@ -34,7 +34,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -54,6 +54,12 @@ MIN_SEGMENT_SIZE = HEADER_SIZE + TAG_SIZE + 1
 _MAX_SEGMENTS = 1 << 32  # the counter is 4 bytes
 
 ProgressFn = Callable[[int], None]
+
+
+class Readable(Protocol):
+    """What the decrypting side reads from: a file opened in binary mode, or a piece reader."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 def _segment_key(key: bytes, salt: bytes, associated_data: bytes) -> AESGCM:
@@ -119,10 +125,14 @@ class StreamLayout:
         return (first - TAG_SIZE) + full * self.plaintext + (tail - TAG_SIZE if tail else 0)
 
 
+#: 1 MiB ciphertext segments.
+DEFAULT_LAYOUT = StreamLayout()
+
+
 class StreamEncrypter:
     """Encrypts one stream segment by segment (segments must come in order)."""
 
-    def __init__(self, key: bytes, associated_data: bytes, layout: StreamLayout = StreamLayout(),
+    def __init__(self, key: bytes, associated_data: bytes, layout: StreamLayout = DEFAULT_LAYOUT,
                  *, salt: bytes | None = None, nonce_prefix: bytes | None = None) -> None:
         self.layout = layout
         self.salt = salt if salt is not None else secrets.token_bytes(SALT_SIZE)
@@ -156,7 +166,7 @@ class StreamDecrypter:
     """Decrypts one stream segment by segment, given its header."""
 
     def __init__(self, key: bytes, associated_data: bytes, header: bytes,
-                 layout: StreamLayout = StreamLayout()) -> None:
+                 layout: StreamLayout = DEFAULT_LAYOUT) -> None:
         if len(header) != HEADER_SIZE or header[0] != HEADER_SIZE:
             raise SegmentAuthFailed("the stream header is not a 40-byte AES-GCM-HKDF header: "
                                     "the ciphertext is damaged or in another format")
@@ -194,19 +204,19 @@ class StreamDecrypter:
                 "record or key") from None
 
 
-def _fill(src: BinaryIO, view: memoryview) -> int:
+def _fill(src: Readable, view: memoryview) -> int:
     """Read into ``view`` until it is full or ``src`` ends; return the bytes read."""
     got = 0
     while got < len(view):
-        n = src.readinto(view[got:])  # type: ignore[attr-defined]
+        n = src.readinto(view[got:])
         if not n:
             break
         got += n
     return got
 
 
-def encrypt_segments(src: BinaryIO, key: bytes, associated_data: bytes,
-                     layout: StreamLayout = StreamLayout(), *, salt: bytes | None = None,
+def encrypt_segments(src: Readable, key: bytes, associated_data: bytes,
+                     layout: StreamLayout = DEFAULT_LAYOUT, *, salt: bytes | None = None,
                      nonce_prefix: bytes | None = None, start: int = 0,
                      progress: ProgressFn | None = None
                      ) -> Iterator[tuple[int, memoryview, memoryview]]:
@@ -247,8 +257,8 @@ def encrypt_segments(src: BinaryIO, key: bytes, associated_data: bytes,
         got, want = more, layout.plaintext
 
 
-def encrypt_file(src: BinaryIO, dst: BinaryIO, key: bytes, associated_data: bytes,
-                 layout: StreamLayout = StreamLayout(), progress: ProgressFn | None = None) -> int:
+def encrypt_file(src: Readable, dst: BinaryIO, key: bytes, associated_data: bytes,
+                 layout: StreamLayout = DEFAULT_LAYOUT, progress: ProgressFn | None = None) -> int:
     """Encrypt all of ``src`` into ``dst``; return the ciphertext size."""
     total = 0
     for _, _, out in encrypt_segments(src, key, associated_data, layout, progress=progress):
@@ -257,8 +267,8 @@ def encrypt_file(src: BinaryIO, dst: BinaryIO, key: bytes, associated_data: byte
     return total
 
 
-def decrypt_segments(src: BinaryIO, ciphertext_size: int, key: bytes,
-                     associated_data: bytes, layout: StreamLayout = StreamLayout(),
+def decrypt_segments(src: Readable, ciphertext_size: int, key: bytes,
+                     associated_data: bytes, layout: StreamLayout = DEFAULT_LAYOUT,
                      progress: ProgressFn | None = None) -> Iterator[memoryview]:
     """Yield each segment's verified plaintext, read from ``src`` (a file or any object with
     ``readinto``), whose size must be ``ciphertext_size``. The views are reused buffers, valid
@@ -286,8 +296,8 @@ def decrypt_segments(src: BinaryIO, ciphertext_size: int, key: bytes,
         index += 1
 
 
-def decrypt_file(src: BinaryIO, ciphertext_size: int, out: Path, key: bytes,
-                 associated_data: bytes, layout: StreamLayout = StreamLayout(), *,
+def decrypt_file(src: Readable, ciphertext_size: int, out: Path, key: bytes,
+                 associated_data: bytes, layout: StreamLayout = DEFAULT_LAYOUT, *,
                  mode: int = 0o600, progress: ProgressFn | None = None) -> int:
     """Decrypt a stream into the file ``out`` (mode 0600): written to a temp file beside it and
     renamed only once every segment verified, so a failure leaves no partial plaintext."""

@@ -21,6 +21,8 @@ class Workspace:
     keys: WrappedKeyStore
     index: RecordIndex
     journal: TxJournal | None = None
+    #: journals of interrupted streamed publications (``None``: not resumable)
+    uploads: Path | None = None
 
     @classmethod
     def local(cls, directory: str | os.PathLike[str], *,
@@ -34,4 +36,4 @@ class Workspace:
         root = Path(directory)
         return cls(blobs=LocalBlobStore(root / "blobs", max_blob_size=max_blob_size),
                    keys=WrappedKeyStore(root / "keys"), index=RecordIndex(root / "index"),
-                   journal=TxJournal(root / "tx-journal.jsonl"))
+                   journal=TxJournal(root / "tx-journal.jsonl"), uploads=root / "uploads")
