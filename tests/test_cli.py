@@ -120,6 +120,24 @@ def _cli_story_through_the_node(w, url: str, rid: str, doc: Path, tmp_path: Path
     _run(["audit", "verify", w.addr("alice")], w)
     csv_out = _run(["audit", "export", w.addr("alice"), "--format", "csv"], w).output
     assert csv_out.startswith("date,kind,recipient")
+    # a large file is streamed into pieces, and fetched piece by piece into a file
+    from careledger.synthetic import write_synthetic
+
+    big = write_synthetic(tmp_path / "study.dcm", 17 * 2**20 + 5, "imaging")
+    r = _run(["record", "publish", str(big), "--patient", w.addr("alice"), "--category", "LAB",
+              "-q"], w, key="hospital_a", enc=w.workdir / "hospital_a.key")
+    big_id = r.output.strip().splitlines()[-1]
+    before = entries()
+    r = _run(["record", "get", big_id, "--out", str(tmp_path / "x.dcm"), "--max-size", "1M"], w,
+             key="hospital_b", enc=b_key, expect_ok=False)
+    assert "BlobTooLarge" in r.output and entries() == before
+    r = _run(["record", "get", big_id, "--out", str(tmp_path / "got.dcm")], w, key="hospital_b",
+             enc=b_key)
+    assert (tmp_path / "got.dcm").read_bytes() == big.read_bytes() and entries() == before + 1
+    r = _run(["record", "publish", str(big), "--patient", w.addr("alice"), "--category", "LAB",
+              "--max-size", "10M"], w, key="hospital_a", enc=w.workdir / "hospital_a.key",
+             expect_ok=False)
+    assert "--max-size 10M" in r.output
     _run(["patient", "revoke", w.addr("hospital_b"), "--scope", "LAB"], w, key="alice")
     r = _run(["record", "get", rid], w, key="hospital_b", enc=b_key, expect_ok=False)
     assert "AccessNotAuthorized" in r.output

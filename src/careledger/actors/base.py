@@ -184,16 +184,22 @@ class RecordSaver:
     out: Path
     progress: Callable[[int], None] | None = None
     max_size: int | None = None
+    #: told the plaintext size once it is known (to size a progress bar)
+    on_size: Callable[[int], None] | None = None
 
     def __call__(self, blob: bytes, key: DataKey, binding: RecordBinding, fetch: Fetch) -> int:
         if not is_manifest(blob):
             data = decrypt_record(blob, key, binding)
+            if self.on_size is not None:
+                self.on_size(len(data))
             write_atomic(self.out, data, mode=0o600)
             if self.progress is not None:
                 self.progress(len(data))
             return len(data)
         manifest = StreamManifest.from_bytes(blob)
         self.check_size(manifest.plaintext_size)
+        if self.on_size is not None:
+            self.on_size(manifest.plaintext_size)
         return decrypt_file(PieceReader(manifest, fetch), manifest.ciphertext_size, self.out,
                             key.secret, binding.associated_data(), manifest.layout,
                             progress=self.progress)

@@ -74,12 +74,14 @@ class Institution(Actor):
                        purpose: Purpose | str = Purpose.TREAT, *,
                        node: NodeClient | str | None = None,
                        progress: Callable[[int], None] | None = None,
-                       max_size: int | None = None) -> int:
+                       max_size: int | None = None,
+                       on_size: Callable[[int], None] | None = None) -> int:
         """``access_with`` writing the plaintext to ``out`` (mode 0600; a streamed record in
         constant memory, piece by piece); returns the bytes written. ``max_size`` is checked
-        before the access is logged."""
+        before the access is logged; ``on_size`` hears the plaintext size first."""
         written: int = self.access_with(record_id, purpose,
-                                        RecordSaver(Path(out), progress, max_size), node=node)
+                                        RecordSaver(Path(out), progress, max_size, on_size),
+                                        node=node)
         return written
 
     def access_with(self, record_id: str | bytes, purpose: Purpose | str, opener: Opener, *,

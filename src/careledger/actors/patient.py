@@ -111,9 +111,11 @@ class Patient(Actor):
     def read_to_file(self, record_id: str | bytes, out: str | Path, *,
                      node: NodeClient | str | None = None,
                      progress: Callable[[int], None] | None = None,
-                     max_size: int | None = None) -> int:
+                     max_size: int | None = None,
+                     on_size: Callable[[int], None] | None = None) -> int:
         """``read`` into the file ``out`` (mode 0600, streamed in constant memory)."""
-        written: int = self._read_with(record_id, RecordSaver(Path(out), progress, max_size), node)
+        written: int = self._read_with(
+            record_id, RecordSaver(Path(out), progress, max_size, on_size), node)
         return written
 
     def _read_with(self, record_id: str | bytes, opener: Opener,

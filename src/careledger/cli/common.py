@@ -10,7 +10,8 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -341,6 +342,49 @@ def parse_expiry(value: str, now: int, what: str = "expiry") -> int:
     if at - now > MAX_EXPIRY_AHEAD:
         raise InvalidInput(f"{what} {value!r} is more than 100 years ahead: use at most 36500d")
     return at
+
+
+def parse_size(value: str, what: str = "--max-size") -> int:
+    """Bytes from ``500M``, ``2G``, ``1.5GiB``, ``4096`` (K, M, G, T are powers of 1024)."""
+    from careledger.errors import InvalidInput
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", value)
+    if not m:
+        raise InvalidInput(f"{what} {value!r}: use a size like 500M, 2G or 4096")
+    power = " KMGT".index(m.group(2).upper() or " ")
+    size = int(float(m.group(1)) * 1024 ** power)
+    if size <= 0:
+        raise InvalidInput(f"{what} must be positive")
+    return size
+
+
+@contextmanager
+def transfer_progress(label: str, total: int | None = None) -> Iterator[Any]:
+    """A progress bar on stderr (bytes, bytes/s, ETA) when stderr is a terminal; yields an
+    object with ``advance(n)`` and ``total(n)``, silent otherwise."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    progress = Progress("[progress.description]{task.description}", BarColumn(),
+                        DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                        transient=True, disable=not sys.stderr.isatty(),
+                        console=__import__("rich.console").console.Console(stderr=True))
+    with progress:
+        task = progress.add_task(label, total=total)
+
+        class _Bar:
+            def advance(self, n: int) -> None:
+                progress.advance(task, n)
+
+            def total(self, n: int) -> None:
+                progress.update(task, total=n)
+
+        yield _Bar()
 
 
 def chain_now(ctx: Ctx) -> int:

@@ -238,11 +238,24 @@ def patient_close_glass(ctx: Ctx, institution_addr: str) -> None:
 @patient.command("read", short_help="Read one of your records (through its issuer's node).")
 @click.argument("record_id")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the plaintext here (mode 0600) instead of stdout.")
+              help="Write the plaintext here (mode 0600) instead of stdout; needed for a "
+                   "streamed record over 64 MiB.")
+@click.option("--max-size", default="64G", show_default=True,
+              help="Refuse a record larger than this.")
 @pass_ctx
-def patient_read(ctx: Ctx, record_id: str, out: Path | None) -> None:
+def patient_read(ctx: Ctx, record_id: str, out: Path | None, max_size: str) -> None:
     """Read RECORD_ID with a signed request to its issuer's node (not a disclosure: nothing
     is written to your history)."""
+    from careledger.cli.common import parse_size, transfer_progress
+
     check_out_path(out)
-    emit_plaintext(patient_actor(ctx, need_keypair=True).read(record_id), out)
+    limit = parse_size(max_size)
+    p = patient_actor(ctx, need_keypair=True)
+    if out is None:
+        emit_plaintext(p.read(record_id), out)
+        return
+    with transfer_progress(f"fetching {out.name}") as bar:
+        n = p.read_to_file(record_id, out, progress=bar.advance, max_size=limit,
+                           on_size=bar.total)
+    click.echo(f"{n:,} bytes written to {out} (readable by you only)")
 

@@ -15,10 +15,15 @@ from careledger.cli.common import (
     emit_plaintext,
     json_option,
     parse_address,
+    parse_size,
     pass_ctx,
     show,
     show_one,
+    transfer_progress,
 )
+
+#: Files above this are streamed (``Provider.publish_file``) unless --no-stream.
+STREAM_THRESHOLD = 16 * 1024 * 1024
 
 
 @click.group(short_help="Records: publish, publish-batch, list, get, verify, versions.")
@@ -40,18 +45,47 @@ def provider_actor(ctx: Ctx) -> Any:
 @click.option("--record-id", default=None, help="Reuse an id to resume an interrupted publish.")
 @click.option("--amends", default=None, help="Record id this is a new version of.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the record id (for scripts).")
+@click.option("--stream/--no-stream", default=None,
+              help=f"Streamed encryption into pieces (default: for files over "
+                   f"{STREAM_THRESHOLD >> 20} MiB; any size, constant memory, resumable).")
+@click.option("--max-size", default="64G", show_default=True,
+              help="Refuse a file larger than this (500M, 2G, ...).")
 @pass_ctx
 def record_publish(ctx: Ctx, file: Path, patient_addr: str, category: str,
-                   record_id: str | None, amends: str | None, quiet: bool) -> None:
-    """Encrypt FILE for PATIENT, store it in the workspace (which your node serves) and anchor
-    its commitment on chain."""
+                   record_id: str | None, amends: str | None, quiet: bool,
+                   stream: bool | None, max_size: str) -> None:
+    """Encrypt FILE (FHIR JSON, a PDF, a DICOM study, a FASTQ genome: any bytes) for PATIENT,
+    store it in the workspace (which your node serves) and anchor its commitment on chain.
+    Large files are streamed in 1 MiB segments with a progress bar; an interrupted publish
+    resumes with --record-id (printed when it starts)."""
+    from careledger.errors import BlobTooLarge, InvalidInput
+
+    limit = parse_size(max_size)
+    size = file.stat().st_size
+    if size > limit:
+        raise BlobTooLarge(f"{file} is {size:,} bytes, over --max-size {max_size}: raise it if "
+                           "this record is expected")
     pat = parse_address(patient_addr)
     prov = provider_actor(ctx)
-    data = file.read_bytes()
-    if amends:
-        pub = prov.amend(amends, data, record_id=record_id)
+    if stream is None:
+        stream = size > STREAM_THRESHOLD
+    if stream and amends:
+        raise InvalidInput("--amends with a streamed file is not supported yet: publish it as "
+                           "a new record")
+    if stream:
+        from careledger.contracts import new_record_id
+
+        rid = record_id or "0x" + new_record_id(prov.address).hex()
+        if not quiet:
+            click.echo(f"publishing {size:,} bytes as record {rid} (if interrupted, run again "
+                       f"with --record-id {rid})", err=True)
+        with transfer_progress(f"encrypting {file.name}", size) as bar:
+            pub = prov.publish_file(pat, file, category, record_id=rid, progress=bar.advance,
+                                    max_size=limit)
+    elif amends:
+        pub = prov.amend(amends, file.read_bytes(), record_id=record_id)
     else:
-        pub = prov.publish(pat, data, category, record_id=record_id)
+        pub = prov.publish(pat, file.read_bytes(), category, record_id=record_id)
     if quiet:
         click.echo(pub.record_id)
         return
@@ -79,9 +113,12 @@ def record_publish_batch(ctx: Ctx, files: tuple[Path, ...], patient_addr: str, c
 @click.option("--purpose", default="TREAT", show_default=True,
               help=PURPOSES_HELP + "; ETREAT under an open break-glass window.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the plaintext here (mode 0600) instead of stdout.")
+              help="Write the plaintext here (mode 0600) instead of stdout; needed for a "
+                   "streamed record over 64 MiB.")
+@click.option("--max-size", default="64G", show_default=True,
+              help="Refuse a record larger than this, before the access is logged.")
 @pass_ctx
-def record_get(ctx: Ctx, record_id: str, purpose: str, out: Path | None) -> None:
+def record_get(ctx: Ctx, record_id: str, purpose: str, out: Path | None, max_size: str) -> None:
     """Read RECORD_ID: fetch and check the ciphertext at its issuer's node, log the access on
     chain (it lands in the patient's history), receive the key, decrypt. Nothing is logged
     when the record cannot be delivered (no consent, a bad --out, a ciphertext that does not
@@ -90,9 +127,16 @@ def record_get(ctx: Ctx, record_id: str, purpose: str, out: Path | None) -> None
     from careledger.codes import Purpose
 
     check_out_path(out)
+    limit = parse_size(max_size)
     p = Purpose.parse(purpose)
     inst = Institution(ctx.ledger(), ctx.sender(), ctx.workspace_(), ctx.keypair())
-    emit_plaintext(inst.access(record_id, p), out)
+    if out is None:
+        emit_plaintext(inst.access(record_id, p), out)
+        return
+    with transfer_progress(f"fetching {out.name}") as bar:
+        n = inst.access_to_file(record_id, out, p, progress=bar.advance, max_size=limit,
+                                on_size=bar.total)
+    click.echo(f"{n:,} bytes written to {out} (readable by you only)")
 
 
 @record.command("list", short_help="List the records in your workspace.")
