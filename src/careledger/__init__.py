@@ -16,8 +16,9 @@ Typical use::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from careledger._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from careledger.actors import (
@@ -399,21 +400,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "compute_cid",
     ),
 }
-_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'careledger' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_MODULE_OF])
-
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES)
 
 __version__ = "0.1.0"
 

@@ -40,12 +40,13 @@ from careledger.errors import (
     MalformedEnvelope,
     StreamTruncated,
 )
-from careledger.store.atomic import write_json_atomic
+from careledger.store.atomic import write_atomic
 from careledger.store.blobs import BlobStore
 
 MANIFEST_MAGIC = b"CLSM\x01"
-#: Segments per stored piece: 4 segments of 1 MiB make 4 MiB pieces (256 per GiB).
-SEGMENTS_PER_PIECE = 4
+#: Segments per stored piece: one 1 MiB segment (1,024 pieces per GiB; larger pieces cost
+#: more memory, about 8 MiB of peak RSS per extra MiB, for no measurable speed).
+SEGMENTS_PER_PIECE = 1
 
 
 def is_manifest(blob: bytes) -> bool:
@@ -129,6 +130,24 @@ class PieceReader:
         return n
 
 
+def _read_journal(path: Path) -> tuple[dict[str, Any], list[list[Any]]]:
+    """The upload journal: its first line the stream's state, then one line per stored piece
+    (appended and fsynced after the piece is durable; a torn last line is ignored)."""
+    lines = path.read_bytes().split(b"\n")
+    try:
+        state = json.loads(lines[0])
+    except ValueError:
+        raise InvalidInput(f"the upload journal {path} is damaged: publish under a new record "
+                           "id") from None
+    done = []
+    for line in lines[1:]:
+        try:
+            done.append(json.loads(line))
+        except ValueError:
+            break  # the line being written when the process stopped
+    return state, done
+
+
 def _identity(path: Path) -> dict[str, int]:
     st = path.stat()
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
@@ -171,8 +190,9 @@ def store_stream(blobs: BlobStore, source: Path, key: bytes, associated_data: by
         raise BlobTooLarge(f"{source} is {ident['size']:,} bytes, over the limit of "
                            f"{max_size:,}: raise --max-size if this record is expected")
     state: dict[str, Any]
+    done: list[list[Any]] = []
     if journal_path.exists():
-        state = json.loads(journal_path.read_text())
+        state, done = _read_journal(journal_path)
         if state["source"] != {"path": str(source.resolve()), **ident}:
             raise InvalidInput(f"{source} changed since the interrupted publication (size or "
                                "modification time): publish it under a new record id")
@@ -181,11 +201,9 @@ def store_stream(blobs: BlobStore, source: Path, key: bytes, associated_data: by
     else:
         state = {"source": {"path": str(source.resolve()), **ident},
                  "salt": os.urandom(SALT_SIZE).hex(), "prefix": os.urandom(NONCE_PREFIX_SIZE).hex(),
-                 "segment_size": layout.segment_size, "per_piece": segments_per_piece,
-                 "pieces": []}
-        write_json_atomic(journal_path, state, mode=0o600)
-    done: list[list[Any]] = state["pieces"]
-    with source.open("rb", buffering=0) as src:
+                 "segment_size": layout.segment_size, "per_piece": segments_per_piece}
+        write_atomic(journal_path, (json.dumps(state) + "\n").encode(), mode=0o600)
+    with source.open("rb", buffering=0) as src, journal_path.open("ab") as journal:
         if done:  # the same plaintext must come out for the pieces already stored
             hashes = _piece_hashes(src, layout, segments_per_piece, len(done))
             if hashes != [h for _, _, h in done]:
@@ -202,9 +220,11 @@ def store_stream(blobs: BlobStore, source: Path, key: bytes, associated_data: by
             piece += ct
             piece_hash.update(plain)
             if (index + 1) % segments_per_piece == 0 or index == total_segments - 1:
-                cid = blobs.put(bytes(piece))
+                cid = blobs.put(bytes(piece))  # durable before the journal names it
                 done.append([cid, len(piece), piece_hash.hexdigest()])
-                write_json_atomic(journal_path, state, mode=0o600)
+                journal.write((json.dumps(done[-1]) + "\n").encode())
+                journal.flush()
+                os.fsync(journal.fileno())
                 piece, piece_hash = bytearray(), hashlib.sha256()
     manifest = StreamManifest(layout.segment_size, segments_per_piece, ident["size"],
                               layout.ciphertext_size(ident["size"]),
