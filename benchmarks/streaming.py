@@ -74,6 +74,10 @@ print(json.dumps({"seconds": seconds, "rss_kib": hwm}))
 '''
 
 
+def _same(a: Path, b: Path) -> bool:
+    return subprocess.run(["cmp", "-s", str(a), str(b)], check=False).returncode == 0
+
+
 def _pin() -> list[str]:
     return ["taskset", "-c", "0"] if shutil.which("taskset") else []
 
@@ -122,8 +126,7 @@ def local_runs(sizes: list[int], workdir: Path) -> list[dict[str, Any]]:
             assert best is not None
             row[name] = {"mb_s": round(size / 1e6 / best["seconds"], 1),
                          "rss_mib": round(best["rss_kib"] / 1024, 1)}
-        same = subprocess.run(["cmp", "-s", str(src), str(out)]).returncode == 0
-        row["round_trip_identical"] = same and subprocess.run(["cmp", "-s", str(src), str(dec)]).returncode == 0
+        row["round_trip_identical"] = _same(src, out) and _same(src, dec)
         print(f"  {size // MIB} MiB: " + ", ".join(f"{k} {v['mb_s']} MB/s ({v['rss_mib']} MiB)"
                                                 for k, v in row.items() if isinstance(v, dict)),
               flush=True)
@@ -159,7 +162,7 @@ def http_run(size: int, workdir: Path) -> dict[str, Any]:
             t0 = time.perf_counter()
             b.access_to_file(pub.record_id, out)
             get_s = time.perf_counter() - t0
-            same = subprocess.run(["cmp", "-s", str(src), str(out)]).returncode == 0
+            same = _same(src, out)
             rss = {n.name: n.rss() for n in (a_node, b_node)}
         finally:
             a_node.proc.stop()

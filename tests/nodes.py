@@ -86,13 +86,13 @@ class Parties:
 
 
 @contextmanager
-def parties(world: World, root: Path) -> Iterator[Parties]:
+def parties(world: World, root: Path, *, node_args: tuple[str, ...] = ()) -> Iterator[Parties]:
     """Start hospital A's node over its own directory, publish its URL on chain, and give
     hospital B and Alice directories of their own; stop the node at the end."""
     from careledger.actors import Institution, Patient, Provider
     from careledger.store import Workspace
 
-    node = start_node(world, "hospital_a", root / "hospital-a")
+    node = start_node(world, "hospital_a", root / "hospital-a", extra_args=node_args)
     try:
         a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(node.workdir / "ws"),
                      world.enc["hospital_a"])  # type: ignore[arg-type]

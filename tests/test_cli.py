@@ -429,6 +429,10 @@ def test_wallets_profiles_address_book_and_whoami(cli_world, tmp_path: Path, mon
     _run(["profile", "add", "alice", "--keystore", str(ks_alice), "--enc-key",
           str(w.workdir / "alice.key")], w)
     _run(["book", "add", "hospital-b", w.addr("hospital_b")], w)
+    r = _run(["book", "add", "Hospital-B", w.addr("researcher")], w, expect_ok=False)
+    assert "already used by 'hospital-b'" in r.output  # names differing in case are refused
+    r = _run(["--as", "alice", "--keystore", str(ks_a), "whoami"], w, expect_ok=False)
+    assert "name two identities" in r.output
     profiles = json.loads(_run(["profile", "list", "--json"], w).output)
     assert {p["name"]: p["address"] for p in profiles} == {"hospital-a": w.addr("hospital_a"),
                                                            "alice": w.addr("alice")}
@@ -527,6 +531,12 @@ def test_a_keystore_that_is_not_one_and_an_unreachable_chain(cli_world, tmp_path
                                env={"CARELEDGER_RPC_URL": w.node.rpc_url,
                                     "CARELEDGER_KEYSTORE_PASSWORD": "x"})
         assert r.exit_code == 1 and needle in r.output and r.output.count("\n") == 1, r.output
+    ks = tmp_path / "ks.json"
+    ks.write_text(json.dumps(__import__("eth_account").Account.encrypt(w.keys["alice"], "pw")))
+    r = CliRunner().invoke(main, ["--deployments", str(w.workdir / "deployments"), "--keystore",
+                                  str(ks), "patient", "grants"],
+                           env={"CARELEDGER_RPC_URL": w.node.rpc_url})  # no terminal, no variable
+    assert r.exit_code == 1 and "set $CARELEDGER_KEYSTORE_PASSWORD" in r.output, r.output
     r = CliRunner().invoke(main, ["--rpc-retries", "1", "audit", "show", w.addr("alice")],
                            env={"CARELEDGER_RPC_URL": "http://127.0.0.1:9"})  # nothing listens
     assert r.exit_code == 1 and r.output.count("\n") == 1 and "RpcUnavailable" in r.output, r.output

@@ -190,3 +190,37 @@ def test_a_lost_record_index_is_rebuilt_from_blobs_keys_and_the_chain(story: Par
                                            p.previous_version, p.batch_root, p.proof)
     assert alice.read(members[3].record_id) == b"reading 3"  # the node serves the rebuilt index
     assert alice.read(v2.record_id) == b"note v2"
+
+
+def test_a_node_that_wants_deeper_entries_is_waited_for_with_fresh_requests(world: World,
+                                                                           tmp_path: Path) -> None:
+    """A node releasing at 3 confirmations answers "not yet" first; the reader asks again with
+    a new signed request each time (resending the same one would be refused as a replay), and
+    a key file that is not the one registered on chain is refused before anything is logged."""
+    import threading
+
+    from careledger.crypto import EncryptionKeyPair
+    from careledger.errors import KeyUnwrapFailed
+
+    with parties(world, tmp_path, node_args=("--access-confirmations", "3")) as story:
+        a, b, alice = story.a, story.b, story.alice
+        pub = a.publish(alice.patient, b"deep enough", Category.LAB)
+        alice.grant(b.address, SCOPE_ALL, [Purpose.TREAT], world.now() + DAY)
+        stranger_key = type(b)(world.ledger, b.sender, b.ws, EncryptionKeyPair.generate())
+        with pytest.raises(KeyUnwrapFailed, match="nothing was logged"):
+            stranger_key.access(pub.record_id)
+        assert world.ledger.consent.audit_head(alice.patient)[1] == 0
+        stop = threading.Event()
+
+        def mine() -> None:  # blocks arrive while the reader waits
+            while not stop.wait(0.7):
+                world.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+        miner = threading.Thread(target=mine)
+        miner.start()
+        try:
+            assert b.access(pub.record_id) == b"deep enough"
+        finally:
+            stop.set()
+            miner.join()
+        assert world.ledger.consent.audit_head(alice.patient)[1] == 1

@@ -28,6 +28,7 @@ from careledger.errors import (
     CareLedgerError,
     CommitmentMismatch,
     InvalidInput,
+    KeyUnwrapFailed,
 )
 from careledger.node.client import NodeClient
 from careledger.node.messages import (
@@ -114,6 +115,12 @@ def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
     # ciphertext is fetched and checked against the pointer's commitment first
     blob = _check_blob(client, ptr, client.blob(ptr.cid))
     preflight(blob, opener)  # a streamed record's manifest parses and fits the caller's limit
+    registered = actor.ledger.institutions.encryption_key(actor.address)
+    if registered != actor.keypair.public_bytes:  # the key would be wrapped to another key
+        raise KeyUnwrapFailed(
+            "your encryption key file is not the key registered for you on chain "
+            f"(0x{registered.hex()[:16]}…): use the registered key (careledger whoami shows "
+            "both), or register this one; nothing was logged")
     receipt = actor.transact(actor.ledger.consent.record_access(
         ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
         ptr.proof_bytes))
@@ -130,14 +137,16 @@ def _receive(actor: Actor, client: NodeClient, ptr: RecordPointer, purpose: Purp
              access_tx: bytes) -> DataKey:
     """After the access entry: the signed key request, then the data key it releases."""
     assert actor.sender is not None
-    request = KeyRequest(record_id=ptr.id_bytes, version=ptr.version, purpose=int(purpose),
-                         access_tx=access_tx, requester=actor.address,
-                         nonce=secrets.token_bytes(32),
-                         deadline=int(time.time()) + REQUEST_VALIDITY)
     domain = node_domain(actor.ledger.chain.chain_id, ptr.issuer)
-    signature = sign_request(request, domain, actor.sender.account)
     deadline = time.monotonic() + CONFIRMATION_WAIT
     while True:
+        # a fresh nonce per attempt: the node spends a request's nonce when it admits it, so
+        # resending the same signed request after "not confirmed yet" would be a replay
+        request = KeyRequest(record_id=ptr.id_bytes, version=ptr.version, purpose=int(purpose),
+                             access_tx=access_tx, requester=actor.address,
+                             nonce=secrets.token_bytes(32),
+                             deadline=int(time.time()) + REQUEST_VALIDITY)
+        signature = sign_request(request, domain, actor.sender.account)
         try:
             _, wrapped = client.release_key(request, signature)
             break

@@ -85,8 +85,11 @@ class Chain:
         # the environment (5-20 % of wall time against anvil); remote URLs keep them
         host = (urlparse(rpc_url).hostname or "").lower()
         session.trust_env = host not in {"127.0.0.1", "localhost", "::1"}
-        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout},
-                                         session=session))
+        # one attempt per call here (``call_rpc`` retries), with a short connect timeout: a
+        # dead or hung endpoint is reported in seconds, not after web3's own 5 retries of 10 s
+        self.w3 = Web3(Web3.HTTPProvider(
+            rpc_url, request_kwargs={"timeout": (min(3.0, request_timeout), request_timeout)},
+            session=session, exception_retry_configuration=None))
         # web3's validation middleware asks eth_chainId before every call and estimate (about
         # 40 % of all requests); this client checks the chain id itself, once, and signs locally.
         self.w3.middleware_onion.remove("validation")

@@ -151,7 +151,7 @@ def find_anvil() -> Path:
             "unset it or point it at node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
         )
     here = Path.cwd().resolve()
-    roots = [here, *here.parents, Path(__file__).resolve().parents[2]]
+    roots = [here, *here.parents, Path(__file__).resolve().parents[3]]  # the checkout
     for root in roots:
         candidate = root / _NPM_NATIVE
         if candidate.is_file() and _is_native(candidate):

@@ -28,8 +28,8 @@ MAX_EXPIRY_AHEAD = 100 * 365 * 86400
 #: a test, and kept literal so that help loads no Ethereum library).
 PURPOSES_HELP = ("TREAT (treatment), ETREAT (emergency treatment), HPAYMT (payment), "
                  "HOPERAT (operations), HRESCH (research), PUBHLTH (public health)")
-CATEGORIES_HELP = ("LAB, IMAGING, DISCHARGE, MEDICATION, VITALS, NOTE, ALLERGY, or a LOINC code "
-                   "such as 11502-2")
+CATEGORIES_HELP = ("LAB, IMAGING, DISCHARGE, MEDICATION, VITALS, NOTE, ALLERGY (or their LOINC "
+                   "codes, such as 11502-2 for LAB)")
 SCOPE_HELP = f"ALL, a category ({CATEGORIES_HELP}) or a record id (0x + 64 hex)."
 EXPIRY_HELP = "A duration from now (90m, 12h, 30d, 52w) or @UNIXTIME."
 
@@ -142,8 +142,9 @@ class Ctx:
                                    "or set $CARELEDGER_RPC_URL")
             retry = RetryPolicy(attempts=max(1, self.rpc_retries + 1), initial_delay=0.1,
                                 max_delay=1.0)
+            # 5 s per request: a hung endpoint costs (retries + 1) x 5 s, a dead one far less
             self._cache["chain"] = Chain(url, chain_id=chain_id, confirmations=confs,
-                                         retry=retry, request_timeout=10.0)
+                                         retry=retry, request_timeout=5.0)
         return self._cache["chain"]
 
     def ledger(self) -> Any:
@@ -165,6 +166,11 @@ class Ctx:
             return self._cache["account"]
         if self.keystore is not None:
             acct = open_keystore(self.keystore)
+            if self.profile is not None and Path(self.profile.keystore) == self.keystore \
+                    and acct.address.lower() != self.profile.address.lower():
+                raise InvalidInput(
+                    f"the keystore of profile {self.profile.name} opens {acct.address}, not the "
+                    f"address {self.profile.address} the profile names: add the profile again")
         elif os.environ.get("CARELEDGER_PRIVATE_KEY"):
             from eth_account import Account
 
@@ -196,7 +202,7 @@ class Ctx:
                                    "or a --as profile with one (create it with `careledger keys new`)")
             password = os.environ.get("CARELEDGER_ENC_PASSWORD")
             if password is None:
-                password = click.prompt(f"password of {self.enc_key}", hide_input=True)
+                password = ask_password(f"password of {self.enc_key}", "CARELEDGER_ENC_PASSWORD")
             self._cache["keypair"] = EncryptionKeyPair.load(self.enc_key, password)
         return self._cache["keypair"]
 
@@ -232,7 +238,7 @@ def open_keystore(path: Path) -> Any:
     data = read_keystore(path)
     password = os.environ.get("CARELEDGER_KEYSTORE_PASSWORD")
     if password is None:
-        password = click.prompt(f"password of {path}", hide_input=True)
+        password = ask_password(f"password of {path}", "CARELEDGER_KEYSTORE_PASSWORD")
     try:
         key = Account.decrypt(data, password)
     except ValueError as exc:
@@ -243,6 +249,17 @@ def open_keystore(path: Path) -> Any:
         raise InvalidInput(f"{path} is not an eth-account keystore (missing {exc}): create one "
                            "with `careledger wallet new`") from exc
     return Account.from_key(key)
+
+
+def ask_password(prompt: str, variable: str) -> str:
+    """A hidden prompt on a terminal; without one (cron, CI, a pipe) a clear error naming the
+    environment variable to set instead."""
+    from careledger.errors import InvalidInput
+
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"no terminal to ask the {prompt}: set ${variable}")
+    value: str = click.prompt(prompt, hide_input=True)
+    return value
 
 
 def read_keystore(path: Path) -> dict[str, Any]:

@@ -100,14 +100,27 @@ class Config:
         return self.profiles[name]
 
     def address_of(self, name: str) -> str | None:
-        """The address a profile or address book entry names (case-insensitive)."""
-        for n, p in self.profiles.items():
-            if n.lower() == name.lower():
-                return p.address
-        for n, a in self.addresses.items():
-            if n.lower() == name.lower():
-                return a
-        return None
+        """The address a profile or address book entry names: the exact name, else the one
+        name equal to it ignoring case (names that differ only in case are refused on entry;
+        a hand-edited file with two such names gets an error, never a guess)."""
+        if name in self.profiles:
+            return self.profiles[name].address
+        if name in self.addresses:
+            return self.addresses[name]
+        found = {n: p.address for n, p in self.profiles.items() if n.lower() == name.lower()}
+        found |= {n: a for n, a in self.addresses.items() if n.lower() == name.lower()}
+        if len(found) > 1:
+            raise ConfigError(f"{name!r} matches {', '.join(sorted(found))} (case differs): "
+                              f"type the name exactly, or rename one in {self.path}")
+        return next(iter(found.values()), None)
+
+    def check_new_name(self, name: str, *, replacing: str | None = None) -> None:
+        """Refuse a name that a profile or an address book entry already uses, in any case
+        (``replacing``: the entry being replaced with --force)."""
+        for n in [*self.profiles, *self.addresses]:
+            if n.lower() == name.lower() and n != replacing:
+                raise ConfigError(f"{name!r} is already used by {n!r} (names are compared "
+                                  "ignoring case): choose another")
 
     def name_of(self, address: str) -> str | None:
         """The name of ``address`` (a profile's first, then the address book's)."""

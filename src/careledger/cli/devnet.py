@@ -34,8 +34,10 @@ def demo(workdir: str | None, batch_size: int) -> None:
 
 
 @click.command(short_help="Run a local anvil devnet in the foreground.")
-@click.option("--port", type=int, default=None, help="TCP port (default: a free one).")
-@click.option("--chain-id", "devnet_chain_id", type=int, default=31337, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="TCP port (default: a free one).")
+@click.option("--chain-id", "devnet_chain_id", type=click.IntRange(1, 2**53 - 1), default=31337,
+              show_default=True)
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), default=None,
               help="Load/save chain state to this file so a restart resumes.")
 @click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -90,8 +92,10 @@ def devnet(port: int | None, devnet_chain_id: int, state_file: str | None,
 @click.option("--member", "members", multiple=True, required=True,
               help="Genesis member ADDRESS:ROLES:ENCKEY (roles like PROVIDER+EMERGENCY, "
                    "ENCKEY 0x + 64 hex). Repeat per member.")
-@click.option("--threshold", type=int, required=True, help="Approvals a proposal needs (M).")
-@click.option("--proposal-lifetime", type=int, default=7 * 86400, show_default=True)
+@click.option("--threshold", type=click.IntRange(1, 255), required=True,
+              help="Approvals a proposal needs (M).")
+@click.option("--proposal-lifetime", type=click.IntRange(1, 2**64 - 1), default=7 * 86400,
+              show_default=True, help="Seconds a proposal stays open.")
 @click.option("--force", is_flag=True, help="Overwrite an existing manifest for this chain.")
 @pass_ctx
 def deploy(ctx: Ctx, members: tuple[str, ...], threshold: int, proposal_lifetime: int,

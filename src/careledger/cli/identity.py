@@ -140,6 +140,7 @@ def profile_add(ctx: Ctx, name: str, keystore: Path, enc_key: Path | None,
     check_name(name)
     if name in ctx.config.profiles and not force:
         raise InvalidInput(f"profile {name!r} exists: pass --force to replace it")
+    ctx.config.check_new_name(name, replacing=name if name in ctx.config.profiles else None)
     if node_url is not None and not node_url.startswith(("http://", "https://")):
         raise InvalidInput(f"--node {node_url!r}: give an http:// or https:// URL")
     addr = keystore_address(keystore)
@@ -198,8 +199,7 @@ def book_add(ctx: Ctx, name: str, address: str, force: bool) -> None:
     addr = checked(address)
     if name in ctx.config.addresses and not force:
         raise InvalidInput(f"{name!r} is already in the address book: pass --force to replace it")
-    if name in ctx.config.profiles:
-        raise InvalidInput(f"{name!r} is a profile's name: choose another")
+    ctx.config.check_new_name(name, replacing=name if name in ctx.config.addresses else None)
     ctx.config.addresses[name] = addr
     ctx.config.save()
     click.echo(f"{name} = {addr}")

@@ -199,7 +199,10 @@ def institution_break_glass(ctx: Ctx, patient_addr: str, reason: str, duration: 
     consent until it ends or the patient closes it; each read is in the patient's history
     marked as break-glass. Then `careledger record get ID --purpose ETREAT`."""
     from careledger.cli.common import parse_expiry
+    from careledger.errors import InvalidInput
 
+    if duration.startswith("@"):
+        raise InvalidInput("--duration is a length of time (30m, 4h, 1d), not a date")
     pat = parse_address(patient_addr)
     seconds = parse_expiry(duration, 0, "--duration")
     inst = institution_actor(ctx)

@@ -22,6 +22,8 @@ def keys_new(out: Path) -> None:
 
     if out.exists():
         raise InvalidInput(f"{out} exists: refusing to overwrite a key")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"{out}: the folder {out.parent} does not exist")
     password = os.environ.get("CARELEDGER_ENC_PASSWORD") or click.prompt(
         "new password", hide_input=True, confirmation_prompt=True)
     kp = EncryptionKeyPair.generate()

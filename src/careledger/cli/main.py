@@ -34,7 +34,8 @@ from careledger.cli.record import record
 
 ENVIRONMENT = """\b
 Environment:
-  CARELEDGER_PROFILE            profile to act as (like --as)
+  CARELEDGER_PROFILE            profile to act as (like --as); a profile's files win over
+                                the variables below, options on the command line over both
   CARELEDGER_RPC_URL            JSON-RPC endpoint (like --rpc-url)
   CARELEDGER_CHAIN_ID           expected chain id (like --chain-id)
   CARELEDGER_RPC_RETRIES        retries while the RPC endpoint is unreachable (default 3)
@@ -44,7 +45,8 @@ Environment:
   CARELEDGER_PRIVATE_KEY        a raw wallet key, when no keystore is given (development)
   CARELEDGER_ENC_KEY            encryption key file (like --enc-key)
   CARELEDGER_ENC_PASSWORD       its password (else a prompt)
-  CARELEDGER_CONFIG             profiles and address book (default ~/.config/careledger/config.json)
+  CARELEDGER_CONFIG             profiles and address book
+                                (default $XDG_CONFIG_HOME/careledger/config.json, ~/.config/...)
   CARELEDGER_ANVIL              the anvil binary for `careledger devnet` and `demo`
   CARELEDGER_DEBUG              print tracebacks of unexpected errors
 """
@@ -96,6 +98,11 @@ def main(ctx: click.Context, profile_name: str | None, rpc_url: str | None,
     prof = None
     if profile_name:
         prof = config.profile(profile_name)
+        if ctx.get_parameter_source("keystore") is ParameterSource.COMMANDLINE:
+            from careledger.errors import InvalidInput
+
+            raise InvalidInput(f"--keystore and the profile {profile_name!r} name two identities: "
+                               "pass one of them (unset $CARELEDGER_PROFILE to use --keystore)")
         for option, attr in FROM_PROFILE.items():
             source = ctx.get_parameter_source(option)
             value = getattr(prof, attr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -192,10 +193,12 @@ def patient_records(ctx: Ctx, as_json: bool) -> None:
     registry = ctx.ledger().institutions
     rows: list[dict[str, Any]] = []
     unreachable = []
+    tried = 0
     for inst in _members(ctx):
         url = registry.endpoint_of(inst)
         if not url:
             continue
+        tried += 1
         try:
             pointers = p.records_at(url)
         except CareLedgerError as exc:
@@ -207,11 +210,14 @@ def patient_records(ctx: Ctx, as_json: bool) -> None:
                          "version": ptr.version, "cid": ptr.cid,
                          "batch": ptr.batch_root is not None})
     if as_json:
-        show(rows, True, [])
-        return
-    show(rows, False, ["recordId", "issuerName", "category", "version"], empty="no records found")
-    for line in unreachable:
-        click.echo(f"not reached: {line}")
+        click.echo(json.dumps({"records": rows, "unreachable": unreachable}, indent=2))
+    else:
+        show(rows, False, ["recordId", "issuerName", "category", "version"],
+             empty="no records found")
+        for line in unreachable:
+            click.echo(f"not reached: {line}")
+    if unreachable and not rows and len(unreachable) == tried:
+        raise SystemExit(1)  # no node answered: the list says nothing
 
 
 @patient.command("erase", short_help="Crypto-shred a record.")

@@ -89,7 +89,8 @@ def record_publish(ctx: Ctx, file: Path, patient_addr: str, category: str,
     if quiet:
         click.echo(pub.record_id)
         return
-    click.echo(f"record {pub.record_id} version {pub.pointer.version} for {ctx.name_of(pat)} "
+    click.echo(f"record {pub.record_id} version {pub.pointer.version} for "
+               f"{ctx.name_of(pub.pointer.patient)} "
                f"anchored by {ctx.who()} (cid {pub.pointer.cid})")
 
 
