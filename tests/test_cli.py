@@ -442,6 +442,11 @@ def test_wallets_profiles_address_book_and_whoami(cli_world, tmp_path: Path, mon
     assert "hospital-b may use LAB" in r.output and f"by alice ({w.addr('alice')[:6]}" in r.output
     grants = json.loads(_run(["--as", "alice", "patient", "grants", "--json"], w).output)
     assert [(g["name"], g["scope"], list(g["purposes"])) for g in grants] == [("hospital-b", "LAB", ["TREAT"])]
+    # the profile remembers its deployments folder: no --deployments needed from elsewhere
+    r = CliRunner().invoke(main, ["--as", "hospital-a", "whoami", "--json"],
+                           env={"CARELEDGER_RPC_URL": w.node.rpc_url,
+                                "CARELEDGER_CONFIG": str(w.workdir / "config.json")})
+    assert r.exit_code == 0 and json.loads(r.output)["institution"] == "active", r.output
     me = json.loads(_run(["--as", "hospital-a", "whoami", "--json"], w).output)
     assert me["address"] == w.addr("hospital_a") and me["institution"] == "active"
     assert me["name"] == "hospital-a" and me["keyFileMatches"] is True

@@ -130,3 +130,30 @@ def test_an_interrupted_publication_resumes_and_a_changed_file_is_refused(story:
         a.publish_file(alice.patient, other, Category.IMAGING, record_id=rid2)
     with pytest.raises(BlobTooLarge):
         a.publish_file(alice.patient, study, Category.IMAGING, max_size=MIB)
+
+
+def test_storing_and_fetching_pieces_leaves_no_garbage_cycles(tmp_path: Path) -> None:
+    """Memory stays flat at any size only if nothing per piece waits for the cycle collector:
+    ``multiformats.CID`` validation left tracebacks holding each 1 MiB piece (+120 MiB of RSS
+    over 4 GiB); blob addresses are now parsed without it."""
+    import gc
+
+    from careledger.crypto.streaming import decrypt_file
+    from careledger.store.blobs import LocalBlobStore
+    from careledger.store.chunked import PieceReader, store_stream
+
+    src = write_synthetic(tmp_path / "g.fastq", 6 * MIB, "genome")
+    store = LocalBlobStore(tmp_path / "store")
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        m = store_stream(store, src, bytes(32), b"ad", tmp_path / "journal")
+        decrypt_file(PieceReader(m, store.get), m.ciphertext_size, tmp_path / "out", bytes(32),
+                     b"ad", m.layout)
+        gc.collect()
+        frames = [o for o in gc.garbage if type(o).__name__ == "frame"]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert frames == []
+    assert _sha(tmp_path / "out") == _sha(src)

@@ -39,6 +39,7 @@ class Profile:
     enc_key: str | None = None
     workspace: str | None = None
     node: str | None = None
+    deployments: str | None = None
 
 
 def config_path() -> Path:

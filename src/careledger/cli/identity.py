@@ -117,7 +117,7 @@ def keystore_address(path: Path) -> str:
 @click.group(short_help="Named identities: add, list, remove (then --as NAME).")
 def profile() -> None:
     """A profile names who you act as: a wallet keystore, an encryption key file, a workspace
-    folder and a node URL. `careledger --as NAME ...` uses them; the configuration file holds
+    folder, a node URL, and the deployments folder (--deployments when it was added). `careledger --as NAME ...` uses them; the configuration file holds
     paths and addresses only, never keys or passwords."""
 
 
@@ -149,7 +149,8 @@ def profile_add(ctx: Ctx, name: str, keystore: Path, enc_key: Path | None,
     ctx.config.profiles[name] = Profile(
         name=name, keystore=str(keystore.resolve()), address=addr,
         enc_key=str(enc_key.resolve()) if enc_key else None,
-        workspace=str(workspace.resolve()) if workspace else None, node=node_url)
+        workspace=str(workspace.resolve()) if workspace else None, node=node_url,
+        deployments=str(ctx.deployments.resolve()))  # so --as works from any folder
     ctx.config.save()
     click.echo(f"profile {name}: {addr} (saved in {ctx.config.path})")
 

@@ -53,7 +53,8 @@ Environment:
 
 #: Options a profile may supply when they were not given on the command line or in the
 #: environment: option name -> profile field.
-FROM_PROFILE = {"keystore": "keystore", "enc_key": "enc_key", "workspace": "workspace"}
+FROM_PROFILE = {"keystore": "keystore", "enc_key": "enc_key", "workspace": "workspace",
+                "deployments": "deployments"}
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]},
@@ -94,7 +95,7 @@ def main(ctx: click.Context, profile_name: str | None, rpc_url: str | None,
     logging.getLogger("careledger.chain").setLevel(logging.ERROR)
     config = Config.load()
     options: dict[str, Path | None] = {"keystore": keystore, "enc_key": enc_key,
-                                       "workspace": workspace}
+                                       "workspace": workspace, "deployments": deployments}
     prof = None
     if profile_name:
         prof = config.profile(profile_name)
@@ -109,7 +110,8 @@ def main(ctx: click.Context, profile_name: str | None, rpc_url: str | None,
             if value is not None and source in (ParameterSource.DEFAULT, ParameterSource.ENVIRONMENT,
                                                  None):
                 options[option] = Path(value)
-    ctx.obj = Ctx(rpc_url=rpc_url, chain_id=chain_id, network=network, deployments=deployments,
+    ctx.obj = Ctx(rpc_url=rpc_url, chain_id=chain_id, network=network,
+                  deployments=options["deployments"] or deployments,
                   workspace=options["workspace"] or workspace, confirmations=confirmations,
                   keystore=options["keystore"], enc_key=options["enc_key"],
                   rpc_retries=rpc_retries, profile=prof, config=config)
