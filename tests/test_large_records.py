@@ -80,9 +80,12 @@ def test_a_genome_read_in_memory_and_a_damaged_piece_at_the_issuer(story: Partie
     assert not out.exists() and not list(tmp_path.glob(".broken.fastq*"))
 
 
-def test_an_interrupted_publication_resumes_and_a_changed_file_is_refused(story: Parties,
-                                                                          tmp_path: Path) -> None:
+def test_an_interrupted_publication_resumes_and_a_changed_file_is_refused(
+        story: Parties, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from careledger.contracts import new_record_id
+    from careledger.store import chunked
+
+    monkeypatch.setattr(chunked, "GROUP_COMMIT", 4)  # pieces become durable 4 at a time
 
     w, a, b, alice = story.world, story.a, story.b, story.alice
     study = write_synthetic(tmp_path / "mri.dcm", 13 * MIB, "imaging", seed=3)
@@ -103,7 +106,8 @@ def test_an_interrupted_publication_resumes_and_a_changed_file_is_refused(story:
         a.publish_file(alice.patient, study, Category.IMAGING, record_id=rid,
                        progress=crash_after_8_mib)
     journal = next((a.ws.uploads or tmp_path).glob("*.json"))
-    assert len(journal.read_text().splitlines()) - 1 == 8  # the pieces stored before the crash
+    # the two groups of 4 pieces made durable before the crash; the 9th was never journaled
+    assert len(journal.read_text().splitlines()) - 1 == 8
     assert not w.ledger.records.is_anchored(rid)
     resumed: list[int] = []
     pub = a.publish_file(alice.patient, study, Category.IMAGING, record_id=rid,

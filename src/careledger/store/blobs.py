@@ -37,6 +37,7 @@ from careledger.store.atomic import (
     cleanup_temps,
     fsync_dir,
     mkdirs_durable,
+    sync_filesystem,
     write_atomic,
 )
 
@@ -189,8 +190,12 @@ class LocalBlobStore:
         digest = _digest_of(cid).hex()
         return self._blobs / digest[:2] / digest[2:4] / cid.encode("base32")
 
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes, *, durable: bool = True) -> str:
         """Store ``data`` durably; return its CID.
+
+        ``durable=False`` skips the two fsyncs: the blob is complete (written to a temp file and
+        renamed) but survives a power loss only after ``sync()``; group commit for streamed
+        records, which name a piece in their journal only after the group's ``sync()``.
 
         Raises:
             BlobTooLarge: ``data`` exceeds ``max_blob_size``.
@@ -212,8 +217,12 @@ class LocalBlobStore:
                 pass
             # NOTE: a corrupt or vanished copy is repaired by rewriting it below.
         mkdirs_durable(target.parent, self._blobs)
-        write_atomic(target, data)
+        write_atomic(target, data, durable=durable)
         return cid_text
+
+    def sync(self) -> None:
+        """Make every blob written with ``durable=False`` durable (one filesystem flush)."""
+        sync_filesystem(self._blobs)
 
     def get(self, cid: str) -> bytes:
         """Return the verified bytes of ``cid``.
