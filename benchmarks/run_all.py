@@ -141,7 +141,7 @@ def results_markdown(res: dict[str, Any]) -> str:
                  "interpreter and its imports included. \"encrypt\"/\"decrypt\": read the file "
                  "and process every segment; \"file→file\": also write the output (decrypt: to "
                  "a temp file, fsynced, renamed); \"store\": 1 MiB pieces into the blob store, "
-                 "each durable; \"fetch\": pieces from the store, CID-checked, decrypted into a "
+                 "made durable 32 at a time; \"fetch\": pieces from the store, CID-checked, decrypted into a "
                  "0600 file."), "", streaming.table(s), "",
                 (f"Through two node processes over HTTP ({s['http']['size_mib']:,} MiB): publish "
                  f"{s['http']['publish_mb_s']} MB/s, get {s['http']['get_mb_s']} MB/s, identical: "
