@@ -206,9 +206,15 @@ class Ctx:
             self._cache["keypair"] = EncryptionKeyPair.load(self.enc_key, password)
         return self._cache["keypair"]
 
-    def workspace_(self) -> Any:
+    def workspace_(self, *, create: bool = True) -> Any:
+        """This party's workspace (``create=False`` for read commands: a missing folder is an
+        error, not a new empty workspace in the current directory)."""
+        from careledger.errors import InvalidInput
         from careledger.store import Workspace
 
+        if not create and not self.workspace.is_dir():
+            raise InvalidInput(f"no workspace at {self.workspace}: pass --workspace DIR or --as "
+                               "PROFILE (the folder your records were published into)")
         return Workspace.local(self.workspace)
 
     def name_of(self, addr: str) -> str:

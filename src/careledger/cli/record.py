@@ -146,9 +146,9 @@ def record_get(ctx: Ctx, record_id: str, purpose: str, out: Path | None, max_siz
 @pass_ctx
 def record_list(ctx: Ctx, patient_addr: str | None, as_json: bool) -> None:
     """The records of the workspace's index (those you published and hold keys for)."""
-    ws = ctx.workspace_()
-    pointers = (ws.index.for_patient(parse_address(patient_addr)) if patient_addr
-                else ws.index.all())
+    patient = parse_address(patient_addr) if patient_addr else None
+    ws = ctx.workspace_(create=False)
+    pointers = ws.index.for_patient(patient) if patient else ws.index.all()
     rows = [{"recordId": p.record_id, "patient": p.patient, "patientName": ctx.name_of(p.patient),
              "category": p.category, "version": p.version, "status": p.status, "cid": p.cid,
              "batchRoot": p.batch_root} for p in pointers]
@@ -164,8 +164,11 @@ def record_verify(ctx: Ctx, record_id: str, as_json: bool) -> None:
     """Recompute RECORD_ID's commitment from the blob store and check it on chain."""
     from careledger.actors import verify_commitment
 
-    ws = ctx.workspace_()
-    ptr = ws.index.get(record_id)
+    from careledger.validate import bytes32
+
+    rid = bytes32(record_id, "record id")
+    ws = ctx.workspace_(create=False)
+    ptr = ws.index.get(rid)
     verify_commitment(ctx.ledger(), ptr, ws.blobs.get(ptr.cid))
     where = f"batch {ptr.batch_root}" if ptr.batch_root else "its anchor"
     if as_json:

@@ -34,6 +34,11 @@ class Workspace:
             max_blob_size: largest encrypted record accepted (``BlobTooLarge`` above it).
         """
         root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        if root.stat().st_uid == os.getuid() and root.stat().st_mode & 0o077:
+            # the record index links patients to record categories, the journal to
+            # transactions: nobody else on the machine reads into a party's workspace
+            root.chmod(0o700)
         return cls(blobs=LocalBlobStore(root / "blobs", max_blob_size=max_blob_size),
                    keys=WrappedKeyStore(root / "keys"), index=RecordIndex(root / "index"),
                    journal=TxJournal(root / "tx-journal.jsonl"), uploads=root / "uploads")
