@@ -512,3 +512,20 @@ def test_a_contract_wallet_patient_signs_through_eip1271(env: Env) -> None:
     bad = bytes(patient().unsafe_sign_hash(other.digest(s.domain())).signature)
     with pytest.raises(SignatureMismatch):
         SignedConsent.create(other, s.domain(), bad, registry=env.registry)
+
+
+def test_a_mistyped_checksummed_address_in_typed_data_is_refused() -> None:
+    from careledger.consent import GrantConsent
+    from careledger.consent.domain import parse_address
+    from careledger.errors import InvalidInput, MalformedTypedData
+
+    good = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    typo = good.replace("7970C", "7971C")  # one digit: eth_utils.is_address still says yes
+    fields = dict(patient=good, grantee=good, scope=SCOPE_ALL, purposes=1, expires_at=2**40,
+                  signer=good, nonce=0, deadline=2**40)
+    assert GrantConsent(**fields).patient == good
+    assert GrantConsent(**{**fields, "grantee": good.lower()}).grantee == good  # no checksum: fine
+    with pytest.raises(InvalidInput, match="EIP-55"):
+        GrantConsent(**{**fields, "grantee": typo})
+    with pytest.raises(MalformedTypedData, match="EIP-55"):
+        parse_address(typo, "grantee")

@@ -163,7 +163,6 @@ def record_list(ctx: Ctx, patient_addr: str | None, as_json: bool) -> None:
 def record_verify(ctx: Ctx, record_id: str, as_json: bool) -> None:
     """Recompute RECORD_ID's commitment from the blob store and check it on chain."""
     from careledger.actors import verify_commitment
-
     from careledger.validate import bytes32
 
     rid = bytes32(record_id, "record id")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi.abi import encode
-from eth_utils.address import is_address, to_checksum_address
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 
@@ -20,6 +20,7 @@ from careledger.errors import (
     InvalidInput,
     MalformedTypedData,
 )
+from careledger.validate import address
 
 #: Largest integer a JavaScript number holds exactly; above it typed-data JSON uses strings.
 MAX_SAFE_JSON_INT = 2**53 - 1
@@ -59,9 +60,11 @@ def parse_int(value: Any, what: str) -> int:
 
 
 def parse_address(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise MalformedTypedData(f"{what} must be a 0x-prefixed 20-byte address, got {value!r}")
-    return str(to_checksum_address(value))
+    """An address of signed typed data; a mixed-case one must carry a correct EIP-55 checksum."""
+    try:
+        return address(value, what)
+    except InvalidInput as exc:
+        raise MalformedTypedData(f"{exc} (in the signed typed data)") from None
 
 
 def parse_bytes32(value: Any, what: str) -> bytes:
@@ -96,9 +99,8 @@ class Eip712Domain:
     version: str = DOMAIN_VERSION
 
     def __post_init__(self) -> None:
-        if not is_address(self.verifying_contract):
-            raise InvalidInput(f"verifyingContract {self.verifying_contract!r} is not an address")
-        object.__setattr__(self, "verifying_contract", to_checksum_address(self.verifying_contract))
+        object.__setattr__(self, "verifying_contract",
+                           address(self.verifying_contract, "verifyingContract"))
         check_uint(self.chain_id, 256, "chainId")
 
     @classmethod

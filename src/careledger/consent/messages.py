@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
 from eth_abi.abi import encode
-from eth_utils.address import is_address, to_checksum_address
 from eth_utils.crypto import keccak
 
 from careledger.codes import Purpose
@@ -39,6 +38,7 @@ from careledger.errors import (
     InvalidInput,
     MalformedTypedData,
 )
+from careledger.validate import address
 
 # --- messages -------------------------------------------------------------------------------
 
@@ -63,9 +63,7 @@ class SignedType:
             attr = _camel_to_snake(sol_name)
             value = getattr(self, attr)
             if sol_type == "address":
-                if not isinstance(value, str) or not is_address(value):
-                    raise InvalidInput(f"{sol_name} must be an Ethereum address, got {value!r}")
-                object.__setattr__(self, attr, to_checksum_address(value))
+                object.__setattr__(self, attr, address(value, sol_name))  # EIP-55 checked
             elif sol_type == "bytes32":
                 if not isinstance(value, (bytes, bytearray)) or len(value) != 32:
                     raise InvalidInput(f"{sol_name} must be 32 bytes, got {value!r}")
