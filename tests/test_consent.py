@@ -521,8 +521,8 @@ def test_a_mistyped_checksummed_address_in_typed_data_is_refused() -> None:
 
     good = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
     typo = good.replace("7970C", "7971C")  # one digit: eth_utils.is_address still says yes
-    fields = dict(patient=good, grantee=good, scope=SCOPE_ALL, purposes=1, expires_at=2**40,
-                  signer=good, nonce=0, deadline=2**40)
+    fields: dict[str, Any] = {"patient": good, "grantee": good, "scope": SCOPE_ALL, "purposes": 1,
+                              "expires_at": 2**40, "signer": good, "nonce": 0, "deadline": 2**40}
     assert GrantConsent(**fields).patient == good
     assert GrantConsent(**{**fields, "grantee": good.lower()}).grantee == good  # no checksum: fine
     with pytest.raises(InvalidInput, match="EIP-55"):
