@@ -25,6 +25,7 @@ from careledger.cli.config import Config
 from careledger.cli.consent import consent
 from careledger.cli.cost import cost
 from careledger.cli.devnet import demo, deploy, devnet
+from careledger.cli.fhir import fhir
 from careledger.cli.identity import book, profile, wallet, whoami
 from careledger.cli.institution import institution
 from careledger.cli.keys import keys
@@ -118,5 +119,5 @@ def main(ctx: click.Context, profile_name: str | None, rpc_url: str | None,
 
 
 for command in (demo, devnet, deploy, profile, book, whoami, wallet, keys, institution, patient,
-                consent, record, audit, node, cost):
+                consent, record, audit, fhir, node, cost):
     main.add_command(command)

@@ -1,0 +1,179 @@
+"""Export a patient's consents and access history as FHIR R4B.
+
+* ``Consent``: one per (grantee, scope) the patient ever granted, from ``ConsentGranted`` events
+  and the grant's current state on chain: ``active`` while ``isAuthorized`` holds for a purpose,
+  else ``inactive`` (revoked, expired, or voided by the grantee's suspension). The permit names
+  the grantee (``IRCP``), the scope (a LOINC document type for a category, the record id for
+  one record, nothing for ALL), and one nested provision per purpose (v3-ActReason) with its own
+  end date: CareLedger grants carry an expiry per purpose.
+* ``AuditEvent``: one per entry of the patient's on-chain hash chain (an access, a break-glass
+  window opened or closed): the institution as agent, the record as entity, the purpose
+  (v3-ActReason; ``BTG`` added for entries under break-glass), and the entry's sequence number,
+  chain head, transaction and block in an extension, so an auditor can check each one on chain.
+
+Parties are identified by their account (``urn:careledger:eip155:<chainId>:account``), records
+by their id (``urn:careledger:record``); no health data is in either. Every resource is validated
+with ``fhir.resources`` (R4B models) before it is returned.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_utils.crypto import keccak
+
+from careledger.audit import AuditLog
+from careledger.codes import CATEGORY_BY_CODE, SCOPE_ALL, Purpose
+from careledger.contracts import CareLedger
+from careledger.errors import InvalidInput
+from careledger.validate import address
+
+RECORD_SYSTEM = "urn:careledger:record"
+ACCOUNT_SYSTEM = "urn:careledger:eip155:{chain_id}:account"
+HASH_CHAIN_EXTENSION = "https://careledger.org/fhir/StructureDefinition/hash-chain-entry"
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+LOINC = "http://loinc.org"
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _account(ledger: CareLedger, who: str) -> dict[str, Any]:
+    return {"identifier": {"system": ACCOUNT_SYSTEM.format(chain_id=ledger.chain.chain_id),
+                           "value": address(who)}}
+
+
+def _fhir_id(*parts: bytes) -> str:
+    return keccak(b"".join(parts)).hex()[:64]
+
+
+def validate_resource(resource: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``resource`` against its FHIR R4B model; return it unchanged.
+
+    Raises:
+        InvalidInput: it does not validate (a bug here, never patient input).
+    """
+    import importlib
+
+    kind = str(resource.get("resourceType"))
+    module = importlib.import_module(f"fhir.resources.R4B.{kind.lower()}")
+    try:
+        getattr(module, kind).model_validate(resource)
+    except Exception as exc:  # pydantic's ValidationError, or a model's own check
+        raise InvalidInput(f"exported {kind} does not validate as FHIR R4B: {exc}") from exc
+    return resource
+
+
+def consents(ledger: CareLedger, patient: str, *, at: int | None = None) -> list[dict[str, Any]]:
+    """Every consent ``patient`` gave, as FHIR R4B ``Consent`` resources (oldest first)."""
+    patient = address(patient, "patient")
+    registry = ledger.consent
+    now = at if at is not None else int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    latest: dict[tuple[str, bytes], Any] = {}
+    for lg in registry.logs("ConsentGranted", from_block=ledger.deployment.block, patient=patient):
+        latest[(address(lg["args"]["grantee"]), bytes(lg["args"]["scope"]))] = lg
+    out = []
+    for (grantee, scope), lg in latest.items():
+        grant = registry.grant_of(patient, grantee, scope)
+        when = int(ledger.chain.w3.eth.get_block(lg["blockNumber"])["timestamp"])
+        nested = []
+        live = False
+        for purpose in Purpose:
+            expiry = grant.expiry(purpose)
+            if not expiry:
+                continue
+            nested.append({"type": "permit", "period": {"end": _iso(expiry)},
+                           "purpose": [{"system": ACT_REASON, "code": purpose.name}]})
+            live = live or (expiry > now and registry.is_authorized(patient, grantee, scope,
+                                                                     purpose))
+        provision: dict[str, Any] = {
+            "type": "permit",
+            "actor": [{"role": {"coding": [{"system": PARTICIPATION, "code": "IRCP",
+                                            "display": "information recipient"}]},
+                       "reference": _account(ledger, grantee)}]}
+        if scope != SCOPE_ALL:
+            category = CATEGORY_BY_CODE.get(scope)
+            if category is not None:
+                provision["code"] = [{"coding": [{"system": LOINC, "code": category.value,
+                                                  "display": category.name}]}]
+            else:
+                provision["data"] = [{"meaning": "instance", "reference": {"identifier": {
+                    "system": RECORD_SYSTEM, "value": "0x" + scope.hex()}}}]
+        if nested:
+            provision["provision"] = nested
+        out.append(validate_resource({
+            "resourceType": "Consent",
+            "id": _fhir_id(bytes.fromhex(patient[2:]), bytes.fromhex(grantee[2:]), scope),
+            "status": "active" if live else "inactive",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                  "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": LOINC, "code": "59284-0",
+                                      "display": "Patient Consent"}]}],
+            "patient": _account(ledger, patient),
+            "dateTime": _iso(when),
+            "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                       "code": "OPTIN"}]},
+            "provision": provision,
+        }))
+    return out
+
+
+def audit_events(ledger: CareLedger, patient: str) -> list[dict[str, Any]]:
+    """Every entry of ``patient``'s on-chain hash chain, as FHIR R4B ``AuditEvent`` resources."""
+    patient = address(patient, "patient")
+    log = AuditLog(ledger)
+    registry = _account(ledger, ledger.consent.address)
+    out = []
+    for e in log.history(patient):
+        purposes = [{"system": ACT_REASON, "code": e.purpose}]
+        if e.via_break_glass:
+            purposes.append({"system": ACT_REASON, "code": "BTG", "display": "break the glass"})
+        entities: list[dict[str, Any]] = [{
+            "what": _account(ledger, patient),
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                     "code": "1", "display": "Person"}}]
+        if e.record_id:
+            entities.append({
+                "what": {"identifier": {"system": RECORD_SYSTEM, "value": e.record_id}},
+                "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                         "code": "2", "display": "System Object"},
+                "description": f"category {e.category}"})
+        out.append(validate_resource({
+            "resourceType": "AuditEvent",
+            "id": _fhir_id(bytes.fromhex(patient[2:]), e.seq.to_bytes(8, "big")),
+            "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110110",
+                     "display": "Patient Record"},
+            "subtype": [{"system": "urn:careledger:hash-chain-entry", "code": e.kind}],
+            "action": "R" if e.kind == "access" else "E",
+            "recorded": _iso(e.timestamp),
+            "outcome": "0",
+            "purposeOfEvent": [{"coding": purposes}],
+            "agent": [{"type": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]},
+                       "who": _account(ledger, e.accessor), "requestor": True}],
+            "source": {"observer": registry,
+                       "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type",
+                                 "code": "4", "display": "Application Server"}]},
+            "entity": entities,
+            "extension": [{"url": HASH_CHAIN_EXTENSION, "extension": [
+                {"url": "seq", "valueUnsignedInt": e.seq},
+                {"url": "head", "valueString": e.head},
+                {"url": "transaction", "valueString": e.tx_hash},
+                {"url": "block", "valueUnsignedInt": e.block}]}],
+        }))
+    return out
+
+
+def bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A FHIR R4B ``collection`` Bundle of ``resources`` (validated)."""
+    return validate_resource({
+        "resourceType": "Bundle", "type": "collection",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "entry": [{"fullUrl": f"urn:uuid:{_uuid(r['id'])}", "resource": r} for r in resources]})
+
+
+def _uuid(hex_id: str) -> str:
+    h = (hex_id + "0" * 32)[:32]
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
