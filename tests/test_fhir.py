@@ -13,8 +13,14 @@ from careledger.actors import Institution, Patient, Provider
 from careledger.audit import AuditLog
 from careledger.cli import main
 from careledger.codes import SCOPE_ALL, Category, Purpose
-from careledger.fhir import RECORD_SYSTEM, audit_events, consents
-from careledger.fhir.export import HASH_CHAIN_EXTENSION
+from careledger.fhir import (
+    RECORD_SYSTEM,
+    audit_events,
+    consents,
+    document_references,
+    provenances,
+)
+from careledger.fhir.export import COMMITMENT_SYSTEM, HASH_CHAIN_EXTENSION
 from careledger.store import Workspace
 from conftest import World
 
@@ -73,13 +79,32 @@ def test_consents_and_audit_events_of_a_patient(world: World, tmp_path: Path) ->
     r = CliRunner().invoke(main, ["--deployments", str(tmp_path / "deployments"), "fhir", "export",
                                   alice.patient, "--out", str(out)],
                            env={"CARELEDGER_RPC_URL": w.node.rpc_url})
-    assert r.exit_code == 0 and "3 Consent and 3 AuditEvent" in r.output, r.output
+    assert r.exit_code == 0 and "3 Consent, 3 AuditEvent, 0 DocumentReference" in r.output, r.output
     bundle = json.loads(out.read_text())
     assert bundle["type"] == "collection" and len(bundle["entry"]) == 6
     assert out.stat().st_mode & 0o777 == 0o600
     from fhir.resources.R4B.bundle import Bundle
 
     Bundle.model_validate(bundle)  # the whole bundle, resources included
+
+    # the issuer's records of Alice: DocumentReference and Provenance, versions linked
+    amended = a.amend(pub.record_id, b'{"resourceType": "Observation", "status": "amended"}')
+    docs = {d["id"]: d for d in document_references(w.ledger, a.ws.index.for_patient(alice.patient))}
+    assert docs[pub.record_id[2:]]["status"] == "superseded"
+    new = docs[amended.record_id[2:]]
+    assert new["status"] == "current" and new["relatesTo"][0]["target"]["reference"] == \
+        f"DocumentReference/{pub.record_id[2:]}"
+    assert {i["system"]: i["value"] for i in new["identifier"]}[COMMITMENT_SYSTEM] == \
+        amended.pointer.commitment
+    assert new["category"][0]["coding"][0]["code"] == "LAB" and new["type"]["coding"][0]["code"] == "11502-2"
+    provs = provenances(w.ledger, a.ws.index.for_patient(alice.patient))
+    acts = sorted(p["activity"]["coding"][0]["code"] for p in provs)
+    assert acts == ["CREATE", "UPDATE"] and all(p["extension"][0]["valueString"] for p in provs)
+    r = CliRunner().invoke(main, ["--deployments", str(tmp_path / "deployments"), "--workspace",
+                                  str(tmp_path / "a"), "fhir", "export", alice.patient, "--what",
+                                  "records", "--out", str(tmp_path / "records.json")],
+                           env={"CARELEDGER_RPC_URL": w.node.rpc_url})
+    assert r.exit_code == 0 and "2 DocumentReference, 2 Provenance" in r.output, r.output
 
 
 def test_a_resource_that_does_not_validate_is_refused() -> None:

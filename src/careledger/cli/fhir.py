@@ -18,16 +18,26 @@ def fhir() -> None:
 
 @fhir.command("export", short_help="Consents and access history as a FHIR Bundle.")
 @click.argument("patient_addr", metavar="PATIENT")
-@click.option("--what", type=click.Choice(["all", "consent", "audit"]), default="all",
-              show_default=True, help="Consent resources, AuditEvent resources, or both.")
+@click.option("--what", type=click.Choice(["all", "consent", "audit", "records"]), default="all",
+              show_default=True,
+              help="Consent, AuditEvent, or the records of your workspace's index "
+                   "(DocumentReference + Provenance; all: when the workspace exists).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the Bundle here (mode 0600) instead of stdout.")
 @pass_ctx
 def fhir_export(ctx: Ctx, patient_addr: str, what: str, out: Path | None) -> None:
     """PATIENT's consents (active or inactive, per grantee and scope, one nested provision per
     purpose with its expiry) and every entry of the on-chain access history (agent, record,
-    purpose, break-glass as BTG, and the hash-chain head and transaction in an extension)."""
-    from careledger.fhir import audit_events, bundle, consents
+    purpose, break-glass as BTG, and the hash-chain head and transaction in an extension); for
+    an issuer, the patient's records in its workspace as DocumentReference (LOINC type, v2-0074
+    category, CID and commitment as identifiers) and Provenance (publication or amendment)."""
+    from careledger.fhir import (
+        audit_events,
+        bundle,
+        consents,
+        document_references,
+        provenances,
+    )
     from careledger.store import write_atomic
 
     check_out_path(out)
@@ -38,11 +48,16 @@ def fhir_export(ctx: Ctx, patient_addr: str, what: str, out: Path | None) -> Non
         resources += consents(ledger, patient)
     if what in ("all", "audit"):
         resources += audit_events(ledger, patient)
+    if what == "records" or (what == "all" and ctx.workspace.is_dir()):
+        pointers = [p for p in ctx.workspace_(create=False).index.for_patient(patient)
+                    if p.status == "anchored"]
+        resources += document_references(ledger, pointers) + provenances(ledger, pointers)
     text = json.dumps(bundle(resources), indent=2)
     if out is None:
         click.echo(text)
         return
     write_atomic(out, (text + "\n").encode(), mode=0o600)
-    kinds = {k: sum(r["resourceType"] == k for r in resources) for k in ("Consent", "AuditEvent")}
-    click.echo(f"{kinds['Consent']} Consent and {kinds['AuditEvent']} AuditEvent resources "
-               f"(FHIR R4B, validated) written to {out}")
+    kinds = {k: sum(r["resourceType"] == k for r in resources)
+             for k in ("Consent", "AuditEvent", "DocumentReference", "Provenance")}
+    click.echo(", ".join(f"{n} {k}" for k, n in kinds.items()) +
+               f" (FHIR R4B, validated) written to {out}")

@@ -177,3 +177,87 @@ def bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
 def _uuid(hex_id: str) -> str:
     h = (hex_id + "0" * 32)[:32]
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+#: HL7 v2 table 0074 (diagnostic service section) for each CareLedger category.
+DIAGNOSTIC_SECTION = {"LAB": "LAB", "IMAGING": "RAD", "DISCHARGE": "PHY", "MEDICATION": "PHR",
+                      "VITALS": "NRS", "NOTE": "PHY", "ALLERGY": "IMM"}
+CID_SYSTEM = "urn:careledger:cid"
+COMMITMENT_SYSTEM = "urn:careledger:commitment"
+ANCHOR_EXTENSION = "https://careledger.org/fhir/StructureDefinition/anchor"
+
+
+def _anchor_time(ledger: CareLedger, pointer: Any) -> tuple[int, str | None]:
+    """Block time and transaction of a record's anchor (a batch member: its batch's)."""
+    tx = pointer.tx_hash
+    if tx:
+        receipt = ledger.chain.w3.eth.get_transaction_receipt(tx)
+        return int(ledger.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]), tx
+    anchored = ledger.records.anchored(pointer.id_bytes, from_block=ledger.deployment.block)
+    block = anchored.block if anchored else ledger.chain.w3.eth.block_number
+    return int(ledger.chain.w3.eth.get_block(block)["timestamp"]), None
+
+
+def document_references(ledger: CareLedger, pointers: list[Any]) -> list[dict[str, Any]]:
+    """``DocumentReference`` (R4B) for each record pointer: LOINC document type, v2-0074
+    category, the patient and the issuer as accounts, and the CID and the anchored commitment as
+    identifiers (not ``Attachment.hash``, which is SHA-1); a version names the one it replaces.
+    Pointers come from an issuer's record index or a patient's listing at the nodes."""
+    from careledger.codes import Category
+
+    superseded = {p.previous_version for p in pointers}
+    out = []
+    for p in pointers:
+        category = Category[p.category]
+        when, _ = _anchor_time(ledger, p)
+        resource: dict[str, Any] = {
+            "resourceType": "DocumentReference",
+            "id": p.record_id[2:],
+            "identifier": [{"system": RECORD_SYSTEM, "value": p.record_id},
+                           {"system": CID_SYSTEM, "value": p.cid},
+                           {"system": COMMITMENT_SYSTEM, "value": p.commitment}],
+            "status": "superseded" if p.record_id in superseded else "current",
+            "type": {"coding": [{"system": LOINC, "code": category.value,
+                                 "display": category.name}]},
+            "category": [{"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v2-0074",
+                "code": DIAGNOSTIC_SECTION[category.name]}]}],
+            "subject": _account(ledger, p.patient),
+            "date": _iso(when),
+            "custodian": _account(ledger, p.issuer),
+            "content": [{"attachment": {"contentType": "application/octet-stream",
+                                        "title": f"encrypted record version {p.version}"}}],
+        }
+        if int(p.previous_version, 16):
+            resource["relatesTo"] = [{"code": "replaces", "target": {
+                "reference": f"DocumentReference/{p.previous_version[2:]}"}}]
+        out.append(validate_resource(resource))
+    return out
+
+
+def provenances(ledger: CareLedger, pointers: list[Any]) -> list[dict[str, Any]]:
+    """``Provenance`` (R4B) of each record's publication (CREATE) or amendment (UPDATE, with the
+    replaced version as source entity), with the anchoring transaction in an extension."""
+    out = []
+    for p in pointers:
+        when, tx = _anchor_time(ledger, p)
+        amended = bool(int(p.previous_version, 16))
+        resource: dict[str, Any] = {
+            "resourceType": "Provenance",
+            "id": _fhir_id(b"provenance", p.id_bytes),
+            "target": [{"reference": f"DocumentReference/{p.record_id[2:]}"}],
+            "recorded": _iso(when),
+            "activity": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                "code": "UPDATE" if amended else "CREATE"}]},
+            "agent": [{"type": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                "code": "custodian"}]}, "who": _account(ledger, p.issuer)}],
+        }
+        if amended:
+            resource["entity"] = [{"role": "revision", "what": {
+                "reference": f"DocumentReference/{p.previous_version[2:]}"}}]
+        if tx:
+            resource["extension"] = [{"url": ANCHOR_EXTENSION, "valueString": tx}]
+        out.append(validate_resource(resource))
+    return out
