@@ -61,3 +61,66 @@ def fhir_export(ctx: Ctx, patient_addr: str, what: str, out: Path | None) -> Non
              for k in ("Consent", "AuditEvent", "DocumentReference", "Provenance")}
     click.echo(", ".join(f"{n} {k}" for k, n in kinds.items()) +
                f" (FHIR R4B, validated) written to {out}")
+
+
+@fhir.command("import", short_help="Import FHIR R4 bundles / NDJSON as encrypted records.")
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--patient-map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help='JSON {"<FHIR Patient id>": "0x<patient wallet>"}.')
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=256, show_default=True,
+              help="Records per Merkle batch (one anchorBatch transaction each).")
+@click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad resource.")
+@click.option("--max-resource-size", default="1M", show_default=True,
+              help="Refuse a resource larger than this.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the full report (every skipped entry) as JSON here.")
+@pass_ctx
+def fhir_import(ctx: Ctx, paths: tuple[Path, ...], patient_map: Path, batch_size: int,
+                dry_run: bool, strict: bool, max_resource_size: str,
+                report_file: Path | None) -> None:
+    """Import PATHS (FHIR R4 transaction or collection bundles, NDJSON from a bulk export, or
+    folders of them): each resource validated, mapped to its patient's wallet, encrypted as one
+    record and anchored in Merkle batches per category. Rerun after an interruption: nothing
+    is anchored twice (the journal in the workspace says where it stopped)."""
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+
+    from careledger.cli.common import parse_size
+    from careledger.cli.record import provider_actor
+    from careledger.fhir.importer import import_fhir, load_patient_map
+    from careledger.store import write_atomic
+
+    check_out_path(report_file)
+    limit = parse_size(max_resource_size, "--max-resource-size")
+    mapping = load_patient_map(patient_map)
+    provider = None if dry_run else provider_actor(ctx)
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), "[progress.description]{task.description}",
+                  "{task.completed:,} resources", "{task.fields[rate]}", TimeElapsedColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("importing" if not dry_run else "validating", total=None, rate="")
+
+        def step(n: int) -> None:
+            bar.advance(task, n)
+            t = bar.tasks[0]
+            if t.elapsed:
+                bar.update(task, rate=f"{t.completed / t.elapsed:,.0f}/s")
+
+        report = import_fhir(provider, list(paths), mapping, batch_size=batch_size,
+                             dry_run=dry_run, strict=strict, max_resource=limit, progress=step)
+    for line in report.problems[:20]:
+        click.echo(f"skipped: {line}", err=True)
+    if len(report.problems) > 20:
+        click.echo(f"... and {len(report.problems) - 20} more (--report FILE lists all)", err=True)
+    if report_file:
+        write_atomic(report_file, json.dumps(asdict(report), indent=2).encode(), mode=0o600)
+    verb = "would publish" if dry_run else "published"
+    click.echo(f"{report.files} files, {report.resources:,} resources: {verb} "
+               f"{sum(report.by_category.values()) if dry_run else report.published:,} "
+               f"({', '.join(f'{k} {v:,}' for k, v in sorted(report.by_category.items()))}) in "
+               f"{report.batches} batches; {report.already_done:,} already imported; "
+               f"{report.not_patient_data:,} not patient data; {report.skipped:,} skipped")

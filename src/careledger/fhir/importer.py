@@ -1,0 +1,288 @@
+"""Import a hospital's FHIR R4 history: bundles (transaction or collection), NDJSON (bulk
+export) and folders of them; each resource validated (``fhir.resources`` R4B models), mapped to
+its patient's wallet through the hospital's patient map, and published as one encrypted record
+per resource in Merkle batches per category.
+
+Resumable and exactly-once: an import journal (``<workspace>/imports/journal.jsonl``) records,
+for each batch, its id and the keys of its resources (``file#entry#sha256``) before publishing
+(``intent``) and after anchoring (``done``). A rerun skips resources already done and completes
+an interrupted batch under the same batch id (``Provider.publish_batch`` is idempotent by id),
+so nothing is anchored twice and nothing is lost.
+
+Bad input never stops the import (unless ``strict``): a file that is not JSON, an invalid
+resource, a resource over the size limit, one whose patient is not in the map, each gives one
+line naming the file, the entry index and the reason, in the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from careledger.codes import Category
+from careledger.contracts import new_batch_id
+from careledger.errors import InvalidInput
+from careledger.validate import address
+
+#: Resources that describe no patient: not records (counted as skipped).
+NOT_PATIENT_DATA = {"Practitioner", "PractitionerRole", "Organization", "Location", "Medication",
+                    "Substance", "HealthcareService", "Endpoint", "Provenance"}
+DEFAULT_MAX_RESOURCE = 1024 * 1024
+_IMAGING_SECTIONS = {"RAD", "CT", "NMR", "NMS", "RUS", "RX", "VUS", "OUS", "CUS", "XRC"}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One valid resource, ready to publish."""
+
+    key: str
+    patient: str
+    category: Category
+    body: bytes
+
+
+@dataclass
+class ImportReport:
+    """What an import read, published and skipped, with one line per problem."""
+
+    files: int = 0
+    resources: int = 0
+    published: int = 0
+    already_done: int = 0
+    batches: int = 0
+    not_patient_data: int = 0
+    by_category: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.problems)
+
+
+def category_of(resource: dict[str, Any]) -> Category:
+    """The CareLedger category of a FHIR resource (by type, and category codings)."""
+    kind = resource.get("resourceType")
+    codes = {c.get("code") for cat in resource.get("category", []) or []
+             if isinstance(cat, dict) for c in cat.get("coding", []) or []}
+    if kind == "Observation":
+        if "laboratory" in codes:
+            return Category.LAB
+        if "vital-signs" in codes:
+            return Category.VITALS
+        return Category.NOTE
+    if kind == "DiagnosticReport":
+        if codes & _IMAGING_SECTIONS:
+            return Category.IMAGING
+        return Category.LAB if "LAB" in codes or "laboratory" in codes else Category.NOTE
+    if kind == "ImagingStudy":
+        return Category.IMAGING
+    if kind in ("MedicationRequest", "MedicationStatement", "MedicationAdministration",
+                "MedicationDispense"):
+        return Category.MEDICATION
+    if kind == "AllergyIntolerance":
+        return Category.ALLERGY
+    return Category.NOTE
+
+
+def _patient_ref(resource: dict[str, Any]) -> str | None:
+    if resource.get("resourceType") == "Patient":
+        return str(resource.get("id") or "") or None
+    for name in ("subject", "patient", "beneficiary"):
+        ref = resource.get(name)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            value: str = ref["reference"]
+            return value.removeprefix("urn:uuid:").removeprefix("Patient/")
+    return None
+
+
+def load_patient_map(path: Path) -> dict[str, str]:
+    """``{"<FHIR Patient id>": "0x<wallet>"}`` (``Patient/<id>`` keys accepted).
+
+    Raises:
+        InvalidInput: not such a file, or an entry that is not an address.
+    """
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the patient map {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InvalidInput(f"the patient map {path} is not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"the patient map {path} must be an object "
+                           '{"<Patient id>": "0x<wallet address>"}')
+    return {str(k).removeprefix("Patient/"): address(v, f"patient map entry {k}")
+            for k, v in raw.items()}
+
+
+def _inputs(paths: list[Path]) -> Iterator[Path]:
+    for p in paths:
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.suffix in (".json", ".ndjson"))
+        else:
+            yield p
+
+
+def read_items(paths: list[Path], patient_map: dict[str, str], report: ImportReport, *,
+               max_resource: int = DEFAULT_MAX_RESOURCE, strict: bool = False) -> Iterator[Item]:
+    """Every valid patient resource of ``paths``; problems go to ``report.problems`` (or raise
+    ``InvalidInput`` at the first one when ``strict``)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    def problem(line: str) -> None:
+        report.problems.append(line)
+        if strict:
+            raise InvalidInput(f"{line} (--strict: stopped; batches already published stay)")
+
+    for path in _inputs(paths):
+        report.files += 1
+        try:
+            entries = list(_entries(path))
+        except (OSError, ValueError) as exc:
+            problem(f"{path}: not a FHIR bundle, resource or NDJSON file ({exc})")
+            continue
+        for index, resource in entries:
+            report.resources += 1
+            where = f"{path}: entry {index}"
+            if isinstance(resource, Exception):
+                problem(f"{where}: not JSON ({resource})")
+                continue
+            body = json.dumps(resource, sort_keys=True, separators=(",", ":")).encode()
+            if len(body) > max_resource:
+                problem(f"{where}: {len(body):,} bytes, over the limit of {max_resource:,}")
+                continue
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
+            try:
+                get_fhir_model_class(str(kind)).model_validate(resource)
+            except Exception as exc:  # noqa: BLE001 - unknown type (KeyError), pydantic errors
+                detail = str(exc).splitlines()
+                problem(f"{where}: invalid {kind or 'resource'}: "
+                        f"{detail[1].strip() if len(detail) > 1 else detail[0] if detail else exc}")
+                continue
+            assert isinstance(resource, dict)
+            if kind in NOT_PATIENT_DATA:
+                report.not_patient_data += 1
+                continue
+            ref = _patient_ref(resource)
+            if ref is None or ref not in patient_map:
+                problem(f"{where}: {kind} of patient {ref or '(none)'} is not in the patient map")
+                continue
+            key = f"{path.name}#{index}#{hashlib.sha256(body).hexdigest()[:32]}"
+            yield Item(key, patient_map[ref], category_of(resource), body)
+
+
+def _entries(path: Path) -> Iterator[tuple[int, Any]]:
+    if path.suffix == ".ndjson":
+        with path.open() as fh:
+            for i, line in enumerate(fh):
+                if line.strip():
+                    try:
+                        yield i, json.loads(line)
+                    except ValueError as exc:
+                        yield i, exc
+        return
+    data = json.loads(path.read_text())
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        for i, entry in enumerate(data.get("entry") or []):
+            yield i, (entry or {}).get("resource") if isinstance(entry, dict) else entry
+    else:
+        yield 0, data
+
+
+class ImportJournal:
+    """Append-only, fsynced: ``intent`` and ``done`` lines per batch (see the module)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done: set[str] = set()
+        self.open_batches: dict[str, tuple[str, list[str]]] = {}  # batch id -> (category, keys)
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    break  # the line being written when the process stopped
+                if rec["kind"] == "intent":
+                    self.open_batches[rec["batch"]] = (rec["category"], rec["keys"])
+                elif rec["kind"] == "done":
+                    _, keys = self.open_batches.pop(rec["batch"], ("", []))
+                    self.done.update(keys)
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def import_fhir(provider: Any, paths: list[Path], patient_map: dict[str, str], *,
+                batch_size: int = 256, journal: Path | None = None, dry_run: bool = False,
+                strict: bool = False, max_resource: int = DEFAULT_MAX_RESOURCE,
+                progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import ``paths`` as ``provider`` (see the module). Returns the report."""
+    if not 1 <= batch_size <= 4096:
+        raise InvalidInput("batch size must be 1 to 4096")
+    report = ImportReport()
+    journal_path = journal or _default_journal(provider)
+    state = ImportJournal(journal_path) if not dry_run else None
+    # keys of interrupted batches: reassembled from the input, then published under their id
+    reopen = {k: b for b, (_, keys) in (state.open_batches.items() if state else []) for k in keys}
+    reassembly: dict[str, dict[str, Item]] = {b: {} for b in (state.open_batches if state else {})}
+    buffers: dict[Category, list[Item]] = {}
+
+    def publish(batch_id: bytes, category: Category, items: list[Item]) -> None:
+        assert state is not None
+        if batch_id.hex() not in state.open_batches:
+            state.write({"kind": "intent", "batch": batch_id.hex(), "category": category.name,
+                         "keys": [i.key for i in items]})
+        provider.publish_batch([(i.patient, i.body) for i in items], category, batch_id=batch_id)
+        state.write({"kind": "done", "batch": batch_id.hex()})
+        state.open_batches.pop(batch_id.hex(), None)
+        report.batches += 1
+        report.published += len(items)
+        report.by_category[category.name] = report.by_category.get(category.name, 0) + len(items)
+
+    for item in read_items(paths, patient_map, report, max_resource=max_resource, strict=strict):
+        if progress is not None:
+            progress(1)
+        if dry_run:
+            report.by_category[item.category.name] = report.by_category.get(item.category.name, 0) + 1
+            continue
+        assert state is not None
+        if item.key in state.done:
+            report.already_done += 1
+            continue
+        if item.key in reopen:
+            batch = reopen[item.key]
+            reassembly[batch][item.key] = item
+            category, keys = state.open_batches[batch]
+            if len(reassembly[batch]) == len(keys):
+                publish(bytes.fromhex(batch), Category[category],
+                        [reassembly[batch][k] for k in keys])
+            continue
+        buf = buffers.setdefault(item.category, [])
+        buf.append(item)
+        if len(buf) >= batch_size:
+            publish(new_batch_id(provider.address), item.category, buf)
+            buffers[item.category] = []
+    if not dry_run:
+        for category, buf in buffers.items():
+            if buf:
+                publish(new_batch_id(provider.address), category, buf)
+        assert state is not None
+        for batch in list(state.open_batches):
+            report.problems.append(f"interrupted batch 0x{batch} could not be completed: some "
+                                   "of its resources are no longer in the input")
+    return report
+
+
+def _default_journal(provider: Any) -> Path:
+    uploads = getattr(provider.ws, "uploads", None)
+    if uploads is None:
+        raise InvalidInput("this workspace has no local folder for the import journal: pass one")
+    return Path(uploads).parent / "imports" / "journal.jsonl"

