@@ -81,7 +81,7 @@ def test_an_interrupted_import_resumes_without_duplicates(world: World, synthea:
                                                           tmp_path: Path) -> None:
     only = tmp_path / "in"
     only.mkdir()
-    first = sorted(f for f in synthea.glob("*.json") if "Information" not in f.name)[0]
+    first = min(f for f in synthea.glob("*.json") if "Information" not in f.name)
     shutil.copy(first, only / first.name)
     mapping = _patients(world, only, tmp_path)
     a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(tmp_path / "a"),
