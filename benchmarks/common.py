@@ -362,6 +362,20 @@ def quick_results() -> None:
     RESULTS = BENCH / "results" / "quick"
 
 
+def run_standalone(name: str, measure: Callable[..., dict[str, Any]],
+                   *tables: Callable[[dict[str, Any]], str]) -> None:
+    """``python benchmarks/<name>.py [--quick]``: measure, add the machine facts, write
+    ``results/<name>.json`` (``results/quick/`` with ``--quick``), print the tables."""
+    quick = "--quick" in sys.argv
+    if quick:
+        quick_results()
+    res = measure(quick=quick)
+    res["machine"] = machine_facts()
+    write_json(name, res)
+    for table in tables:
+        print(table(res))
+
+
 def write_json(name: str, data: Any) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import YEAR, Actor, Env, machine_facts, md_table, quick_results, summary, write_json
+from common import YEAR, Actor, Env, md_table, run_standalone, summary
 from eth_account import Account
 
 from careledger.actors import Institution, Patient, Provider
@@ -401,17 +401,5 @@ def verdict_table(res: dict[str, Any]) -> str:
                      for v in res["verdicts"]])
 
 
-def main() -> None:
-    quick = "--quick" in sys.argv
-    if quick:
-        quick_results()
-    res = measure(quick=quick)
-    res["machine"] = machine_facts()
-    write_json("node", res)
-    print(table(res))
-    print(steps_table(res))
-    print(verdict_table(res))
-
-
 if __name__ == "__main__":
-    main()
+    run_standalone("node", measure, table, steps_table, verdict_table)

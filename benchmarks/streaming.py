@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Env, machine_facts, md_table, quick_results, write_json
+from common import Env, md_table, run_standalone
 from node import start_node
 
 from careledger.actors import Institution, Patient, Provider
@@ -234,17 +234,9 @@ def verdict_table(res: dict[str, Any]) -> str:
                      for v in res["verdicts"]])
 
 
-def main() -> None:
-    quick = "--quick" in sys.argv
-    if quick:
-        quick_results()
-    res = measure(quick=quick)
-    res["machine"] = machine_facts()
-    write_json("streaming", res)
-    print(f"openssl: {res['openssl']['version']}, best {res['openssl']['best_mb_s']:.0f} MB/s")
-    print(table(res))
-    print(verdict_table(res))
+def openssl_line(res: dict[str, Any]) -> str:
+    return f"openssl: {res['openssl']['version']}, best {res['openssl']['best_mb_s']:.0f} MB/s"
 
 
 if __name__ == "__main__":
-    main()
+    run_standalone("streaming", measure, openssl_line, table, verdict_table)
