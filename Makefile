@@ -55,10 +55,17 @@ forge: $(SOLC_SHIM)
 # Three runners: forge (Solidity fuzz/invariants), ape (contract tests with ape fixtures),
 # pytest (SDK, CLI, demo, faults; ape's plugin off). pytest runs last and its summary closes.
 PYTEST := $(PY) -m pytest -p no:ape_test --ignore=tests/contracts
+# ape's contract tests (one core, 2 minutes) run beside pytest's two workers, which spend much
+# of their time waiting on anvil, node processes and HTTP; ape's output is printed at the end.
 test: $(BUILD_STAMP)
 	forge test
-	$(VENV)/bin/ape test tests/contracts
-	$(PYTEST) -n 2 --dist loadfile
+	@mkdir -p .build; \
+	$(VENV)/bin/ape test tests/contracts > .build/ape-test.log 2>&1 & ape=$$!; \
+	$(PYTEST) -n 2 --dist loadfile; py=$$?; \
+	wait $$ape; ap=$$?; \
+	echo "== ape test tests/contracts (ran beside pytest): exit $$ap"; \
+	if [ $$ap -eq 0 ]; then tail -n 3 .build/ape-test.log; else cat .build/ape-test.log; fi; \
+	[ $$py -eq 0 ] && [ $$ap -eq 0 ]
 
 test-sdk: $(BUILD_STAMP)
 	$(PYTEST) -x -q

@@ -41,7 +41,11 @@ def _new_password() -> str:
     return password
 
 
-def _write_keystore(out: Path, key: Any) -> str:
+#: scrypt N of --light-kdf keystores (geth's light N; the default is 2^18)
+LIGHT_SCRYPT_N = 1 << 12
+
+
+def _write_keystore(out: Path, key: Any, light: bool = False) -> str:
     import json
 
     from eth_account import Account
@@ -54,26 +58,33 @@ def _write_keystore(out: Path, key: Any) -> str:
     if not out.parent.is_dir():
         raise InvalidInput(f"{out}: the folder {out.parent} does not exist")
     acct = Account.from_key(key)
-    data = Account.encrypt(acct.key, _new_password())
+    data = Account.encrypt(acct.key, _new_password(), iterations=LIGHT_SCRYPT_N if light else None)
     write_atomic(out, json.dumps(data).encode(), mode=0o600)
     return str(acct.address)
 
 
+LIGHT_KDF = click.option("--light-kdf", is_flag=True,
+                         help="scrypt N=4096 instead of 2^18: opens in milliseconds, and so is "
+                              "far cheaper to brute-force; for development and test wallets only.")
+
+
 @wallet.command("new", short_help="Create a new wallet keystore.")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-def wallet_new(out: Path) -> None:
+@LIGHT_KDF
+def wallet_new(out: Path, light_kdf: bool) -> None:
     """Generate a random wallet key into the keystore OUT (mode 0600); prints its address.
     Fund the address before it sends transactions (a patient who only signs consents needs
     no funds: a node relays them)."""
     import secrets
 
-    address = _write_keystore(out, secrets.token_bytes(32))
+    address = _write_keystore(out, secrets.token_bytes(32), light_kdf)
     click.echo(f"wallet {address} saved to {out}")
 
 
 @wallet.command("import", short_help="Put an existing private key into a keystore.")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-def wallet_import(out: Path) -> None:
+@LIGHT_KDF
+def wallet_import(out: Path, light_kdf: bool) -> None:
     """Read a private key (0x + 64 hex) from standard input, or a hidden prompt on a terminal,
     and save it encrypted into the keystore OUT. Never pass a key as an argument."""
     from careledger.errors import InvalidInput
@@ -89,7 +100,7 @@ def wallet_import(out: Path) -> None:
         key = b""
     if len(key) != 32:
         raise InvalidInput("that is not a private key: expected 0x + 64 hex digits on standard input")
-    address = _write_keystore(out, key)
+    address = _write_keystore(out, key, light_kdf)
     click.echo(f"wallet {address} saved to {out}")
 
 
