@@ -26,7 +26,7 @@ install: $(VENV_STAMP) $(NODE_STAMP) $(SOLC_SHIM)
 
 $(VENV_STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -c constraints.txt -e '.[dev,bench]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
