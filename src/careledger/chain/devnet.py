@@ -173,7 +173,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _port_taken(host: str, port: int) -> bool:
+def port_taken(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -269,7 +269,7 @@ class Devnet:
         if self.process is not None:
             raise DevnetError(f"this devnet is already running at {self.rpc_url}")
         binary = self.anvil_path or find_anvil()
-        if self.requested_port is not None and _port_taken(self.host, self.requested_port):
+        if self.requested_port is not None and port_taken(self.host, self.requested_port):
             raise PortInUse(
                 f"port {self.requested_port} on {self.host} is already in use; "
                 "choose another port or omit it to pick a free one"

@@ -156,7 +156,9 @@ def profile_add(ctx: Ctx, name: str, keystore: Path, enc_key: Path | None,
         raise InvalidInput(f"--node {node_url!r}: give an http:// or https:// URL")
     addr = keystore_address(keystore)
     if enc_key is not None:
-        _public_key(enc_key)  # refuse a file that is not an encryption key now, not later
+        from careledger.crypto.keyfile import read_public_key
+
+        read_public_key(enc_key)  # refuse a file that is not an encryption key now, not later
     ctx.config.profiles[name] = Profile(
         name=name, keystore=str(keystore.resolve()), address=addr,
         enc_key=str(enc_key.resolve()) if enc_key else None,
@@ -246,16 +248,6 @@ def book_remove(ctx: Ctx, name: str) -> None:
 # -- whoami ---------------------------------------------------------------------------------
 
 
-def _public_key(enc_key: Path) -> str:
-    import json
-
-    from careledger.errors import KeyFileError
-
-    try:
-        data = json.loads(enc_key.read_text())
-        return "0x" + str(data["public_key"]).removeprefix("0x").lower()
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise KeyFileError(f"{enc_key} is not a CareLedger encryption key file ({exc})") from None
 
 
 @click.command(short_help="Who you act as, and what the chain knows about you.")
@@ -271,7 +263,9 @@ def whoami(ctx: Ctx, as_json: bool) -> None:
             else ctx.account().address)
     ledger = ctx.ledger()
     chain = ledger.chain
-    local_key = _public_key(ctx.enc_key) if ctx.enc_key is not None else None
+    from careledger.crypto.keyfile import read_public_key
+
+    local_key = ("0x" + read_public_key(ctx.enc_key).hex()) if ctx.enc_key is not None else None
     member = ledger.institutions.member(addr)
     patient_key = "0x" + ledger.consent.patient_key(addr).hex()
     info: dict[str, Any] = {

@@ -121,7 +121,7 @@ def institution_proposal(ctx: Ctx, proposal_id: int, as_json: bool) -> None:
     if proposal_id >= registry.proposal_count():
         raise ProposalNotFound.with_args(proposalId=proposal_id)
     row = _proposal_row(ctx, registry.proposal(proposal_id), chain_now(ctx), registry.threshold())
-    members = [m for m in _members(ctx) if registry.member(m).status is InstitutionStatus.ACTIVE]
+    members = [m for m in registry.members(from_block=ctx.ledger().deployment.block) if registry.member(m).status is InstitutionStatus.ACTIVE]
     row["approvedBy"] = [ctx.name_of(m) for m in members if registry.has_approved(proposal_id, m)]
     row["notYet"] = [ctx.name_of(m) for m in members if not registry.has_approved(proposal_id, m)]
     if not as_json:
@@ -130,13 +130,6 @@ def institution_proposal(ctx: Ctx, proposal_id: int, as_json: bool) -> None:
     show_one(row, as_json)
 
 
-def _members(ctx: Ctx) -> list[str]:
-    ledger = ctx.ledger()
-    seen: list[str] = []
-    for lg in ledger.institutions.logs("InstitutionAdmitted", from_block=ledger.deployment.block):
-        if lg["args"]["account"] not in seen:
-            seen.append(lg["args"]["account"])
-    return seen
 
 
 @institution.command("list", short_help="List consortium members.")
@@ -146,7 +139,7 @@ def institution_list(ctx: Ctx, as_json: bool) -> None:
     """Every institution ever admitted, with status, roles and node URL."""
     registry = ctx.ledger().institutions
     rows = []
-    for a in _members(ctx):
+    for a in registry.members(from_block=ctx.ledger().deployment.block):
         m = registry.member(a)
         rows.append({"name": ctx.name_of(a), "address": a, "status": m.status.name.lower(),
                      "roles": role_names(m.roles), "node": registry.endpoint_of(a) or None,

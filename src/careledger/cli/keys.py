@@ -36,6 +36,6 @@ def keys_new(out: Path) -> None:
 def keys_public(key_file: Path) -> None:
     """The public half of KEY_FILE: what `careledger deploy --member`, `institution propose
     admit --enc-pubkey` and `patient register-key` put on chain."""
-    from careledger.cli.identity import _public_key
+    from careledger.crypto.keyfile import read_public_key
 
-    click.echo(_public_key(key_file))
+    click.echo("0x" + read_public_key(key_file).hex())

@@ -38,10 +38,10 @@ def node_serve(ctx: Ctx, host: str, port: int | None, confirmations: int, max_ac
         profile_url = ctx.profile.node if ctx.profile else None
         port = (urlparse(profile_url).port if profile_url else None) or 8600
 
-    from careledger.chain.devnet import _port_taken
+    from careledger.chain.devnet import port_taken
     from careledger.errors import PortInUse
 
-    if _port_taken(host, port):
+    if port_taken(host, port):
         raise PortInUse(f"port {port} on {host} is in use: stop what listens there or pass "
                         "another --port")
     service = build_service(ctx.ledger(), ctx.sender(), ctx.workspace, ctx.keypair(),

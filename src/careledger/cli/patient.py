@@ -186,7 +186,6 @@ def patient_history(ctx: Ctx, as_json: bool) -> None:
 def patient_records(ctx: Ctx, as_json: bool) -> None:
     """Your records, asked by signed request of every institution that publishes a node URL;
     each pointer is checked against the chain. A node that does not answer is named."""
-    from careledger.cli.institution import _members
     from careledger.errors import CareLedgerError
 
     p = patient_actor(ctx)
@@ -194,7 +193,7 @@ def patient_records(ctx: Ctx, as_json: bool) -> None:
     rows: list[dict[str, Any]] = []
     unreachable = []
     tried = 0
-    for inst in _members(ctx):
+    for inst in registry.members(from_block=ctx.ledger().deployment.block):
         url = registry.endpoint_of(inst)
         if not url:
             continue

@@ -79,6 +79,13 @@ class InstitutionRegistry(ContractWrapper):
         """Approvals a proposal needs."""
         return int(self._view("threshold"))
 
+    def members(self, *, from_block: int) -> list[str]:
+        """Every account ever admitted, in order of first admission (from the events)."""
+        seen: dict[str, None] = {}
+        for lg in self.logs("InstitutionAdmitted", from_block=from_block):
+            seen.setdefault(lg["args"]["account"], None)
+        return list(seen)
+
     def member_count(self) -> int:
         """Active members."""
         return int(self._view("memberCount"))

@@ -71,6 +71,18 @@ def public_key_to_hex(public_key: bytes) -> str:
     return "0x" + public_key.hex()
 
 
+def read_public_key(path: str | os.PathLike[str]) -> bytes:
+    """The public key of a key file, from its clear header (no password needed).
+
+    Raises:
+        KeyFileError: not a CareLedger encryption key file.
+    """
+    try:
+        return public_key_from_hex(str(json.loads(Path(path).read_text())["public_key"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KeyFileError(f"{path} is not a CareLedger encryption key file ({exc})") from None
+
+
 def public_key_from_hex(value: str | bytes) -> bytes:
     """Parse a public key given as 0x-hex (e.g. read from chain) or as 32 raw bytes.
 
