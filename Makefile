@@ -17,12 +17,17 @@ NODE_STAMP := node_modules/.installed
 SOLC_SHIM := .solcx/solc-v0.8.30
 BUILD_STAMP := .build/.compiled
 SOURCES := $(shell find contracts -name '*.sol' -not -path '*/.cache/*' 2>/dev/null)
+PAGE := src/careledger/node/page/app.js
+PAGE_SOURCES := $(wildcard web/*.html web/*.css web/*.mjs web/src/*.js) $(wildcard src/careledger/abi/*.json)
+# the browser the page's tests drive (Debian's chromium; Playwright downloads none)
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all install compile abi test test-sdk test-slow forge demo bench slither lint typecheck clean distclean
+.PHONY: all install page screenshots compile abi test test-sdk test-slow forge demo bench slither lint typecheck clean distclean
 
 all: test
 
-install: $(VENV_STAMP) $(NODE_STAMP) $(SOLC_SHIM)
+install: $(VENV_STAMP) $(NODE_STAMP) $(SOLC_SHIM) $(PAGE)
 
 $(VENV_STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +50,21 @@ $(BUILD_STAMP): $(VENV_STAMP) $(SOLC_SHIM) $(SOURCES) ape-config.yaml
 
 compile: $(BUILD_STAMP)
 
+# The patient page, bundled offline by esbuild from the pinned npm packages (viem, @hpke,
+# @noble); every node serves it at /.
+$(PAGE): $(NODE_STAMP) $(PAGE_SOURCES)
+	node web/build.mjs
+
+page: $(PAGE)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
+# The README's screenshots of the page, taken by its browser tests.
+screenshots: $(BUILD_STAMP) $(PAGE) $(CHROMIUM)
+	CARELEDGER_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PYTEST) -q tests/test_page.py
+
 # Regenerate the ABIs and bytecode packaged inside the careledger wheel.
 abi: $(BUILD_STAMP)
 	$(PY) tools/export_abis.py
@@ -57,7 +77,7 @@ forge: $(SOLC_SHIM)
 PYTEST := $(PY) -m pytest -p no:ape_test --ignore=tests/contracts
 # ape's contract tests (one core, 2 minutes) run beside pytest's two workers, which spend much
 # of their time waiting on anvil, node processes and HTTP; ape's output is printed at the end.
-test: $(BUILD_STAMP)
+test: $(BUILD_STAMP) $(PAGE) $(CHROMIUM)
 	forge test
 	@mkdir -p .build; \
 	$(VENV)/bin/ape test tests/contracts > .build/ape-test.log 2>&1 & ape=$$!; \
@@ -75,7 +95,7 @@ test-slow: $(BUILD_STAMP)
 	$(VENV)/bin/ape test tests/contracts
 	CARELEDGER_SLOW=1 $(PYTEST) -n 2 --dist loadfile
 
-demo: $(BUILD_STAMP)
+demo: $(BUILD_STAMP) $(PAGE)
 	$(VENV)/bin/careledger demo
 
 bench: $(BUILD_STAMP)
@@ -96,4 +116,4 @@ clean:
 	rm -rf .build .forge-out .forge-cache contracts/.cache .pytest_cache .hypothesis
 
 distclean: clean
-	rm -rf $(VENV) node_modules .solcx
+	rm -rf $(VENV) node_modules .solcx src/careledger/node/page

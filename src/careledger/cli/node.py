@@ -22,9 +22,12 @@ def node() -> None:
               help="Oldest access entry (seconds) that may still release a key.")
 @click.option("--rate", "rate_per_minute", type=click.IntRange(1), default=120, show_default=True,
               help="Signed requests per signer per minute.")
+@click.option("--name", default=None, metavar="TEXT",
+              help="The institution's display name, shown to patients on the node's page "
+                   "[default: the profile's name].")
 @pass_ctx
 def node_serve(ctx: Ctx, host: str, port: int | None, confirmations: int, max_access_age: int,
-               rate_per_minute: int) -> None:
+               rate_per_minute: int, name: str | None) -> None:
     """Serve --workspace with the wallet of --keystore (or $CARELEDGER_PRIVATE_KEY) and the
     encryption key of --enc-key; the wallet pays for relayed consents and erasure notices."""
     import logging
@@ -46,9 +49,22 @@ def node_serve(ctx: Ctx, host: str, port: int | None, confirmations: int, max_ac
                         "another --port")
     service = build_service(ctx.ledger(), ctx.sender(), ctx.workspace, ctx.keypair(),
                             NodeConfig(confirmations=confirmations, max_access_age=max_access_age,
-                                       rate_per_minute=rate_per_minute))
+                                       rate_per_minute=rate_per_minute,
+                                       name=_display_name(name, ctx)))
     click.echo(f"node of {service.address} on http://{host}:{port} (workspace {ctx.workspace})")
     serve(service, host, port)
+
+
+def _display_name(name: str | None, ctx: Ctx) -> str | None:
+    """``--name``, else the profile's name; at most 80 printable characters."""
+    chosen = name if name is not None else (ctx.profile.name if ctx.profile else None)
+    if chosen is None:
+        return None
+    chosen = chosen.strip()
+    if not chosen or len(chosen) > 80 or not chosen.isprintable():
+        raise click.BadParameter("a display name is 1 to 80 printable characters",
+                                 param_hint="--name")
+    return chosen
 
 
 @node.command("reindex", short_help="Rebuild the record index from the blobs and the chain.")

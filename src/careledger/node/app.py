@@ -8,6 +8,11 @@ by one handler, and request bodies capped before they are parsed.
     POST /keys/release                      a data key, after an on-chain access entry
     POST /patients/requests                 the patient's list / read / erase, signed
     POST /relay                             a signed consent, submitted with this node's gas
+    GET  /, /page/{file}                    the patient page (static; built by ``make page``)
+
+Every route answers cross-origin requests (CORS, any origin, no credentials): nothing here
+trusts the caller's origin or a cookie; what changes state or releases data is signed. That
+lets the patient page served by one node read the records other institutions' nodes hold.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from __future__ import annotations
 import http
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from hexbytes import HexBytes
 from pydantic import BaseModel, Field
@@ -53,6 +60,20 @@ log = logging.getLogger("careledger.node")
 
 #: Largest request body accepted (a signed request or consent is well under 8 KiB).
 MAX_BODY = 64 * 1024
+
+#: The built patient page (``make page`` writes it; not in git).
+PAGE_DIR = Path(__file__).with_name("page")
+PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+#: The page loads only its own script and style and talks to nodes (any origin: the issuers'
+#: nodes are on chain) and to the wallet, which lives in the page.
+PAGE_HEADERS = {
+    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'self' http: https:; "
+                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-cache",
+}
 
 
 class SignedRequestBody(BaseModel):
@@ -89,6 +110,10 @@ STATUS: list[tuple[tuple[type[BaseException], ...], int]] = [
     ((LookupError,), 404),
     ((ValueError,), 400),
 ]
+
+
+class PageNotBuilt(LookupError):
+    """The page's files are not installed (404)."""
 
 
 class RangeNotServable(Exception):
@@ -189,6 +214,10 @@ def create_app(service: NodeService) -> FastAPI:
         where = ".".join(str(x) for x in first.get("loc", ()))
         return error_response(422, "InvalidRequest", f"{where}: {first.get('msg', 'invalid')}")
 
+    @app.exception_handler(PageNotBuilt)
+    async def _no_page(_: Request, exc: PageNotBuilt) -> JSONResponse:
+        return error_response(404, "PageNotBuilt", str(exc))
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected %s", type(exc).__name__)  # no request data: it may be health data
@@ -281,7 +310,32 @@ def create_app(service: NodeService) -> FastAPI:
         return {"txHash": result.tx_hash, "gasUsed": result.gas_used,
                 "appliedByUs": result.applied_by_us, "block": result.block_number}
 
-    for router in (public, records, keys, patients, relay):
+    page = APIRouter(tags=["page"])
+
+    def page_file(name: str, media_type: str) -> FileResponse:
+        path = PAGE_DIR / name
+        if not path.is_file():
+            raise PageNotBuilt("the patient page is not built in this installation: run "
+                               "`make page` in the source tree (npm packages, esbuild)")
+        return FileResponse(path, media_type=media_type, headers=PAGE_HEADERS)
+
+    @page.get("/", response_class=FileResponse, include_in_schema=False)
+    def index() -> FileResponse:
+        """The patient page."""
+        return page_file("index.html", "text/html; charset=utf-8")
+
+    @page.get("/page/{name}", response_class=FileResponse, include_in_schema=False)
+    def asset(name: str) -> FileResponse:
+        """The page's script and style."""
+        if name not in PAGE_FILES:
+            raise BlobNotFound(f"no page file {name!r}")
+        return page_file(name, PAGE_FILES[name])
+
+    for router in (public, records, keys, patients, relay, page):
         app.include_router(router)
     app.add_middleware(BodyLimit)
+    # outermost: preflights are answered before the body limit reads anything
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
+                       allow_methods=["GET", "POST"], allow_headers=["content-type", "range"],
+                       expose_headers=["content-range", "content-length"], max_age=600)
     return app

@@ -73,11 +73,14 @@ class NodeConfig:
             that may still release a key.
         rate_per_minute: signed requests per signer per minute (key releases, patient
             requests, relayed consents).
+        name: the institution's display name, as the node states it (patients' pages show it
+            beside the address; the chain holds only the address).
     """
 
     confirmations: int = 1
     max_access_age: int = 600
     rate_per_minute: int = 120
+    name: str | None = None
 
 
 @dataclass
@@ -136,7 +139,8 @@ class NodeService:
         """Who this node is: institution address, chain, deployment, keys, request domain."""
         dep = self.ledger.deployment
         return {
-            "address": self.address, "chainId": self.ledger.chain.chain_id,
+            "address": self.address, "name": self.config.name,
+            "chainId": self.ledger.chain.chain_id,
             "encryptionKey": "0x" + self.keypair.public_bytes.hex(),
             "deployment": {"institutionRegistry": dep.institution_registry,
                            "consentRegistry": dep.consent_registry,
