@@ -61,8 +61,9 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
-# The README's screenshots of the page, taken by its browser tests.
+# The README's screenshots of the page, taken by its browser tests (with CJK fonts for 简体中文).
 screenshots: $(BUILD_STAMP) $(PAGE) $(CHROMIUM)
+	fc-list 2>/dev/null | grep -q "Noto Sans CJK" || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-cjk >/dev/null
 	CARELEDGER_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PYTEST) -q tests/test_page.py
 
 # Regenerate the ABIs and bytecode packaged inside the careledger wheel.

@@ -50,6 +50,7 @@ class TestWallet:
     chain_id: int
     refuse: bool = False
     report_chain: int | None = None  # answer eth_chainId with another chain
+    hide_topics: set[str] = field(default_factory=set)  # a lying RPC: drop these events' logs
     signed: list[dict[str, Any]] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
 
@@ -91,7 +92,10 @@ class TestWallet:
             if self.refuse:
                 raise WalletError(4001, "User rejected the request.")
             return self._send(params[0])
-        return self._rpc(method, params)
+        result = self._rpc(method, params)
+        if method == "eth_getLogs" and self.hide_topics:
+            result = [lg for lg in result if lg["topics"][0].lower() not in self.hide_topics]
+        return result
 
     def _rpc(self, method: str, params: list[Any]) -> Any:
         answer = httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method,
