@@ -193,6 +193,20 @@ async function patientRequest(member, action, recordId) {
 
 // -- loading -----------------------------------------------------------------------------------------
 
+/** A node speaks for its institution only: its address, this chain, and a request domain bound
+ *  to both (so a signature the patient gives one node is worthless at another). */
+function speaksFor(id, account) {
+  const domain = id?.requestDomain;
+  try {
+    return Boolean(id?.address && getAddress(id.address) === account
+      && Number(id.chainId) === Number(state.identity.chainId) && domain
+      && getAddress(domain.verifyingContract) === account && Number(domain.chainId) === Number(state.identity.chainId)
+      && domain.name === "CareLedger Node" && domain.version === "1");
+  } catch {
+    return false;
+  }
+}
+
 async function loadMembers() {
   const members = await state.chain.members();
   await Promise.all(members.map(async (m) => {
@@ -200,13 +214,13 @@ async function loadMembers() {
     if (m.endpoint) {
       try {
         const id = await fetch(new URL("/identity", m.endpoint), { signal: AbortSignal.timeout(3000) }).then((r) => r.json());
-        if (id?.address && getAddress(id.address) === m.account && Number(id.chainId) === Number(state.identity.chainId)) {
+        if (speaksFor(id, m.account)) {
           m.identity = id;
           m.name = typeof id.name === "string" && id.name.trim() ? id.name.trim().slice(0, 80) : null;
         }
       } catch { /* unreachable: shown by address */ }
     }
-    if (m.account === getAddress(state.identity.address)) {
+    if (m.account === getAddress(state.identity.address) && speaksFor(state.identity, m.account)) {
       m.identity = m.identity || state.identity;
       m.name = m.name || state.identity.name || null;
       m.endpoint = m.endpoint || state.origin;
