@@ -133,3 +133,91 @@ def test_bad_input_is_one_line_each_and_the_rest_goes_on(world: World, tmp_path:
 
     with pytest.raises(InvalidInput, match="--strict"):
         import_fhir(a, [tmp_path / "in"], {"p1": patient}, strict=True, dry_run=True)
+
+
+def test_round_trip_import_then_fhir_from_the_node(world: World, synthea: Path,
+                                                   tmp_path: Path) -> None:
+    """Synthea in through the importer, FHIR out of the issuer's node (signed GETs): one
+    DocumentReference and one Provenance per imported resource, linked to each other; a grant
+    and an access show up as Consent (R4B and R5) and AuditEvent; each reader sees what concerns
+    it, a stranger nothing."""
+    import httpx
+
+    from careledger.actors import Institution
+    from careledger.actors.remote import fhir_read
+    from careledger.codes import Purpose
+    from careledger.errors import NotAllowedToRead
+    from careledger.fhir.export import validate_resource
+    from careledger.node.client import NodeClient
+    from nodes import start_node
+
+    only = tmp_path / "in"
+    only.mkdir()
+    first = min(f for f in synthea.glob("*.json") if "Information" not in f.name)
+    shutil.copy(first, only / first.name)
+    mapping = _patients(world, only, tmp_path)
+    alice = world.addr("alice")
+    node = start_node(world, "hospital_a", tmp_path / "hospital-a")
+    try:
+        world.ledger.institutions.set_endpoint(node.url).transact(world.sender("hospital_a"))
+        a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(node.workdir / "ws"),
+                     world.enc["hospital_a"])  # type: ignore[arg-type]
+        report = import_fhir(a, [only], mapping, batch_size=512)
+        assert report.published > 50 and report.problems == []
+        me = Patient(world.ledger, world.sender("alice"), Workspace.local(tmp_path / "alice-2"),
+                     EncryptionKeyPair.generate())
+        client = NodeClient(node.url)
+
+        docs = fhir_read(me, client, alice, "DocumentReference")
+        assert docs["type"] == "searchset" and docs["total"] == report.published
+        validate_resource(docs)
+        by_id = {e["resource"]["id"]: e["resource"] for e in docs["entry"]}
+        pointers = {p.record_id[2:]: p for p in a.ws.index.all()}
+        assert set(by_id) == set(pointers)
+        for rid, doc in by_id.items():
+            values = {i["system"]: i["value"] for i in doc["identifier"]}
+            assert values["urn:careledger:cid"] == pointers[rid].cid
+            assert values["urn:careledger:commitment"] == pointers[rid].commitment
+            assert doc["subject"]["identifier"]["value"] == alice
+            assert doc["custodian"]["identifier"]["value"] == world.addr("hospital_a")
+        provenance = fhir_read(me, client, alice, "Provenance")
+        assert provenance["total"] == report.published
+        assert {e["resource"]["target"][0]["reference"] for e in provenance["entry"]} == \
+            {f"DocumentReference/{rid}" for rid in by_id}
+        one_id = min(by_id)
+        one = fhir_read(me, client, alice, "Provenance", target=f"DocumentReference/{one_id}")
+        assert one["total"] == 1
+
+        # the record behind a DocumentReference is the imported resource itself
+        resources = {e["resource"]["id"]: e["resource"]
+                     for e in json.loads(first.read_text())["entry"]}
+        record_id = "0x" + one_id
+        me.grant(world.addr("hospital_b"), bytes.fromhex(one_id), [Purpose.TREAT], world.now() + 3600)
+        b = Institution(world.ledger, world.sender("hospital_b"), Workspace.local(tmp_path / "b"),
+                        world.enc["hospital_b"])  # type: ignore[arg-type]
+        body = json.loads(b.access(record_id, Purpose.TREAT))
+        assert body == resources[body["id"]]
+
+        consents = fhir_read(me, client, alice, "Consent")
+        assert consents["total"] == 1
+        assert consents["entry"][0]["resource"]["status"] == "active"
+        r5 = fhir_read(me, client, alice, "Consent", fhir_version="5.0")
+        assert r5["entry"][0]["resource"]["decision"] == "permit"
+        audit = fhir_read(me, client, alice, "AuditEvent")
+        assert audit["total"] == 1
+        event = audit["entry"][0]["resource"]
+        assert event["agent"][0]["who"]["identifier"]["value"] == world.addr("hospital_b")
+        assert event["entity"][1]["what"]["identifier"]["value"] == record_id
+
+        # hospital B sees what concerns it; a stranger and an unsigned GET see nothing
+        assert fhir_read(b, client, alice, "DocumentReference")["total"] == 1
+        assert fhir_read(b, client, alice, "AuditEvent")["total"] == 1
+        assert fhir_read(b, client, alice, "Consent")["total"] == 1
+        stranger = Institution(world.ledger, world.sender("stranger"),
+                               Workspace.local(tmp_path / "s"), EncryptionKeyPair.generate())
+        with pytest.raises(NotAllowedToRead):
+            fhir_read(stranger, client, alice, "AuditEvent")
+        plain = httpx.get(f"{node.url}/fhir/AuditEvent", params={"patient": alice})
+        assert plain.status_code == 401 and plain.json()["error"] == "SignedRequestMissing"
+    finally:
+        node.stop()

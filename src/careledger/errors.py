@@ -259,6 +259,15 @@ class RateLimited(NodeRefusal, RuntimeError):
     """Too many requests from this signer: wait and retry."""
 
 
+class SignedRequestMissing(NodeRefusal, PermissionError):
+    """A read that needs a signed request came without one (``Authorization: CareLedger ...``)."""
+
+
+class NotAllowedToRead(NodeRefusal, PermissionError):
+    """The signer may not read this patient's FHIR resources at this node: only the patient, a
+    live guardian and active institutions (for what concerns them) may."""
+
+
 class NodeUnavailable(CareLedgerError, ConnectionError):
     """A node did not answer (down, or its chain connection is): retry, or ask another node."""
 

@@ -32,6 +32,8 @@ from careledger.errors import (
 )
 from careledger.node.client import NodeClient
 from careledger.node.messages import (
+    FhirRead,
+    FhirResource,
     KeyRequest,
     PatientAction,
     PatientRequest,
@@ -39,6 +41,7 @@ from careledger.node.messages import (
     sign_request,
 )
 from careledger.store import RecordPointer
+from careledger.validate import address
 
 #: How long a signed request stays valid (a node accepts at most 600 s).
 REQUEST_VALIDITY = 120
@@ -168,6 +171,25 @@ def patient_request(actor: Actor, client: NodeClient, action: PatientAction,
                              deadline=int(time.time()) + REQUEST_VALIDITY)
     domain = node_domain(actor.ledger.chain.chain_id, issuer)
     return client.patient_request(request, sign_request(request, domain, actor.sender.account))
+
+
+def fhir_read(actor: Actor, client: NodeClient, patient: str, resource_type: str, *,
+              target: str | None = None, fhir_version: str = "4.3") -> dict[str, Any]:
+    """Read ``patient``'s FHIR resources of ``resource_type`` at ``client``'s node, signed by
+    ``actor`` (the patient, a guardian or an institution): a searchset Bundle."""
+    if actor.sender is None:
+        raise InvalidInput("a FHIR read is signed by the reader's wallet: give it one")
+    if resource_type not in FhirResource.__members__:
+        raise InvalidInput(f"FHIR resource {resource_type!r}: use one of "
+                           f"{', '.join(FhirResource.__members__)}")
+    node_address = str(client.identity()["address"])
+    request = FhirRead(reader=actor.sender.address, patient=address(patient, "patient"),
+                       resource=int(FhirResource[resource_type]), nonce=secrets.token_bytes(32),
+                       deadline=int(time.time()) + REQUEST_VALIDITY)
+    domain = node_domain(actor.ledger.chain.chain_id, node_address)
+    return client.fhir_search(resource_type, request,
+                              sign_request(request, domain, actor.sender.account),
+                              target=target, fhir_version=fhir_version)
 
 
 def read_own_via_node(actor: Actor, record_id: bytes, node: NodeClient | str | None = None,

@@ -1,6 +1,6 @@
 """Export a patient's consents and access history as FHIR R4B.
 
-* ``Consent``: one per (grantee, scope) the patient ever granted, from ``ConsentGranted`` events
+* ``Consent`` (R4B, or R5 with ``version="R5"``): one per (grantee, scope) the patient ever granted, from ``ConsentGranted`` events
   and the grant's current state on chain: ``active`` while ``isAuthorized`` holds for a purpose,
   else ``inactive`` (revoked, expired, or voided by the grantee's suspension). The permit names
   the grantee (``IRCP``), the scope (a LOINC document type for a category, the record id for
@@ -50,8 +50,11 @@ def _fhir_id(*parts: bytes) -> str:
     return keccak(b"".join(parts)).hex()[:64]
 
 
-def validate_resource(resource: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``resource`` against its FHIR R4B model; return it unchanged.
+VERSIONS = ("R4B", "R5")
+
+
+def validate_resource(resource: dict[str, Any], version: str = "R4B") -> dict[str, Any]:
+    """Validate ``resource`` against its FHIR model (R4B, or R5); return it unchanged.
 
     Raises:
         InvalidInput: it does not validate (a bug here, never patient input).
@@ -59,21 +62,29 @@ def validate_resource(resource: dict[str, Any]) -> dict[str, Any]:
     import importlib
 
     kind = str(resource.get("resourceType"))
-    module = importlib.import_module(f"fhir.resources.R4B.{kind.lower()}")
+    package = "fhir.resources.R4B" if version == "R4B" else "fhir.resources"
+    module = importlib.import_module(f"{package}.{kind.lower()}")
     try:
         getattr(module, kind).model_validate(resource)
     except Exception as exc:  # pydantic's ValidationError, or a model's own check
-        raise InvalidInput(f"exported {kind} does not validate as FHIR R4B: {exc}") from exc
+        raise InvalidInput(f"exported {kind} does not validate as FHIR {version}: {exc}") from exc
     return resource
 
 
-def consents(ledger: CareLedger, patient: str, *, at: int | None = None) -> list[dict[str, Any]]:
-    """Every consent ``patient`` gave, as FHIR R4B ``Consent`` resources (oldest first)."""
+def consents(ledger: CareLedger, patient: str, *, at: int | None = None,
+             grantee: str | None = None, version: str = "R4B") -> list[dict[str, Any]]:
+    """Every consent ``patient`` gave (only those to ``grantee`` when given), as FHIR
+    ``Consent`` resources of ``version`` (``"R4B"`` or ``"R5"``), oldest first."""
+    if version not in VERSIONS:
+        raise InvalidInput(f"FHIR version {version!r}: use R4B or R5")
     patient = address(patient, "patient")
     registry = ledger.consent
     now = at if at is not None else int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
     latest: dict[tuple[str, bytes], Any] = {}
-    for lg in registry.logs("ConsentGranted", from_block=ledger.deployment.block, patient=patient):
+    filters = {"grantee": address(grantee, "grantee")} if grantee else {}
+    del grantee
+    for lg in registry.logs("ConsentGranted", from_block=ledger.deployment.block, patient=patient,
+                            **filters):
         latest[(address(lg["args"]["grantee"]), bytes(lg["args"]["scope"]))] = lg
     out = []
     for (grantee, scope), lg in latest.items():
@@ -104,6 +115,9 @@ def consents(ledger: CareLedger, patient: str, *, at: int | None = None) -> list
                     "system": RECORD_SYSTEM, "value": "0x" + scope.hex()}}}]
         if nested:
             provision["provision"] = nested
+        if version == "R5":
+            out.append(_consent_r5(ledger, patient, grantee, scope, provision, live, when))
+            continue
         out.append(validate_resource({
             "resourceType": "Consent",
             "id": _fhir_id(bytes.fromhex(patient[2:]), bytes.fromhex(grantee[2:]), scope),
@@ -121,13 +135,49 @@ def consents(ledger: CareLedger, patient: str, *, at: int | None = None) -> list
     return out
 
 
-def audit_events(ledger: CareLedger, patient: str) -> list[dict[str, Any]]:
-    """Every entry of ``patient``'s on-chain hash chain, as FHIR R4B ``AuditEvent`` resources."""
+def _consent_r5(ledger: CareLedger, patient: str, grantee: str, scope: bytes,
+                provision: dict[str, Any], live: bool, when: int) -> dict[str, Any]:
+    """The R5 form of one consent: ``decision`` at the root, ``grantor`` / ``grantee``, the
+    scope as ``documentType`` (a category) or ``data`` (one record), and one nested provision
+    per purpose with its own period (R5 provisions carry no ``type``)."""
+    top: dict[str, Any] = {"actor": provision["actor"]}
+    if "code" in provision:
+        top["documentType"] = provision["code"][0]["coding"]
+    if "data" in provision:
+        top["data"] = provision["data"]
+    nested = [{"period": p["period"], "purpose": p["purpose"]}
+              for p in provision.get("provision", [])]
+    if nested:
+        top["provision"] = nested
+    return validate_resource({
+        "resourceType": "Consent",
+        "id": _fhir_id(bytes.fromhex(patient[2:]), bytes.fromhex(grantee[2:]), scope),
+        "status": "active" if live else "inactive",
+        "category": [{"coding": [{"system": LOINC, "code": "59284-0",
+                                  "display": "Patient Consent"}]}],
+        "subject": _account(ledger, patient),
+        "date": _iso(when)[:10],
+        "grantor": [_account(ledger, patient)],
+        "grantee": [_account(ledger, grantee)],
+        "decision": "permit",
+        "regulatoryBasis": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]}],
+        "provision": [top],
+    }, "R5")
+
+
+def audit_events(ledger: CareLedger, patient: str, *,
+                 accessor: str | None = None) -> list[dict[str, Any]]:
+    """Every entry of ``patient``'s on-chain hash chain (only ``accessor``'s when given), as FHIR
+    R4B ``AuditEvent`` resources."""
     patient = address(patient, "patient")
+    only = address(accessor, "accessor") if accessor else None
     log = AuditLog(ledger)
     registry = _account(ledger, ledger.consent.address)
     out = []
     for e in log.history(patient):
+        if only is not None and address(e.accessor) != only:
+            continue
         purposes = [{"system": ACT_REASON, "code": e.purpose}]
         if e.via_break_glass:
             purposes.append({"system": ACT_REASON, "code": "BTG", "display": "break the glass"})
@@ -187,8 +237,23 @@ COMMITMENT_SYSTEM = "urn:careledger:commitment"
 ANCHOR_EXTENSION = "https://careledger.org/fhir/StructureDefinition/anchor"
 
 
-def _anchor_time(ledger: CareLedger, pointer: Any) -> tuple[int, str | None]:
-    """Block time and transaction of a record's anchor (a batch member: its batch's)."""
+def _anchor_time(ledger: CareLedger, pointer: Any,
+                 cache: dict[bytes, tuple[int, str | None]] | None = None) -> tuple[int, str | None]:
+    """Block time and transaction of a record's anchor: a batch member's are its batch's
+    (``anchoredAt`` and the ``BatchAnchored`` event), looked up once per batch with ``cache``."""
+    from careledger.contracts.records import is_batch_member
+
+    rid = pointer.id_bytes
+    key = rid[:28] if is_batch_member(rid) else rid
+    if cache is not None and key in cache:
+        return cache[key]
+    if is_batch_member(rid):
+        batch = ledger.records.batch(key)
+        logs = ledger.records.logs("BatchAnchored", from_block=ledger.deployment.block, batchId=key)
+        found = (batch.anchored_at, logs[0]["transactionHash"].to_0x_hex() if logs else None)
+        if cache is not None:
+            cache[key] = found
+        return found
     tx = pointer.tx_hash
     if tx:
         receipt = ledger.chain.w3.eth.get_transaction_receipt(tx)
@@ -207,9 +272,10 @@ def document_references(ledger: CareLedger, pointers: list[Any]) -> list[dict[st
 
     superseded = {p.previous_version for p in pointers}
     out = []
+    times: dict[bytes, tuple[int, str | None]] = {}
     for p in pointers:
         category = Category[p.category]
-        when, _ = _anchor_time(ledger, p)
+        when, _ = _anchor_time(ledger, p, times)
         resource: dict[str, Any] = {
             "resourceType": "DocumentReference",
             "id": p.record_id[2:],
@@ -239,8 +305,9 @@ def provenances(ledger: CareLedger, pointers: list[Any]) -> list[dict[str, Any]]
     """``Provenance`` (R4B) of each record's publication (CREATE) or amendment (UPDATE, with the
     replaced version as source entity), with the anchoring transaction in an extension."""
     out = []
+    times: dict[bytes, tuple[int, str | None]] = {}
     for p in pointers:
-        when, tx = _anchor_time(ledger, p)
+        when, tx = _anchor_time(ledger, p, times)
         amended = bool(int(p.previous_version, 16))
         resource: dict[str, Any] = {
             "resourceType": "Provenance",

@@ -8,6 +8,8 @@ by one handler, and request bodies capped before they are parsed.
     POST /keys/release                      a data key, after an on-chain access entry
     POST /patients/requests                 the patient's list / read / erase, signed
     POST /relay                             a signed consent, submitted with this node's gas
+    GET  /fhir/{type}?patient=&target=      FHIR Consent, AuditEvent, DocumentReference,
+                                            Provenance (a searchset Bundle), for a signed reader
     GET  /, /page/{file}                    the patient page (static; built by ``make page``)
 
 Every route answers cross-origin requests (CORS, any origin, no credentials): nothing here
@@ -49,12 +51,13 @@ from careledger.errors import (
     RpcUnavailable,
     SignatureExpired,
     SignatureMismatch,
+    SignedRequestMissing,
     TransactionTimeout,
 )
-from careledger.node.messages import KeyRequest, PatientRequest
+from careledger.node.messages import FhirRead, KeyRequest, PatientRequest
 from careledger.node.service import NodeService, pointer_json
 from careledger.store import LocalBlobStore, parse_cid
-from careledger.validate import bytes32
+from careledger.validate import address, bytes32
 
 log = logging.getLogger("careledger.node")
 
@@ -104,7 +107,8 @@ STATUS: list[tuple[tuple[type[BaseException], ...], int]] = [
     ((RateLimited,), 429),
     ((AccessNotConfirmed,), 425),
     ((RequestReplayed, AlreadyReleased), 409),
-    ((SignatureExpired, SignatureMismatch, InvalidSignature, MalleableSignature), 401),
+    ((SignatureExpired, SignatureMismatch, InvalidSignature, MalleableSignature,
+      SignedRequestMissing), 401),
     ((DomainMismatch, ChainIdMismatch, InvalidInput), 400),
     ((PermissionError,), 403),
     ((LookupError,), 404),
@@ -182,6 +186,26 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _signed_header(value: str | None) -> tuple[dict[str, Any], bytes]:
+    """The message and signature of an ``Authorization: CareLedger <base64url JSON>`` header."""
+    import base64
+    import binascii
+    import json
+
+    if not value or not value.startswith("CareLedger "):
+        raise SignedRequestMissing("sign a FhirRead request and send it as `Authorization: "
+                                   "CareLedger <base64url of {\"message\": ..., \"signature\": ...}>`")
+    token = value.removeprefix("CareLedger ").strip()
+    try:
+        body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        message, signature = body["message"], body["signature"]
+        if not isinstance(message, dict) or not isinstance(signature, str):
+            raise TypeError("message must be an object and signature a string")
+        return message, bytes(HexBytes(signature))
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise InvalidInput(f"the Authorization header is not a signed request: {exc}") from None
 
 
 def create_app(service: NodeService) -> FastAPI:
@@ -331,7 +355,31 @@ def create_app(service: NodeService) -> FastAPI:
             raise BlobNotFound(f"no page file {name!r}")
         return page_file(name, PAGE_FILES[name])
 
-    for router in (public, records, keys, patients, relay, page):
+    fhir = APIRouter(tags=["fhir"])
+
+    @fhir.get("/fhir/{resource_type}", responses=responses)
+    def fhir_search(resource_type: str, request: Request, patient: str | None = None,
+                    target: str | None = None, fhirVersion: str = "4.3") -> JSONResponse:
+        """A searchset Bundle of the patient's ``Consent`` (R4B, or R5 with
+        ``fhirVersion=5.0``), ``AuditEvent``, ``DocumentReference`` or ``Provenance`` (by
+        ``target=DocumentReference/<id>``) resources. Signed: ``Authorization: CareLedger
+        <base64url of {"message": FhirRead, "signature": "0x..."}>``."""
+        message, signature = _signed_header(request.headers.get("authorization"))
+        read = FhirRead.from_message_json(message)
+        if patient is not None and address(patient, "patient") != read.patient:
+            raise InvalidInput("the patient in the query is not the one the request was signed for")
+        version = {"4.3": "R4B", "R4B": "R4B", "5.0": "R5", "R5": "R5"}.get(fhirVersion)
+        if version is None:
+            raise InvalidInput(f"fhirVersion {fhirVersion!r}: use 4.3 (R4B) or 5.0 (R5)")
+        found = service.fhir_search(read, signature, resource_type=resource_type, target=target,
+                                    version=version)
+        base = str(request.base_url).rstrip("/")
+        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                  "entry": [{"fullUrl": f"{base}/fhir/{r['resourceType']}/{r['id']}",
+                             "resource": r, "search": {"mode": "match"}} for r in found]}
+        return JSONResponse(bundle, media_type="application/fhir+json")
+
+    for router in (public, records, keys, patients, relay, fhir, page):
         app.include_router(router)
     app.add_middleware(BodyLimit)
     # outermost: preflights are answered before the body limit reads anything

@@ -116,6 +116,19 @@ class NodeClient:
                                           json=_signed_body(request, signature))
         return data
 
+    def fhir_search(self, resource_type: str, request: SignedType, signature: bytes, *,
+                    target: str | None = None, fhir_version: str = "4.3") -> dict[str, Any]:
+        """``GET /fhir/{resource_type}`` with a signed ``FhirRead``: a searchset Bundle."""
+        import base64
+        import json
+
+        token = base64.urlsafe_b64encode(json.dumps(_signed_body(request, signature)).encode())
+        params = {"fhirVersion": fhir_version, **({"target": target} if target else {})}
+        data: dict[str, Any] = self._json(
+            "GET", f"/fhir/{resource_type}", params=params,
+            headers={"authorization": "CareLedger " + token.decode().rstrip("=")})
+        return data
+
     def relay(self, signed: SignedConsent) -> dict[str, Any]:
         """Have the node submit a signed consent (it pays the gas)."""
         data: dict[str, Any] = self._json("POST", "/relay", json=signed.to_json())

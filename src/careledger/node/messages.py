@@ -12,9 +12,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 
 from careledger.consent.domain import Eip712Domain
-from careledger.consent.messages import (
-    SignedType,
-)
+from careledger.consent.messages import SignedType
 
 NODE_DOMAIN_NAME = "CareLedger Node"
 NODE_DOMAIN_VERSION = "1"
@@ -74,6 +72,35 @@ class PatientRequest(SignedType):
     patient: str
     action: int
     record_id: bytes
+    nonce: bytes
+    deadline: int
+
+
+class FhirResource(enum.IntEnum):
+    """The FHIR resource types a node serves (``GET /fhir/{type}``)."""
+
+    Consent = 1
+    AuditEvent = 2
+    DocumentReference = 3
+    Provenance = 4
+
+
+@dataclass(frozen=True)
+class FhirRead(SignedType):
+    """``FhirRead(address reader,address patient,uint8 resource,bytes32 nonce,uint256 deadline)``:
+    "let me read this patient's resources of this type at this node", signed by the reader (the
+    patient, a guardian, or an institution) and sent in the ``Authorization`` header of a GET."""
+
+    TYPE_NAME: ClassVar[str] = "FhirRead"
+    SIGNER_FIELD: ClassVar[str] = "reader"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("reader", "address"), ("patient", "address"), ("resource", "uint8"),
+        ("nonce", "bytes32"), ("deadline", "uint256"),
+    )
+
+    reader: str
+    patient: str
+    resource: int
     nonce: bytes
     deadline: int
 

@@ -27,7 +27,7 @@ from web3.exceptions import TransactionNotFound
 
 from careledger.actors.base import verify_pointer, version_chain
 from careledger.chain import Sender
-from careledger.codes import InstitutionStatus, Purpose
+from careledger.codes import SCOPE_ALL, InstitutionStatus, Purpose
 from careledger.consent import Relayer, RelayResult, SignedConsent
 from careledger.consent.messages import SignedType
 from careledger.consent.signing import eip1271_accepts, normalize_signature, recover_signer
@@ -43,6 +43,7 @@ from careledger.errors import (
     InvalidInput,
     MalleableSignature,
     NotActiveInstitution,
+    NotAllowedToRead,
     RateLimited,
     RecordNotFound,
     RequestReplayed,
@@ -52,6 +53,8 @@ from careledger.errors import (
 )
 from careledger.node.messages import (
     MAX_REQUEST_VALIDITY,
+    FhirRead,
+    FhirResource,
     KeyRequest,
     PatientAction,
     PatientRequest,
@@ -286,6 +289,68 @@ class NodeService:
         return {"erased": ["0x" + v.hex() for v in versions], "keysShredded": shredded,
                 "txHash": receipt["transactionHash"].to_0x_hex()}
 
+    # -- FHIR (read only) -------------------------------------------------------------------------
+
+    def fhir_search(self, request: FhirRead, signature: bytes, *, resource_type: str,
+                    target: str | None = None, version: str = "R4B") -> list[dict[str, Any]]:
+        """The patient's resources of one type, for a signed reader.
+
+        The patient and its live guardians see everything; an active institution sees what
+        concerns it: Consents it was given, AuditEvents of its own accesses, and the
+        DocumentReference / Provenance of records it issued or may read now (a live grant on
+        their scope for some purpose, or an open break-glass window). Anyone else is refused.
+        Consents and AuditEvents come from the chain; DocumentReferences and Provenances are
+        the records this node issued.
+
+        Raises:
+            NotAllowedToRead: the reader is none of those.
+            InvalidInput: the signed request names another resource type, or a bad target.
+        """
+        from careledger.fhir import export
+
+        self._admit(request, signature)
+        kind = FhirResource[resource_type] if resource_type in FhirResource.__members__ else None
+        if kind is None:
+            raise RecordNotFound(f"this node serves FHIR {', '.join(FhirResource.__members__)}, "
+                                 f"not {resource_type}")
+        if request.resource != kind:
+            raise InvalidInput(f"the signed request is for resource {request.resource}, "
+                               f"not {resource_type} ({int(kind)})")
+        patient, reader = request.patient, request.reader
+        full = reader == patient or self.ledger.consent.is_guardian(patient, reader)
+        if not full and self.ledger.institutions.member(reader).status \
+                is not InstitutionStatus.ACTIVE:
+            raise NotAllowedToRead(f"{reader} may not read the FHIR resources of {patient}: "
+                                   "only the patient, its guardians and active institutions may")
+        if kind is FhirResource.Consent:
+            return export.consents(self.ledger, patient, grantee=None if full else reader,
+                                   version=version)
+        if kind is FhirResource.AuditEvent:
+            return export.audit_events(self.ledger, patient, accessor=None if full else reader)
+        pointers = [p for p in self.ws.index.for_patient(patient) if p.issuer == self.address]
+        if target is not None:
+            wanted = target.removeprefix("DocumentReference/").lower().removeprefix("0x")
+            pointers = [p for p in pointers if p.record_id[2:] == wanted]
+        if not full and reader != self.address:
+            pointers = self._visible_to(reader, patient, pointers)
+        if kind is FhirResource.DocumentReference:
+            return export.document_references(self.ledger, pointers)
+        return export.provenances(self.ledger, pointers)
+
+    def _visible_to(self, reader: str, patient: str,
+                    pointers: list[RecordPointer]) -> list[RecordPointer]:
+        """The pointers ``reader`` may read now: its live grants' scopes, or all of them while
+        its break-glass window on the patient is open."""
+        consent = self.ledger.consent
+        now = int(self.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+        if consent.break_glass_window(patient, reader).expires_at > now:
+            return pointers
+        scopes = {g.scope for g in consent.live_grants(patient, from_block=self.ledger.deployment.block,
+                                                        at=now) if g.grantee == reader}
+        if SCOPE_ALL in scopes:
+            return pointers
+        return [p for p in pointers if p.id_bytes in scopes or p.category_code in scopes]
+
     # -- relaying -----------------------------------------------------------------------------
 
     def relay(self, payload: dict[str, Any]) -> RelayResult:
@@ -300,7 +365,7 @@ class NodeService:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _admit(self, request: KeyRequest | PatientRequest, signature: bytes) -> None:
+    def _admit(self, request: KeyRequest | PatientRequest | FhirRead, signature: bytes) -> None:
         """A node request's checks before any work: signed by its signer, within its deadline,
         within the signer's rate, and its nonce never seen (then spent)."""
         self._check_signed(request, signature)
