@@ -384,6 +384,7 @@ def create_app(service: NodeService) -> FastAPI:
     app.add_middleware(BodyLimit)
     # outermost: preflights are answered before the body limit reads anything
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
-                       allow_methods=["GET", "POST"], allow_headers=["content-type", "range"],
+                       allow_methods=["GET", "POST"],
+                       allow_headers=["content-type", "range", "authorization"],
                        expose_headers=["content-range", "content-length"], max_age=600)
     return app
