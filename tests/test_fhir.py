@@ -105,6 +105,12 @@ def test_consents_and_audit_events_of_a_patient(world: World, tmp_path: Path) ->
                                   "records", "--out", str(tmp_path / "records.json")],
                            env={"CARELEDGER_RPC_URL": w.node.rpc_url})
     assert r.exit_code == 0 and "2 DocumentReference, 2 Provenance" in r.output, r.output
+    # MEDICATION and VITALS keep their on-chain codes (LOINC sections) but export as the LOINC
+    # document types a DocumentReference.type takes
+    for category, doc_type in ((Category.MEDICATION, "56445-0"), (Category.VITALS, "34109-9")):
+        rec = a.publish(alice.patient, b'{"resourceType": "Observation"}', category)
+        (doc,) = document_references(w.ledger, [rec.pointer])
+        assert doc["type"]["coding"][0]["code"] == doc_type and category.value != doc_type
 
 
 def test_a_resource_that_does_not_validate_is_refused() -> None:

@@ -181,6 +181,17 @@ class Category(str, enum.Enum):
         """The category's on-chain ``bytes32``."""
         return category_code(self.value)
 
+    @property
+    def document_type(self) -> tuple[str, str]:
+        """The LOINC document type (code, display) for FHIR ``DocumentReference.type`` and a
+        consent's document types.
+
+        The on-chain code stays ``value``: anchors and grants already bind it, so changing it
+        would orphan them. For five categories it is a document type already; MEDICATION
+        (10160-0) and VITALS (8716-3) are LOINC *section* codes, exported as the document types
+        "Medication summary Document" and "Note"."""
+        return _DOCUMENT_TYPES[self.name]
+
     @classmethod
     def parse(cls, value: str) -> Category:
         """Accept the name (``"LAB"``) or the LOINC code (``"11502-2"``)."""
@@ -190,6 +201,16 @@ class Category(str, enum.Enum):
         known = ", ".join(f"{c.name} ({c.value})" for c in cls)
         raise InvalidInput(f"unknown category {value!r}; use one of {known}")
 
+
+_DOCUMENT_TYPES = {
+    "LAB": ("11502-2", "Laboratory report"),
+    "IMAGING": ("18748-4", "Diagnostic imaging study"),
+    "DISCHARGE": ("18842-5", "Discharge summary"),
+    "MEDICATION": ("56445-0", "Medication summary Document"),
+    "VITALS": ("34109-9", "Note"),
+    "NOTE": ("11506-3", "Progress note"),
+    "ALLERGY": ("48765-2", "Allergies and adverse reactions Document"),
+}
 
 #: Category bytes32 → Category, for reading events back.
 CATEGORY_BY_CODE: dict[bytes, Category] = {c.code: c for c in Category}

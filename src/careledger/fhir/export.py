@@ -108,8 +108,9 @@ def consents(ledger: CareLedger, patient: str, *, at: int | None = None,
         if scope != SCOPE_ALL:
             category = CATEGORY_BY_CODE.get(scope)
             if category is not None:
-                provision["code"] = [{"coding": [{"system": LOINC, "code": category.value,
-                                                  "display": category.name}]}]
+                code, display = category.document_type
+                provision["code"] = [{"coding": [{"system": LOINC, "code": code,
+                                                  "display": display}]}]
             else:
                 provision["data"] = [{"meaning": "instance", "reference": {"identifier": {
                     "system": RECORD_SYSTEM, "value": "0x" + scope.hex()}}}]
@@ -283,8 +284,8 @@ def document_references(ledger: CareLedger, pointers: list[Any]) -> list[dict[st
                            {"system": CID_SYSTEM, "value": p.cid},
                            {"system": COMMITMENT_SYSTEM, "value": p.commitment}],
             "status": "superseded" if p.record_id in superseded else "current",
-            "type": {"coding": [{"system": LOINC, "code": category.value,
-                                 "display": category.name}]},
+            "type": {"coding": [{"system": LOINC, "code": category.document_type[0],
+                                 "display": category.document_type[1]}]},
             "category": [{"coding": [{
                 "system": "http://terminology.hl7.org/CodeSystem/v2-0074",
                 "code": DIAGNOSTIC_SECTION[category.name]}]}],
