@@ -1,7 +1,8 @@
 """A test wallet for the patient page in a real Chromium: an EIP-1193 provider (announced with
 EIP-6963 and set as ``window.ethereum``) whose requests go to Python, which signs with
 eth-account and forwards every read to the real anvil. Knobs: report another chain, refuse to
-sign (EIP-1193 error 4001, as a person pressing "Reject" does)."""
+sign (EIP-1193 error 4001, as a person pressing "Reject" does), switch to another account
+(``switch_account``: the key changes and the page hears ``accountsChanged``)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ INIT_SCRIPT = """
     removeListener(event, fn) { listeners[event] = (listeners[event] || []).filter((f) => f !== fn); },
   };
   window.ethereum = provider;
+  // the wallet's own events (EIP-1193 accountsChanged, chainChanged), fired by the test
+  window.__testWalletEmit = (event, data) => { for (const fn of listeners[event] || []) fn(data); };
   const info = Object.freeze({ uuid: "5f2a5c1e-0000-4000-8000-000000000001", name: "Test Wallet",
     icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E", rdns: "org.careledger.testwallet" });
   const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider",
@@ -64,6 +67,12 @@ class TestWallet:
         """Expose the wallet to every page of a Playwright browser context."""
         context.expose_function("__testWallet", self.handle)
         context.add_init_script(INIT_SCRIPT)
+
+    def switch_account(self, page: Any, key: str) -> None:
+        """The person picks another account in the wallet: it signs with ``key`` from now on,
+        and tells the page as a wallet does."""
+        self.key = key
+        page.evaluate("([a]) => window.__testWalletEmit('accountsChanged', [a])", [self.address])
 
     def handle(self, method: str, params_json: str) -> str:
         try:

@@ -408,3 +408,223 @@ def test_typed_data_signed_in_the_page_is_the_sdks(net: Net, browser: Any) -> No
     assert page.evaluate("([k, td]) => careledgerTesting.signTypedDataWithKey(k, td)",
                          [anvil_1, relay["typedData"]]) == relay["signature"]
     context.close()
+
+
+# -- a hostile issuer node, an account switch, a wallet that changes network silently --------
+
+
+class HostileNode:
+    """Another institution's node turned hostile: a real HTTP server in front of hospital B's
+    real node that passes everything through (CORS included) but lies where told to: its name,
+    an oversized /identity, extra record pointers (another hospital's record claimed as its
+    own, junk), and a ciphertext that never ends."""
+
+    def __init__(self, upstream: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import httpx
+
+        self.upstream = upstream
+        self.name: str | None = None
+        self.identity_padding = 0
+        self.extra_records: list[Any] = []
+        self.endless_blob = False
+        self.blob_sent = 0
+        hostile = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_OPTIONS(self) -> None:
+                self.forward()
+
+            def do_GET(self) -> None:
+                self.forward()
+
+            def do_POST(self) -> None:
+                self.forward()
+
+            def forward(self) -> None:
+                if self.command == "GET" and self.path.startswith("/blobs/") and hostile.endless_blob:
+                    self.send_response(200)
+                    self.send_header("content-type", "application/octet-stream")
+                    self.send_header("access-control-allow-origin", "*")
+                    self.end_headers()
+                    chunk = b"\0" * 65536
+                    try:
+                        while hostile.blob_sent < 512 * 2**20:
+                            self.wfile.write(chunk)
+                            hostile.blob_sent += len(chunk)
+                    except OSError:  # the page hung up
+                        pass
+                    return
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length", "connection")}
+                answer = httpx.request(self.command, hostile.upstream + self.path, headers=headers,
+                                       content=body, timeout=60)
+                content = answer.content
+                if self.command == "GET" and self.path == "/identity":
+                    data = answer.json()
+                    if hostile.name is not None:
+                        data["name"] = hostile.name
+                    if hostile.identity_padding:
+                        data["padding"] = " " * hostile.identity_padding
+                    content = json.dumps(data).encode()
+                elif self.command == "POST" and self.path == "/patients/requests" and answer.is_success:
+                    data = answer.json()
+                    if "records" in data:
+                        data["records"] += hostile.extra_records
+                    content = json.dumps(data).encode()
+                self.send_response(answer.status_code)
+                for k, v in answer.headers.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection",
+                                         "content-encoding", "date", "server"):
+                        self.send_header(k, v)
+                self.send_header("content-length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hostile_b(net: Net) -> Iterator[HostileNode]:
+    """Hospital B's on-chain endpoint points at the hostile server for one test."""
+    w = net.world
+    hostile = HostileNode(net.node_b.url)
+    w.ledger.institutions.set_endpoint(hostile.url).transact(w.sender("hospital_b"))
+    try:
+        yield hostile
+    finally:
+        w.ledger.institutions.set_endpoint(net.node_b.url).transact(w.sender("hospital_b"))
+        hostile.stop()
+
+
+def option_text(page: Any, account: str) -> str:
+    text: str = page.locator(f"#grant-who option[value='{account}']").inner_text()
+    return text
+
+
+def test_a_hostile_node_cannot_inject_impersonate_misattribute_or_exhaust(
+        net: Net, browser: Any, hostile_b: HostileNode) -> None:
+    import httpx
+
+    w = net.world
+    ha, hb = w.addr("hospital_a"), w.addr("hospital_b")
+    # markup and a right-to-left override in a name: shown as text, nothing runs
+    hostile_b.name = '<img src=x onerror="window.__pwned=1">\u202eevil'
+    page = open_page(browser, net.node_a.url, wallet_for(net, "alice"))
+    connect(page)
+    assert option_text(page, hb) == '<img src=x onerror="window.__pwned=1">evil'
+    assert page.locator("img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+    # a look-alike of another member's name: both are told apart by their accounts
+    hostile_b.name = "St Mary's Hospital\u200b"
+    refresh(page)
+    a_text, b_text = option_text(page, ha), option_text(page, hb)
+    assert a_text != b_text
+    assert a_text.startswith("St Mary's Hospital (") and ha[-4:] in a_text
+    assert b_text.startswith("St Mary's Hospital (") and hb[-4:] in b_text
+
+    # an /identity too large to be read: the member is shown by its account
+    hostile_b.name, hostile_b.identity_padding = None, 200_000
+    refresh(page)
+    assert option_text(page, hb).startswith("Organisation ")
+    hostile_b.identity_padding = 0
+    refresh(page)
+    assert option_text(page, hb) == "Riverside Clinic"
+
+    # B's node lists hospital A's record as its own, a duplicate and junk: the page lists each
+    # record once, under the hospital whose record it is
+    lab = httpx.get(f"{net.node_a.url}/records/{net.lab.record_id}", timeout=10).json()
+    hostile_b.extra_records = [{**lab, "issuer": hb}, {"recordId": 5}, "junk"]
+    tab(page, "records")
+    page.set_input_files("#key-file", str(net.key_file))
+    page.fill("#key-password", KEY_PW)
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("body.key-open")
+    assert "2 record(s) from 2 hospital(s)" in act(page, "#load-records")
+    rows = page.locator("#records-list tr[data-record]")
+    assert rows.count() == 2
+    lab_row = page.locator(f"#records-list tr[data-record='{net.lab.record_id}']")
+    assert "St Mary's Hospital" in lab_row.inner_text() and "Riverside" not in lab_row.inner_text()
+
+    # a ciphertext that never ends: refused past the size cap, before hashing or decrypting
+    hostile_b.endless_blob = True
+    text = act(page, f"#records-list tr[data-record='{net.note_id}'] button.read")
+    assert "This record is large" in text
+    assert hostile_b.blob_sent < 128 * 2**20
+    assert page.locator("#record-text").count() == 0
+    assert page.errors == []
+    page.context.close()
+
+
+def test_another_account_in_the_wallet_sees_nothing_of_the_previous_one(net: Net,
+                                                                      browser: Any) -> None:
+    w = net.world
+    wallet = wallet_for(net, "alice")
+    page = open_page(browser, net.node_a.url, wallet)
+    connect(page)
+    tab(page, "records")
+    page.set_input_files("#key-file", str(net.key_file))
+    page.fill("#key-password", KEY_PW)
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("body.key-open")
+    assert "2 record(s)" in act(page, "#load-records")
+    page.click(f"#records-list tr[data-record='{net.lab.record_id}'] button.read")
+    page.wait_for_selector("#record-text")
+
+    # the person picks Bob's account in the wallet: Alice's key, records and text are gone
+    wallet.switch_account(page, w.keys["bob"])
+    page.wait_for_function("(a) => document.getElementById('wallet-status').textContent.includes(a)",
+                           arg=w.addr("bob")[-4:])
+    page.wait_for_function("() => document.getElementById('busy').textContent === ''")
+    assert not page.evaluate("document.body.classList.contains('key-open')")
+    assert page.locator("#record-text").count() == 0
+    assert page.locator("#records-list tr[data-record]").count() == 0
+    assert page.input_value("#key-password") == ""
+    assert page.evaluate("document.getElementById('key-file').files.length") == 0
+    body = page.inner_text("body")
+    assert "Haemoglobin" not in body and net.lab.record_id not in body
+    # Bob's key file is another: Alice's would not open for him
+    page.set_input_files("#key-file", str(net.key_file))
+    page.fill("#key-password", KEY_PW)
+    assert "not the one registered for your account" in act(page, "#key-form button[type=submit]")
+    assert page.errors == []
+    page.context.close()
+
+
+def test_a_wallet_that_moved_to_another_network_signs_and_sends_nothing(net: Net,
+                                                                        browser: Any) -> None:
+    w = net.world
+    wallet = wallet_for(net, "bob")
+    page = open_page(browser, net.node_a.url, wallet)
+    connect(page)
+    nonce = w.ledger.consent.nonce(w.addr("bob"))
+    wallet.report_chain = 1  # no chainChanged: the page must ask before acting
+    assert "on network 1" in act(page, "#cancel-signatures")
+    assert wallet.sent == [] and w.ledger.consent.nonce(w.addr("bob")) == nonce
+    wallet.report_chain = None
+    page.click("#switch-chain")
+    page.wait_for_selector("body.connected")
+    wallet.report_chain = 1
+    page.select_option("#grant-who", w.addr("hospital_a"))
+    assert "on network 1" in act(page, "#grant-form button[type=submit]")
+    assert wallet.signed == [] and w.ledger.consent.nonce(w.addr("bob")) == nonce
+    assert page.errors == []
+    page.context.close()

@@ -92,7 +92,9 @@ export class Chain {
 
   /** Access requests to this patient, with their status (0 pending, 1 approved, 2 rejected). */
   async requests(patient) {
-    const asked = await this.events(this.consent, consentAbi, "AccessRequested", { patient });
+    const asked = (await this.events(this.consent, consentAbi, "AccessRequested", { patient }))
+      // an answer repeats these fields: never another patient's request, whatever the RPC says
+      .filter((e) => getAddress(e.args.patient) === getAddress(patient) && Number(e.args.purpose) < PURPOSES.length);
     return Promise.all(asked.map(async (e) => ({
       requestId: e.args.requestId, requester: getAddress(e.args.requester), patient: getAddress(e.args.patient),
       scope: e.args.scope, purpose: Number(e.args.purpose), reasonHash: e.args.reasonHash,

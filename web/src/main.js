@@ -94,7 +94,48 @@ function showError(e) {
 
 // -- nodes ------------------------------------------------------------------------------------------
 
-async function nodeCall(url, path, body, name) {
+/** Caps on what a node may make the page hold in memory: another institution's node is not
+ *  trusted, and nothing in a pointer says how large its ciphertext is. */
+const MAX_IDENTITY = 64 * 1024;
+const MAX_JSON = 4 * 1024 * 1024;  // a node's JSON answer (a long list of records included)
+/** A single envelope: the CLI streams anything over 16 MiB into a chunked manifest. */
+const MAX_BLOB = 16 * 1024 * 1024 + 1024;
+
+class TooLarge extends Error {}
+
+/** The body of `response`, refused (and its download cancelled) past `max` bytes. */
+async function readCapped(response, max) {
+  const declared = Number(response.headers.get("content-length"));
+  if (declared > max || !response.body) {
+    await response.body?.cancel().catch(() => {});
+    if (declared > max) throw new TooLarge();
+    return new Uint8Array(0);
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw new TooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.length; }
+  return out;
+}
+async function readJson(response, max) {
+  return JSON.parse(new TextDecoder().decode(await readCapped(response, max)));
+}
+
+/** A GET (body undefined) or a JSON POST to a node. JSON answers are parsed; with
+ *  `binary` the answer is bytes (at most MAX_BLOB; TooLarge past that). */
+async function nodeCall(url, path, body, name, { binary = false } = {}) {
   let response;
   try {
     response = await fetch(new URL(path, url), body === undefined ? { signal: AbortSignal.timeout(10000) } : {
@@ -106,10 +147,24 @@ async function nodeCall(url, path, body, name) {
   }
   const isJson = (response.headers.get("content-type") || "").includes("json");
   if (!response.ok) {
-    const err = isJson ? await response.json().catch(() => ({})) : {};
+    const err = isJson ? await readJson(response, MAX_IDENTITY).catch(() => ({})) : {};
     throw new Problem("nodeRefused", { name, detail: friendlyRefusal(err) });
   }
-  return isJson ? response.json() : new Uint8Array(await response.arrayBuffer());
+  try {
+    if (binary) return await readCapped(response, MAX_BLOB);
+    if (!isJson) throw new Error("not JSON");
+    return await readJson(response, MAX_JSON);
+  } catch (e) {
+    if (binary && e instanceof TooLarge) throw e;
+    if (e?.name === "TimeoutError" || e?.name === "AbortError") throw new Problem("nodeDown", { name });
+    throw new Problem("nodeRefused", { name, detail: t(e instanceof TooLarge ? "answerTooLarge" : "answerMalformed") });
+  }
+}
+/** Text another server chose, shown to the patient: one line, no control or direction
+ *  characters, bounded. */
+function plainText(value, max) {
+  if (typeof value !== "string") return "";
+  return value.replace(/\p{Cf}/gu, "").replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, " ").trim().slice(0, max);
 }
 function friendlyRefusal(err) {
   const known = {
@@ -118,7 +173,7 @@ function friendlyRefusal(err) {
     NotMember: "this organisation is not a member of the network any more",
     RateLimited: "too many requests; wait a minute",
   };
-  return known[err.error] || err.detail || err.error || "unknown reason";
+  return known[err?.error] || plainText(err?.detail, 200) || plainText(err?.error, 80) || "unknown reason";
 }
 
 // -- wallet -----------------------------------------------------------------------------------------
@@ -133,17 +188,58 @@ function discoverWallets() {
   window.dispatchEvent(new Event("eip6963:requestProvider"));
 }
 
+const watched = new WeakSet();
+
 async function connect(provider) {
   state.provider = provider;
   const accounts = await provider.request({ method: "eth_requestAccounts" });
   if (!accounts?.length) throw new Problem("notConnected");
+  forgetAccount();
   state.account = getAddress(accounts[0]);
-  provider.on?.("accountsChanged", (a) => { state.account = a?.length ? getAddress(a[0]) : null; act(refreshAll); });
-  provider.on?.("chainChanged", () => act(refreshAll));
+  if (!watched.has(provider)) {  // once per wallet, and only while it is the one connected
+    watched.add(provider);
+    provider.on?.("accountsChanged", (a) => {
+      if (provider !== state.provider) return;
+      const next = a?.length ? getAddress(a[0]) : null;
+      if (next !== state.account) forgetAccount();
+      state.account = next;
+      act(refreshAll);
+    });
+    provider.on?.("chainChanged", () => {
+      if (provider !== state.provider) return;
+      forgetAccount();
+      act(refreshAll);
+    });
+  }
   await refreshAll();
 }
 
-async function checkChain() {
+/** Forget everything of the account shown so far (another account or network follows): its
+ *  key, its records, their decrypted text, and what the lists showed. */
+function forgetAccount() {
+  forgetKey();
+  state.records = [];
+  state.recordNotes = [];
+  state.chain = null;
+  state.chainOk = false;
+  $("key-file").value = "";
+  $("key-password").value = "";
+  $("record-view").replaceChildren();
+  $("record-view").hidden = true;
+  for (const id of ["grants-list", "requests-list", "history-list", "windows-list", "guardians-list", "records-list"]) {
+    $(id).replaceChildren();
+  }
+}
+function forgetKey() {
+  state.key?.privateKey.fill(0);
+  state.key = null;
+  $("key-status").textContent = "";
+  document.body.classList.remove("key-open");
+}
+
+/** The wallet is on the network of this hospital's records (asked again before every
+ *  signature and transaction: a wallet may switch without telling the page). */
+async function ensureChain() {
   const have = Number(await state.provider.request({ method: "eth_chainId" }));
   const want = Number(state.identity.chainId);
   state.chainOk = have === want;
@@ -151,10 +247,17 @@ async function checkChain() {
     renderWallet(have);
     throw new Problem("wrongChain", { have, want });
   }
+}
+
+async function checkChain() {
+  await ensureChain();
   state.chain = new Chain(state.provider, state.identity);
 }
 
 async function signTyped(td, signer) {
+  await ensureChain();
+  if (Number(td.domain.chainId) !== Number(state.identity.chainId)) throw new Problem("wrongChain",
+    { have: td.domain.chainId, want: state.identity.chainId });
   const signature = await state.provider.request({ method: "eth_signTypedData_v4", params: [signer, JSON.stringify(td)] });
   window.careledger.lastTypedData = td;
   window.careledger.lastDigest = digest(td);
@@ -172,10 +275,12 @@ async function signTyped(td, signer) {
 /** Sign one of the seven consent actions and hand it to this node's relayer (no gas for you). */
 async function signAndRelay(primaryType, message) {
   const [domain, nonce, now] = await Promise.all([state.chain.eip712Domain(), state.chain.nonce(state.account), state.chain.now()]);
+  if (getAddress(domain.verifyingContract) !== state.chain.consent) throw new Problem("wrongChain",
+    { have: domain.chainId, want: state.identity.chainId });
   const signer = "signer" in message ? message.signer : message.patient;
   const td = typedData(primaryType, domain, { ...message, nonce, deadline: now + 3600 });
   const signature = await signTyped(td, signer);
-  await nodeCall(state.origin, "/relay", { typedData: td, signature }, state.identity.name || t("thisHospital"));
+  await nodeCall(state.origin, "/relay", { typedData: td, signature }, cleanName(state.identity.name) || t("thisHospital"));
   await refreshAll(true);
   say("doneTx", {}, "ok");
 }
@@ -207,26 +312,36 @@ function speaksFor(id, account) {
   }
 }
 
+/** An institution's name as its own node gives it: plain text, at most 80 characters. */
+const cleanName = (name) => plainText(name, 80) || null;
+
 async function loadMembers() {
   const members = await state.chain.members();
   await Promise.all(members.map(async (m) => {
     m.name = null;
     if (m.endpoint) {
       try {
-        const id = await fetch(new URL("/identity", m.endpoint), { signal: AbortSignal.timeout(3000) }).then((r) => r.json());
+        const response = await fetch(new URL("/identity", m.endpoint), { signal: AbortSignal.timeout(3000) });
+        const id = await readJson(response, MAX_IDENTITY);
         if (speaksFor(id, m.account)) {
           m.identity = id;
-          m.name = typeof id.name === "string" && id.name.trim() ? id.name.trim().slice(0, 80) : null;
+          m.name = cleanName(id.name);
         }
-      } catch { /* unreachable: shown by address */ }
+      } catch { /* unreachable, or an answer too large: shown by address */ }
     }
     if (m.account === getAddress(state.identity.address) && speaksFor(state.identity, m.account)) {
       m.identity = m.identity || state.identity;
-      m.name = m.name || state.identity.name || null;
+      m.name = m.name || cleanName(state.identity.name);
       m.endpoint = m.endpoint || state.origin;
     }
-    state.members.set(m.account, m);
   }));
+  // names are self-declared: two institutions that give the same (or a look-alike) name are
+  // told apart by their accounts, wherever they are named (the grant form included)
+  const key = (name) => name.normalize("NFKC").toLowerCase().replace(/\s+/g, "");
+  const counts = new Map();
+  for (const m of members) if (m.name) counts.set(key(m.name), (counts.get(key(m.name)) || 0) + 1);
+  for (const m of members) if (m.name && counts.get(key(m.name)) > 1) m.name = `${m.name} (${short(m.account)})`;
+  state.members = new Map(members.map((m) => [m.account, m]));
 }
 
 async function refreshAll(quiet = false) {
@@ -309,7 +424,26 @@ function renderRecords() {
     })));
 }
 
+const HEX32 = /^0x[0-9a-fA-F]{64}$/;
+
+/** A pointer as a node gives it, plausible for this patient and this issuer: the issuer is
+ *  the record id's first 20 bytes (as the RecordRegistry reads it), so a node lists and
+ *  answers for its own records only. The chain checks the rest before anything is shown. */
+function ownPointer(ptr, issuer) {
+  try {
+    return Boolean(ptr && typeof ptr === "object" && HEX32.test(ptr.recordId) && HEX32.test(ptr.commitment)
+      && getAddress(ptr.recordId.slice(0, 42)) === issuer && getAddress(ptr.issuer) === issuer
+      && getAddress(ptr.patient) === state.account && typeof ptr.category === "string" && typeof ptr.cid === "string"
+      && Number.isSafeInteger(ptr.version) && ptr.version >= 0
+      && (ptr.previousVersion === undefined || ptr.previousVersion === null || HEX32.test(ptr.previousVersion))
+      && (ptr.proof === undefined || ptr.proof === null || (Array.isArray(ptr.proof) && ptr.proof.every((x) => HEX32.test(x)))));
+  } catch {
+    return false;
+  }
+}
+
 async function loadRecords() {
+  const account = state.account;
   const found = [];
   const notes = [];
   const issuers = [...state.members.values()].filter((m) => m.status === 1 && (m.roles & 1) && m.endpoint);
@@ -319,14 +453,17 @@ async function loadRecords() {
     try {
       const answer = await patientRequest(m, 1);
       answered += 1;
-      for (const ptr of answer.records || []) {
-        if (getAddress(ptr.patient) !== state.account || getAddress(ptr.issuer) !== m.account) continue;
+      for (const ptr of Array.isArray(answer?.records) ? answer.records : []) {
+        if (!ownPointer(ptr, m.account) || found.some((r) => r.recordId.toLowerCase() === ptr.recordId.toLowerCase())) continue;
         found.push({ ...ptr, fromChainOnly: false });
       }
     } catch (e) {
+      // one hospital's server that is down or answers nonsense does not hide the others'
       if (e instanceof Problem && e.key === "nodeDown") notes.push(t("hospitalUnreachable", { name: nameOf(m.account) }));
+      else if (e instanceof Problem && e.key === "nodeRefused") notes.push(t("nodeRefused", e.vars));
       else throw e;
     }
+    if (state.account !== account) return;  // the wallet moved to another account meanwhile
   }
   state.records = found;
   state.recordNotes = notes;
@@ -336,11 +473,15 @@ async function loadRecords() {
 
 async function readRecord(r) {
   if (!state.key) throw new Problem("keyNeeded");
+  const account = state.account;
+  const key = state.key;
   const member = state.members.get(getAddress(r.issuer));
   const name = nameOf(r.issuer);
+  if (!member?.identity) throw new Problem("hospitalUnreachable", { name });
   const answer = await patientRequest(member, 2, r.recordId);
-  const ptr = answer.record;
-  if (ptr.recordId.toLowerCase() !== r.recordId.toLowerCase() || getAddress(ptr.patient) !== state.account) {
+  const ptr = answer?.record;
+  if (!ownPointer(ptr, member.account) || ptr.recordId.toLowerCase() !== r.recordId.toLowerCase()
+      || typeof answer.wrappedKey !== "string") {
     throw new Problem("recordMismatch", { name });
   }
   const cat = categoryName(ptr.category);
@@ -350,15 +491,23 @@ async function readRecord(r) {
   } catch {
     throw new Problem("recordMismatch", { name });
   }
-  const blob = await nodeCall(member.endpoint, `/blobs/${ptr.cid}`, undefined, name);
+  let blob;
+  try {
+    blob = await nodeCall(member.endpoint, `/blobs/${encodeURIComponent(ptr.cid)}`, undefined, name, { binary: true });
+  } catch (e) {
+    if (!(e instanceof TooLarge)) throw e;
+    say("recordTooLarge", { size: "> 16 MiB" }, "error");
+    return;
+  }
   if (commitmentOf(blob).toLowerCase() !== ptr.commitment.toLowerCase()) throw new Problem("recordMismatch", { name });
   const view = $("record-view");
   if (isChunkedManifest(blob)) {
     say("recordTooLarge", { size: "> 16 MiB" }, "error");
     return;
   }
-  const dataKey = await unwrapDataKey(answer.wrappedKey, ptr, state.key);
+  const dataKey = await unwrapDataKey(answer.wrappedKey, ptr, key);
   const plain = await decryptRecord(blob, dataKey, ptr);
+  if (state.account !== account || state.key !== key) return;  // another account, or the key forgotten, meanwhile
   let text = new TextDecoder().decode(plain);
   try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* not JSON: shown as text */ }
   view.replaceChildren(
@@ -502,6 +651,7 @@ async function submitGuardian() {
 }
 
 async function cancelSignatures() {
+  await ensureChain();
   const hash = await state.provider.request({ method: "eth_sendTransaction", params: [{
     from: state.account, to: state.chain.consent,
     data: encodeFunctionData({ abi: consentAbi, functionName: "increaseNonce" }) }] });
@@ -516,8 +666,12 @@ async function openKey() {
   $("key-status").textContent = t("keyOpening");
   try {
     const key = await openKeyFile(await file.text(), $("key-password").value);
-    const registered = state.chain ? await state.chain.consentRead("patientKeyOf", [state.account]) : null;
-    if (registered && registered.toLowerCase() !== key.publicHex.toLowerCase()) throw new Problem("keyNotYours");
+    if (!state.chain || !state.account) throw new Problem("notConnected");
+    const registered = await state.chain.consentRead("patientKeyOf", [state.account]);
+    if (registered.toLowerCase() !== key.publicHex.toLowerCase()) {
+      key.privateKey.fill(0);
+      throw new Problem("keyNotYours");
+    }
     state.key = key;
     $("key-password").value = "";
     $("key-status").textContent = t("keyOpen");
@@ -574,7 +728,7 @@ async function start() {
   $("grant-form").addEventListener("submit", (e) => { e.preventDefault(); act(submitGrant); });
   $("guardian-form").addEventListener("submit", (e) => { e.preventDefault(); act(submitGuardian); });
   $("key-form").addEventListener("submit", (e) => { e.preventDefault(); act(openKey); });
-  $("forget-key").addEventListener("click", () => { state.key = null; $("key-status").textContent = ""; document.body.classList.remove("key-open"); });
+  $("forget-key").addEventListener("click", forgetKey);
   $("load-records").addEventListener("click", () => act(loadRecords));
   $("cancel-signatures").addEventListener("click", () => act(cancelSignatures));
   try {
@@ -583,7 +737,7 @@ async function start() {
     showError(e);
     return;
   }
-  $("hospital-name").textContent = state.identity.name || "";
+  $("hospital-name").textContent = cleanName(state.identity.name) || "";
   discoverWallets();
   setTimeout(() => { renderWallet(); window.careledger.ready = true; }, 300);
 }
