@@ -208,7 +208,7 @@ def _resource_model(name: str) -> type[Any] | None:
 
     try:
         model: type[Any] = get_fhir_model_class(name)
-    except KeyError:
+    except (KeyError, ValueError, AttributeError):  # fhir.resources raises ValueError
         return None
     base = get_fhir_model_class("Resource")
     return model if issubclass(model, base) else None
@@ -528,7 +528,11 @@ def _patient_age(source: Mapping[str, Any], out: dict[str, Any], ctx: _Ctx) -> N
         return
     end = _date(source.get("deceasedDateTime")) or ctx.rules.reference_date
     age = end.year - born.year - ((end.month, end.day) < (born.month, born.day))
-    if age >= 90:
+    if age < 90:
+        # NOTE: the exact age decides for the birth date, not the 90-year date cut-off: a
+        # patient of 89 keeps the birth year even when that year is at the cut-off.
+        out["birthDate"] = f"{born.year:04d}"
+    else:
         out.pop("birthDate", None)
         out.pop("_birthDate", None)
         out["extension"] = [*out.get("extension", []),
