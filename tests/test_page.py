@@ -628,3 +628,28 @@ def test_a_wallet_that_moved_to_another_network_signs_and_sends_nothing(net: Net
     assert wallet.signed == [] and w.ledger.consent.nonce(w.addr("bob")) == nonce
     assert page.errors == []
     page.context.close()
+
+
+def test_the_page_cannot_be_framed_nor_write_html(net: Net, browser: Any) -> None:
+    """The page's Content-Security-Policy, in the browser: no other site frames it
+    (clickjacking a signature), and an HTML sink throws (Trusted Types) should any code ever
+    try to write markup."""
+    page = open_page(browser, net.node_a.url, wallet_for(net, "alice"))
+    assert page.evaluate("""() => { try { document.body.insertAdjacentHTML('beforeend', '<b>x</b>');
+                                          return 'written'; } catch (e) { return e.name; } }""") == "TypeError"
+    assert page.evaluate("""() => { try { document.getElementById('notice').innerHTML = '<b>x</b>';
+                                          return 'written'; } catch (e) { return e.name; } }""") == "TypeError"
+    # another site (here: another origin on this machine) frames the page: blocked
+    other = HostileNode(net.node_b.url)
+    try:
+        framer = page.context.new_page()
+        framer.goto(f"{other.url}/health")
+        framer.evaluate("""(url) => new Promise((done) => { const f = document.createElement('iframe');
+            f.onload = () => done(); f.src = url; document.body.append(f); })""", net.node_a.url)
+        frame = framer.frames[1]
+        assert frame.evaluate("() => window.careledger === undefined")
+        assert "wallet-status" not in frame.content()
+    finally:
+        other.stop()
+    assert page.errors == []
+    page.context.close()

@@ -68,11 +68,13 @@ MAX_BODY = 64 * 1024
 PAGE_DIR = Path(__file__).with_name("page")
 PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 #: The page loads only its own script and style and talks to nodes (any origin: the issuers'
-#: nodes are on chain) and to the wallet, which lives in the page.
+#: nodes are on chain) and to the wallet, which lives in the page. It writes text only
+#: (textContent): Trusted Types make any HTML sink (innerHTML and the like) throw.
 PAGE_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; connect-src 'self' http: https:; "
-                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                               "img-src 'self'; connect-src 'self' http: https:; "
+                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+                               "require-trusted-types-for 'script'; trusted-types 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "cache-control": "no-cache",
