@@ -32,6 +32,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     uint64 public constant BREAK_GLASS_PERIOD_CAP = 7 days;
     /// @inheritdoc IConsentRegistry
     uint8 public constant PURPOSE_ETREAT = 1;
+    /// @dev Healthcare research: the purpose of every study access.
+    uint8 private constant PURPOSE_HRESCH = 4;
     /// @inheritdoc IConsentRegistry
     uint8 public constant MAX_PURPOSE = 5;
     /// @dev Bits 0..MAX_PURPOSE set (0x3f): the purposes a grant may carry.
@@ -117,6 +119,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     /// @dev The next request id. Starts at 1 (set in the constructor) so that no request pays
     /// for a zero-to-nonzero write of the counter (20,000 gas) and id 0 never exists.
     uint256 private _nextRequestId;
+    mapping(uint256 studyId => Study) private _studies;
+    uint256 private _studyCount;
 
     /// @param institutions_ The consortium's InstitutionRegistry (not zero: {ZeroAddress}).
     /// @param records_ The RecordRegistry that binds records (not zero: {ZeroAddress}).
@@ -381,6 +385,89 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         emit AccessRecorded(
             patient, msg.sender, recordId, category, purpose, uint64(block.timestamp), seq, viaBreakGlass, head
         );
+    }
+
+    // ---------------------------------------------------------------- research studies
+
+    /// @inheritdoc IConsentRegistry
+    function registerStudy(bytes32 protocolHash) external returns (uint256 studyId) {
+        (uint32 epoch, uint8 roles) = _active(msg.sender);
+        if (epoch == 0) revert NotActiveInstitution(msg.sender);
+        if (roles & Roles.RESEARCHER == 0) revert MissingRole(msg.sender, Roles.RESEARCHER);
+        if (protocolHash == bytes32(0)) revert InvalidScope();
+        studyId = ++_studyCount;
+        _studies[studyId] = Study(msg.sender, protocolHash, uint64(block.timestamp), 0);
+        emit StudyRegistered(studyId, msg.sender, protocolHash);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function closeStudy(uint256 studyId) external {
+        Study storage s = _studies[studyId];
+        if (s.institute == address(0)) revert StudyNotFound(studyId);
+        if (s.institute != msg.sender) revert NotStudyInstitute(studyId, msg.sender);
+        if (s.closedAt != 0) revert StudyIsClosed(studyId);
+        s.closedAt = uint64(block.timestamp);
+        emit StudyClosed(studyId);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function recordStudyAccess(uint256 studyId, StudyAccess[] calldata items) external {
+        Study storage s = _studies[studyId];
+        if (s.institute == address(0)) revert StudyNotFound(studyId);
+        if (s.institute != msg.sender) revert NotStudyInstitute(studyId, msg.sender);
+        if (s.closedAt != 0) revert StudyIsClosed(studyId);
+        (uint32 epoch,) = _active(msg.sender);
+        if (epoch == 0) revert NotActiveInstitution(msg.sender);
+        uint256 n = items.length;
+        if (n == 0) revert BadStudyBatch(0);
+        bytes32 scope = _studyScope(studyId);
+        address patient = address(0);
+        AuditState memory audit = AuditState(bytes24(0), 0);
+        uint32 patients = 0;
+        for (uint256 i = 0; i < n; ++i) {
+            StudyAccess calldata item = items[i];
+            address p = item.patient;
+            if (i == 0 || p != patient) {
+                // grouped and increasing: each patient's chain is read and written once
+                if (p == address(0) || (i != 0 && p < patient)) revert BadStudyBatch(i);
+                if (i != 0) _audit[patient] = audit;
+                if (_liveEpoch(p, msg.sender, scope, PURPOSE_HRESCH) != epoch) {
+                    revert AccessNotAuthorized(p, msg.sender, item.recordId, PURPOSE_HRESCH);
+                }
+                audit = _audit[p];
+                patient = p;
+                ++patients;
+            }
+            // reverts RecordNotAnchored / RecordBindingMismatch, as recordAccess does
+            _records.checkBinding(p, item.recordId, item.commitment, item.category, item.proof);
+            uint64 seq = audit.count;
+            audit.head = _chainStep(
+                audit.head, p, seq, ENTRY_ACCESS, msg.sender, item.recordId, item.category, PURPOSE_HRESCH, false
+            );
+            audit.count = seq + 1;
+            emit AccessRecorded(
+                p, msg.sender, item.recordId, item.category, PURPOSE_HRESCH, uint64(block.timestamp), seq, false,
+                bytes32(audit.head)
+            );
+        }
+        _audit[patient] = audit;
+        emit StudyAccessRecorded(studyId, msg.sender, patients, uint32(n));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function study(uint256 studyId) external view returns (Study memory s) {
+        s = _studies[studyId];
+        if (s.institute == address(0)) revert StudyNotFound(studyId);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function studyCount() external view returns (uint256) {
+        return _studyCount;
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function studyScope(uint256 studyId) external pure returns (bytes32) {
+        return _studyScope(studyId);
     }
 
     // ---------------------------------------------------------------- views
@@ -687,13 +774,33 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     ) private returns (bytes32 head, uint64 seq) {
         AuditState storage audit = _audit[patient];
         seq = audit.count;
-        bytes32 entryHash = keccak256(
-            abi.encode(kind, actor, subject, detail, purpose, uint64(block.timestamp), seq, viaBreakGlass)
-        );
-        bytes24 next = bytes24(keccak256(abi.encode(bytes32(audit.head), patient, entryHash)));
+        bytes24 next = _chainStep(audit.head, patient, seq, kind, actor, subject, detail, purpose, viaBreakGlass);
         audit.head = next;
         audit.count = seq + 1;
         head = bytes32(next);
+    }
+
+    /// @dev One step of a patient's hash chain (see {AccessRecorded}): the next head from the
+    /// previous one and entry number `seq`, at this block's time.
+    function _chainStep(
+        bytes24 previous,
+        address patient,
+        uint64 seq,
+        uint8 kind,
+        address actor,
+        bytes32 subject,
+        bytes32 detail,
+        uint8 purpose,
+        bool viaBreakGlass
+    ) private view returns (bytes24) {
+        bytes32 entryHash = keccak256(
+            abi.encode(kind, actor, subject, detail, purpose, uint64(block.timestamp), seq, viaBreakGlass)
+        );
+        return bytes24(keccak256(abi.encode(bytes32(previous), patient, entryHash)));
+    }
+
+    function _studyScope(uint256 studyId) private pure returns (bytes32) {
+        return keccak256(abi.encode("careledger.study", studyId));
     }
 
     function _grantKey(address patient, address grantee, bytes32 scope) private pure returns (bytes32) {

@@ -52,6 +52,33 @@ interface IConsentRegistry {
     /// @param periodStart Start of the current BREAK_GLASS_PERIOD.
     /// @param usedInPeriod Seconds of windows opened within the current period.
     /// @param epoch The institution's admission epoch at opening: the window authorises only in it.
+    /// @notice A research study, registered on chain by its institute (purpose HRESCH). Only a
+    /// hash of the protocol is stored, never text.
+    /// @param institute The research institution that registered it.
+    /// @param protocolHash A hash of the study protocol (kept by the institute and its ethics board).
+    /// @param registeredAt Block time of registration.
+    /// @param closedAt Block time of closing (0 while open).
+    struct Study {
+        address institute;
+        bytes32 protocolHash;
+        uint64 registeredAt;
+        uint64 closedAt;
+    }
+
+    /// @notice One record a study accesses, with what binds it on chain.
+    /// @param patient The record's patient.
+    /// @param recordId The record.
+    /// @param commitment keccak256 of its encrypted blob.
+    /// @param category Its category code.
+    /// @param proof The Merkle proof of a batch member (empty for a single record).
+    struct StudyAccess {
+        address patient;
+        bytes32 recordId;
+        bytes32 commitment;
+        bytes32 category;
+        bytes32[] proof;
+    }
+
     struct BreakGlassWindow {
         uint64 openedAt;
         uint64 expiresAt;
@@ -187,6 +214,24 @@ interface IConsentRegistry {
         bytes32 head
     );
 
+    /// @notice `institute` registered study `studyId` (purpose HRESCH) with a hash of its protocol.
+    /// @param studyId The study's id (1, 2, ...).
+    /// @param institute The research institution.
+    /// @param protocolHash A hash of the protocol.
+    event StudyRegistered(uint256 indexed studyId, address indexed institute, bytes32 protocolHash);
+
+    /// @notice Study `studyId` was closed by its institute: no further access under it.
+    /// @param studyId The study.
+    event StudyClosed(uint256 indexed studyId);
+
+    /// @notice One {recordStudyAccess} call: `entries` records of `patients` patients, each
+    /// access also an {AccessRecorded} entry (purpose HRESCH) in its patient's hash chain.
+    /// @param studyId The study.
+    /// @param institute The study's institute (the caller).
+    /// @param patients How many patients' chains advanced.
+    /// @param entries How many records were accessed.
+    event StudyAccessRecorded(uint256 indexed studyId, address indexed institute, uint32 patients, uint32 entries);
+
     // ---------------------------------------------------------------- errors
 
     /// @notice Thrown when `actor` (the caller, or the signer of a signed change) acts for
@@ -298,6 +343,24 @@ interface IConsentRegistry {
     /// @notice Thrown when a patient appoints itself as its own guardian.
     /// @param patient The patient.
     error CannotGuardSelf(address patient);
+
+    /// @notice Thrown when no study has id `studyId`.
+    /// @param studyId The id asked for.
+    error StudyNotFound(uint256 studyId);
+
+    /// @notice Thrown when `account` acts for study `studyId` but did not register it.
+    /// @param studyId The study.
+    /// @param account The caller.
+    error NotStudyInstitute(uint256 studyId, address account);
+
+    /// @notice Thrown when study `studyId` is closed.
+    /// @param studyId The study.
+    error StudyIsClosed(uint256 studyId);
+
+    /// @notice Thrown when a study access batch is empty, or its patients are not grouped in
+    /// ascending order (each patient's records together, patients strictly increasing).
+    /// @param index The offending item's position.
+    error BadStudyBatch(uint256 index);
 
     // ---------------------------------------------------------------- patient keys and guardians
 
@@ -807,4 +870,61 @@ interface IConsentRegistry {
     /// @dev Never reverts.
     /// @return The registry's address.
     function records() external view returns (address);
+
+    // ---------------------------------------------------------------- research studies
+
+    /// @notice The caller, an active institution holding ROLE_RESEARCHER, registers a study
+    /// (purpose HRESCH) by a hash of its protocol. Patients consent to it with a grant to the
+    /// institute on {studyScope}(id) for HRESCH.
+    /// @dev Requirements: the caller is active ({NotActiveInstitution}) and a researcher
+    /// ({MissingRole}); `protocolHash` is not zero ({InvalidScope}).
+    ///
+    /// Emits {StudyRegistered}.
+    /// @param protocolHash A hash of the study protocol.
+    /// @return studyId The new study's id (1, 2, ...).
+    function registerStudy(bytes32 protocolHash) external returns (uint256 studyId);
+
+    /// @notice The study's institute closes it; no access is recorded under it afterwards.
+    /// @dev Requirements: the study exists ({StudyNotFound}), the caller registered it
+    /// ({NotStudyInstitute}) and it is open ({StudyIsClosed}).
+    ///
+    /// Emits {StudyClosed}.
+    /// @param studyId The study.
+    function closeStudy(uint256 studyId) external;
+
+    /// @notice The study's institute records, in one transaction, its access to many records of
+    /// many patients for the study: each is an {AccessRecorded} entry (purpose HRESCH) in its
+    /// patient's hash chain, exactly as {recordAccess} writes it, and each patient's chain head is
+    /// written once.
+    /// @dev Requirements:
+    ///
+    /// - the study exists, is open and the caller registered it and is active ({StudyNotFound},
+    ///   {StudyIsClosed}, {NotStudyInstitute}, {NotActiveInstitution});
+    /// - `items` is not empty and grouped by patient in strictly increasing order of address
+    ///   ({BadStudyBatch});
+    /// - each patient's grant to the caller on {studyScope}(studyId) is live for HRESCH in the
+    ///   caller's admission epoch ({AccessNotAuthorized});
+    /// - the RecordRegistry binds each record to its patient, category and commitment
+    ///   (`RecordNotAnchored`, `RecordBindingMismatch`).
+    ///
+    /// Emits {AccessRecorded} per item and {StudyAccessRecorded}.
+    /// @param studyId The study.
+    /// @param items The records accessed, grouped by patient.
+    function recordStudyAccess(uint256 studyId, StudyAccess[] calldata items) external;
+
+    /// @notice A registered study.
+    /// @dev Reverts {StudyNotFound} for an unknown id.
+    /// @param studyId The study.
+    /// @return The study.
+    function study(uint256 studyId) external view returns (Study memory);
+
+    /// @notice How many studies were registered (ids 1..studyCount()).
+    /// @return The count.
+    function studyCount() external view returns (uint256);
+
+    /// @notice The consent scope of study `studyId`: `keccak256(abi.encode("careledger.study",
+    /// studyId))`. A patient consents to a study with a grant on this scope for HRESCH.
+    /// @param studyId The study.
+    /// @return The scope.
+    function studyScope(uint256 studyId) external pure returns (bytes32);
 }

@@ -305,6 +305,12 @@ class AlreadyApproved(ContractRevert, ValueError):
 class AlreadyMember(ContractRevert, ValueError):
     """A proposal would admit an account that is already an active or suspended member. Solidity: ``AlreadyMember(address account)``."""
     hint = 'that institution is already admitted'
+class BadDataset(ContractRevert, ValueError):
+    """An empty contributor list, a zero hash, or contributors out of order or repeated. Solidity: ``BadDataset(uint256 index)``."""
+    hint = 'a dataset needs a non-zero hash and at least one contributor, each once, ascending'
+class BadStudyBatch(ContractRevert, ValueError):
+    """A study access batch is empty or not grouped by patient in increasing order. Solidity: ``BadStudyBatch(uint256 index)``."""
+    hint = "give each patient's records together, patients in ascending address order, at least one"
 class BatchAlreadyAnchored(ContractRevert, FileExistsError):
     """A Merkle root is anchored a second time. Solidity: ``BatchAlreadyAnchored(bytes28 batchId)``."""
     hint = 'this batch root is already anchored'
@@ -329,6 +335,9 @@ class BreakGlassTooLong(ContractRevert, ValueError):
 class CannotGuardSelf(ContractRevert, ValueError):
     """A patient appoints itself as guardian. Solidity: ``CannotGuardSelf(address patient)``."""
     hint = 'a patient cannot be their own guardian'
+class DatasetNotFound(ContractRevert, LookupError):
+    """A dataset id that was never anchored. Solidity: ``DatasetNotFound(uint256 datasetId)``."""
+    hint = 'no dataset has this id'
 class EmptyBatch(ContractRevert, ValueError):
     """A batch has no records. Solidity: ``EmptyBatch()``."""
     hint = 'a batch needs at least one record'
@@ -395,6 +404,9 @@ class NoPurposes(ContractRevert, ValueError):
 class NotActiveInstitution(ContractRevert, PermissionError):
     """The caller (or grantee) is not an active member of the consortium. Solidity: ``NotActiveInstitution(address account)``."""
     hint = 'the account is not an admitted, unsuspended institution of the consortium'
+class NotDatasetInstitute(ContractRevert, PermissionError):
+    """The caller is not the study's institute, or is not active. Solidity: ``NotDatasetInstitute(uint256 studyId, address account)``."""
+    hint = "only the study's institute, while active, may anchor its datasets"
 class NotIssuer(ContractRevert, PermissionError):
     """An institution acts on a record another institution issued. Solidity: ``NotIssuer(bytes32 recordId, address issuer, address caller)``."""
     hint = 'only the institution that anchored a record may amend it or record its erasure'
@@ -404,6 +416,9 @@ class NotMember(ContractRevert, LookupError):
 class NotPatientOrGuardian(ContractRevert, PermissionError):
     """The caller (or signer) is neither the patient nor a live guardian of the patient. Solidity: ``NotPatientOrGuardian(address actor, address patient)``."""
     hint = 'only the patient or a guardian the patient appointed (and not expired) may do this'
+class NotStudyInstitute(ContractRevert, PermissionError):
+    """The caller did not register this study. Solidity: ``NotStudyInstitute(uint256 studyId, address account)``."""
+    hint = 'only the institute that registered the study may act for it'
 class PreviousVersionNotFound(ContractRevert, LookupError):
     """An amendment names a previous version that was never anchored. Solidity: ``PreviousVersionNotFound(bytes32 previousVersion)``."""
     hint = 'the previous version is not anchored: check the record id'
@@ -440,6 +455,12 @@ class SignatureExpired(ContractRevert, PermissionError):
 class StringTooLong(ContractRevert, ValueError):
     """A string does not fit a short string (OpenZeppelin ShortStrings). Solidity: ``StringTooLong(string str)``."""
     hint = 'an EIP-712 name or version is too long: redeploy with a shorter one'
+class StudyIsClosed(ContractRevert, PermissionError):
+    """The study's institute closed it. Solidity: ``StudyIsClosed(uint256 studyId)``."""
+    hint = 'the study is closed: no access is recorded under it any more'
+class StudyNotFound(ContractRevert, LookupError):
+    """A study id that was never registered. Solidity: ``StudyNotFound(uint256 studyId)``."""
+    hint = 'no study has this id: check the id (careledger research studies)'
 class VersionAlreadySuperseded(ContractRevert, ValueError):
     """An amendment names a version that already has a successor. Solidity: ``VersionAlreadySuperseded(bytes32 previousVersion, bytes32 nextVersion)``."""
     hint = 'amend the latest version (careledger record versions)'
@@ -463,6 +484,8 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("30d23813"): (AlreadyAnchored, ('recordId',), ('bytes32',)),
     bytes.fromhex("094775b0"): (AlreadyApproved, ('proposalId', 'member'), ('uint256', 'address')),
     bytes.fromhex("0268f929"): (AlreadyMember, ('account',), ('address',)),
+    bytes.fromhex("9383be48"): (BadDataset, ('index',), ('uint256',)),
+    bytes.fromhex("918f7140"): (BadStudyBatch, ('index',), ('uint256',)),
     bytes.fromhex("b06e7cae"): (BatchAlreadyAnchored, ('batchId',), ('bytes28',)),
     bytes.fromhex("6e8b0f59"): (BatchIdNotOwned, ('batchId', 'caller'), ('bytes28', 'address')),
     bytes.fromhex("2373e947"): (BreakGlassAlreadyOpen, ('patient', 'institution', 'expiresAt'), ('address', 'address', 'uint64')),
@@ -471,6 +494,7 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("d042fede"): (BreakGlassNotOpen, ('patient', 'institution'), ('address', 'address')),
     bytes.fromhex("068dc044"): (BreakGlassTooLong, ('duration', 'max'), ('uint64', 'uint64')),
     bytes.fromhex("3f023a45"): (CannotGuardSelf, ('patient',), ('address',)),
+    bytes.fromhex("bb36834d"): (DatasetNotFound, ('datasetId',), ('uint256',)),
     bytes.fromhex("c2e5347d"): (EmptyBatch, (), ()),
     bytes.fromhex("2aa6e9c3"): (EmptyGenesis, (), ()),
     bytes.fromhex("645b7204"): (GenesisLengthMismatch, (), ()),
@@ -493,9 +517,11 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("bb6c1639"): (MissingRole, ('account', 'role'), ('address', 'uint8')),
     bytes.fromhex("ce26db2d"): (NoPurposes, (), ()),
     bytes.fromhex("365a3a84"): (NotActiveInstitution, ('account',), ('address',)),
+    bytes.fromhex("f191013a"): (NotDatasetInstitute, ('studyId', 'account'), ('uint256', 'address')),
     bytes.fromhex("986b4388"): (NotIssuer, ('recordId', 'issuer', 'caller'), ('bytes32', 'address', 'address')),
     bytes.fromhex("16d6142c"): (NotMember, ('account',), ('address',)),
     bytes.fromhex("315f9f76"): (NotPatientOrGuardian, ('actor', 'patient'), ('address', 'address')),
+    bytes.fromhex("c32f3f62"): (NotStudyInstitute, ('studyId', 'account'), ('uint256', 'address')),
     bytes.fromhex("b6879936"): (PreviousVersionNotFound, ('previousVersion',), ('bytes32',)),
     bytes.fromhex("4eec80e6"): (ProposalAlreadyExecuted, ('proposalId',), ('uint256',)),
     bytes.fromhex("cbde4c2e"): (ProposalExpired, ('proposalId', 'expiredAt'), ('uint256', 'uint64')),
@@ -508,6 +534,8 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("a8306b61"): (RequestNotPending, ('requestId', 'status'), ('uint256', 'uint8')),
     bytes.fromhex("f88f0490"): (SignatureExpired, ('deadline', 'timestamp'), ('uint256', 'uint256')),
     bytes.fromhex("305a27a9"): (StringTooLong, ('str',), ('string',)),
+    bytes.fromhex("ca5df81c"): (StudyIsClosed, ('studyId',), ('uint256',)),
+    bytes.fromhex("d8f03999"): (StudyNotFound, ('studyId',), ('uint256',)),
     bytes.fromhex("6d0a1fcf"): (VersionAlreadySuperseded, ('previousVersion', 'nextVersion'), ('bytes32', 'bytes32')),
     bytes.fromhex("d92e233d"): (ZeroAddress, (), ()),
     bytes.fromhex("51bda03d"): (ZeroCommitment, (), ()),

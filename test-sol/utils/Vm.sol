@@ -39,6 +39,8 @@ interface Vm {
     function expectRevert(bytes4 revertData) external;
     function expectRevert(bytes calldata revertData) external;
     function assume(bool condition) external pure;
+    /// @dev The next event emitted by `emitter` must equal the one emitted after this call.
+    function expectEmit(address emitter) external;
 
     // logs
     function recordLogs() external;

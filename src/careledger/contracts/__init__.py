@@ -12,6 +12,9 @@ from careledger.contracts.consent import (
     Grant,
     LiveGrant,
     RequestDetails,
+    Study,
+    StudyAccessItem,
+    study_scope,
 )
 from careledger.contracts.deployment import CareLedger, Deployment, GenesisMember, abi_hash, deploy
 from careledger.contracts.institutions import InstitutionRegistry, Member, Proposal
@@ -26,6 +29,7 @@ from careledger.contracts.records import (
     new_batch_id,
     new_record_id,
 )
+from careledger.contracts.research import Dataset, ResearchRegistry
 
 __all__ = [
     "DEPLOYABLE",
@@ -38,6 +42,7 @@ __all__ = [
     "ConsentRegistry",
     "ContractTx",
     "ContractWrapper",
+    "Dataset",
     "Deployment",
     "Eip5267Domain",
     "GenesisMember",
@@ -49,6 +54,9 @@ __all__ = [
     "Proposal",
     "RecordRegistry",
     "RequestDetails",
+    "ResearchRegistry",
+    "Study",
+    "StudyAccessItem",
     "abi_hash",
     "batch_member_id",
     "deploy",
@@ -58,4 +66,5 @@ __all__ = [
     "load_artifact",
     "new_batch_id",
     "new_record_id",
+    "study_scope",
 ]

@@ -16,7 +16,8 @@ from typing import Any, TypedDict
 from careledger.errors import ArtifactNotFound
 
 #: Contracts a deployment consists of, in deployment order.
-DEPLOYABLE: tuple[str, ...] = ("InstitutionRegistry", "RecordRegistry", "ConsentRegistry")
+DEPLOYABLE: tuple[str, ...] = ("InstitutionRegistry", "RecordRegistry", "ConsentRegistry",
+                               "ResearchRegistry")
 
 
 class Artifact(TypedDict):

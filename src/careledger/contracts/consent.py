@@ -117,6 +117,48 @@ class Eip5267Domain:
     extensions: tuple[int, ...]
 
 
+def study_scope(study_id: int) -> bytes:
+    """The consent scope of a study: ``keccak256(abi.encode("careledger.study", studyId))`` (a
+    patient consents with a grant to the institute on it, for HRESCH)."""
+    from eth_abi.abi import encode
+    from eth_utils.crypto import keccak
+
+    return bytes(keccak(encode(["string", "uint256"], ["careledger.study", study_id])))
+
+
+@dataclass(frozen=True)
+class Study:
+    """A registered research study."""
+
+    study_id: int
+    institute: str
+    protocol_hash: bytes
+    registered_at: int
+    closed_at: int
+
+    @property
+    def open(self) -> bool:
+        """True until its institute closes it."""
+        return self.closed_at == 0
+
+    @property
+    def scope(self) -> bytes:
+        """The consent scope patients grant on."""
+        return study_scope(self.study_id)
+
+
+@dataclass(frozen=True)
+class StudyAccessItem:
+    """One record a study accesses, with what binds it on chain (``proof`` empty for a single
+    record)."""
+
+    patient: str
+    record_id: bytes
+    commitment: bytes
+    category: bytes
+    proof: tuple[bytes, ...] = ()
+
+
 class ConsentRegistry(ContractWrapper):
     """Patient keys, guardians, grants, requests, break-glass and the access log."""
 
@@ -335,6 +377,39 @@ class ConsentRegistry(ContractWrapper):
         ``commitment`` and a live grant (or break-glass) covers it."""
         return self._tx("recordAccess", patient, record_id, category, commitment, int(purpose),
                         list(proof), description="record access")
+
+    # -- research studies -----------------------------------------------------------------------
+
+    def register_study(self, protocol_hash: bytes) -> ContractTx:
+        """Register a study (an active RESEARCHER institution; purpose HRESCH) by a hash of its
+        protocol; the id is in the ``StudyRegistered`` event (``study_id_from``)."""
+        return self._tx("registerStudy", protocol_hash, description="register study")
+
+    def study_id_from(self, receipt: TxReceipt) -> int:
+        """The id of the study a ``registerStudy`` transaction created."""
+        return int(self.events_in("StudyRegistered", receipt)[0]["args"]["studyId"])
+
+    def close_study(self, study_id: int) -> ContractTx:
+        """Close a study (its institute only): no access is recorded under it afterwards."""
+        return self._tx("closeStudy", study_id, description=f"close study {study_id}")
+
+    def record_study_access(self, study_id: int, items: Sequence[StudyAccessItem]) -> ContractTx:
+        """Record, in one transaction, the study's access to many records of many patients
+        (``items`` grouped by patient, ascending): one ``AccessRecorded`` entry per record."""
+        return self._tx("recordStudyAccess", study_id,
+                        [(i.patient, i.record_id, i.commitment, i.category, list(i.proof))
+                         for i in items],
+                        description=f"study {study_id}: {len(items)} accesses")
+
+    def study(self, study_id: int) -> Study:
+        """A registered study (``StudyNotFound`` for an unknown id)."""
+        institute, protocol, registered, closed = self._view("study", study_id)
+        return Study(study_id, to_checksum_address(institute), bytes(protocol), int(registered),
+                     int(closed))
+
+    def study_count(self) -> int:
+        """How many studies were registered."""
+        return int(self._view("studyCount"))
 
     def break_glass(self, patient: str, reason_hash: bytes, duration: int) -> ContractTx:
         """Open an emergency (ETREAT) window on ``patient`` for ``duration`` seconds

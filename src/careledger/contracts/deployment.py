@@ -22,6 +22,7 @@ from careledger.contracts.artifacts import DEPLOYABLE, load_artifact
 from careledger.contracts.consent import ConsentRegistry
 from careledger.contracts.institutions import InstitutionRegistry
 from careledger.contracts.records import RecordRegistry
+from careledger.contracts.research import ResearchRegistry
 from careledger.errors import ChainIdMismatch, DeploymentNotFound, InvalidInput
 from careledger.store.atomic import write_json_atomic
 
@@ -46,6 +47,8 @@ class Deployment:
     deployer: str
     abi_hashes: dict[str, str] = field(default_factory=dict)
     deployed_at: int = 0
+    #: empty in manifests written before the ResearchRegistry existed
+    research_registry: str = ""
 
     # -- manifest ---------------------------------------------------------------------------
 
@@ -105,6 +108,21 @@ class CareLedger:
         self.institutions = InstitutionRegistry(self.chain, self.deployment.institution_registry)
         self.consent = ConsentRegistry(self.chain, self.deployment.consent_registry)
         self.records = RecordRegistry(self.chain, self.deployment.record_registry)
+        self._research: ResearchRegistry | None = None
+
+    @property
+    def research(self) -> ResearchRegistry:
+        """The ResearchRegistry (datasets and points).
+
+        Raises:
+            DeploymentNotFound: the manifest predates it: deploy again.
+        """
+        if not self.deployment.research_registry:
+            raise DeploymentNotFound("this deployment has no ResearchRegistry (its manifest "
+                                     "predates it): deploy again with `careledger deploy --force`")
+        if self._research is None:
+            self._research = ResearchRegistry(self.chain, self.deployment.research_registry)
+        return self._research
 
     def check_deployed(self) -> None:
         """Confirm that the manifest's contracts exist on this chain (one ``eth_getCode`` each).
@@ -114,8 +132,11 @@ class CareLedger:
                 reset or is another one with the same id).
         """
         w3 = self.chain.w3
-        for name in ("institution_registry", "consent_registry", "record_registry"):
+        for name in ("institution_registry", "consent_registry", "record_registry",
+                     "research_registry"):
             addr = getattr(self.deployment, name)
+            if not addr:  # an older manifest without a ResearchRegistry
+                continue
             code = self.chain.call_rpc("eth_getCode", partial(w3.eth.get_code, addr))
             if not code:
                 raise DeploymentNotFound(
@@ -145,7 +166,8 @@ def _deploy_one(sender: Sender, name: str, *args: Any) -> tuple[str, int]:
 
 def deploy(sender: Sender, genesis: Sequence[GenesisMember], *, threshold: int,
            proposal_lifetime: int = DEFAULT_PROPOSAL_LIFETIME) -> Deployment:
-    """Deploy InstitutionRegistry, ConsentRegistry and RecordRegistry; return the manifest.
+    """Deploy InstitutionRegistry, RecordRegistry, ConsentRegistry and ResearchRegistry; return
+    the manifest.
 
     Raises:
         InvalidInput: no genesis member, or a threshold outside ``1..len(genesis)``.
@@ -165,8 +187,9 @@ def deploy(sender: Sender, genesis: Sequence[GenesisMember], *, threshold: int,
     )
     records, _ = _deploy_one(sender, "RecordRegistry", inst)
     consent, _ = _deploy_one(sender, "ConsentRegistry", inst, records)
+    research, _ = _deploy_one(sender, "ResearchRegistry", consent)
     return Deployment(
         chain_id=sender.chain.chain_id, institution_registry=inst, consent_registry=consent,
-        record_registry=records, block=block, deployer=sender.address,
+        record_registry=records, research_registry=research, block=block, deployer=sender.address,
         abi_hashes={n: abi_hash(n) for n in DEPLOYABLE}, deployed_at=int(time.time()),
     )

@@ -208,8 +208,12 @@ class NodeService:
         try:
             bound = self._reads.submit(verify_pointer, self.ledger, ptr)
             try:
-                authorized = self.ledger.consent.is_authorized_for_record(
-                    ptr.patient, requester, ptr.id_bytes, ptr.category_code, purpose)
+                study = self._study_of_entry(request) if purpose is Purpose.HRESCH else None
+                if study is not None:  # a study's batched access: its study-bound consent
+                    authorized = self._study_consent_holds(study, ptr.patient, requester)
+                else:
+                    authorized = self.ledger.consent.is_authorized_for_record(
+                        ptr.patient, requester, ptr.id_bytes, ptr.category_code, purpose)
             finally:
                 bound_error = bound.exception()
             if not authorized:
@@ -219,9 +223,30 @@ class NodeService:
                 raise bound_error
             wrapped = self._wrap_to(ptr, member.encryption_key, requester, verified=True)
         except BaseException:
-            self.state.forget_release(request.access_tx)
+            self.state.forget_release(request.access_tx, request.record_id)
             raise
         return self._release_body(ptr, wrapped)
+
+    def _study_of_entry(self, request: KeyRequest) -> int | None:
+        """The study whose batched access (``StudyAccessRecorded`` by the requester) is in the
+        request's transaction, if any."""
+        chain = self.ledger.chain
+        receipt = chain.call_rpc("eth_getTransactionReceipt", lambda: chain.w3.eth.get_transaction_receipt(
+            HexBytes(request.access_tx)))
+        for event in self.ledger.consent.events_in("StudyAccessRecorded", receipt):
+            if to_checksum_address(event["args"]["institute"]) == request.requester:
+                return int(event["args"]["studyId"])
+        return None
+
+    def _study_consent_holds(self, study_id: int, patient: str, requester: str) -> bool:
+        """The study is open, the requester's, and the patient's study-bound HRESCH grant to
+        it holds now (what ``recordStudyAccess`` checked when it wrote the entry)."""
+        from careledger.contracts import study_scope
+
+        study = self.ledger.consent.study(study_id)
+        return (study.open and study.institute == requester
+                and self.ledger.consent.is_authorized(patient, requester, study_scope(study_id),
+                                                      Purpose.HRESCH))
 
     def _check_access_entry(self, request: KeyRequest, ptr: RecordPointer) -> None:
         """The named transaction is mined ``confirmations`` deep, and its ``AccessRecorded``
@@ -347,9 +372,23 @@ class NodeService:
             return pointers
         scopes = {g.scope for g in consent.live_grants(patient, from_block=self.ledger.deployment.block,
                                                         at=now) if g.grantee == reader}
-        if SCOPE_ALL in scopes:
+        if SCOPE_ALL in scopes or scopes & self._open_study_scopes(reader):
             return pointers
         return [p for p in pointers if p.id_bytes in scopes or p.category_code in scopes]
+
+    def _open_study_scopes(self, institute: str) -> set[bytes]:
+        """The consent scopes of ``institute``'s open studies (a study consent covers every
+        record of the patient, for research)."""
+        from careledger.contracts import study_scope
+
+        consent = self.ledger.consent
+        out = set()
+        for lg in consent.logs("StudyRegistered", from_block=self.ledger.deployment.block,
+                               institute=institute):
+            study_id = int(lg["args"]["studyId"])
+            if consent.study(study_id).open:
+                out.add(study_scope(study_id))
+        return out
 
     # -- relaying -----------------------------------------------------------------------------
 

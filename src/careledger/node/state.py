@@ -1,6 +1,7 @@
 """What a node must remember across restarts, in SQLite (stdlib ``sqlite3``, WAL mode,
 ``secure_delete`` on): the nonces of signed requests it accepted, and every key release with
-the access transaction that paid for it (one release per on-chain access entry)."""
+the access transaction that paid for it (one release per on-chain access entry: per
+transaction and record, since a study's batched access writes many entries in one transaction)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,16 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS nonces (
     signer TEXT NOT NULL, nonce TEXT NOT NULL, deadline INTEGER NOT NULL,
     PRIMARY KEY (signer, nonce));
-CREATE TABLE IF NOT EXISTS releases (
-    access_tx TEXT PRIMARY KEY, record_id TEXT NOT NULL, requester TEXT NOT NULL,
-    purpose INTEGER NOT NULL, released_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS entry_releases (
+    access_tx TEXT NOT NULL, record_id TEXT NOT NULL, requester TEXT NOT NULL,
+    purpose INTEGER NOT NULL, released_at INTEGER NOT NULL,
+    PRIMARY KEY (access_tx, record_id));
+"""
+#: a node.db written before study batches keyed releases by transaction alone: moved over once
+MIGRATE = """
+INSERT OR IGNORE INTO entry_releases SELECT access_tx, record_id, requester, purpose, released_at
+    FROM releases;
+DROP TABLE releases;
 """
 
 
@@ -34,6 +42,10 @@ class NodeState:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(SCHEMA)
+            old = self._db.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
+                                   "name='releases'").fetchone()
+            if old:
+                self._db.executescript("BEGIN IMMEDIATE;" + MIGRATE + "COMMIT;")
 
     def close(self) -> None:
         """Close the database."""
@@ -69,27 +81,29 @@ class NodeState:
 
     def record_release(self, access_tx: bytes, record_id: bytes, requester: str,
                        purpose: int) -> bool:
-        """Record a release paid for by ``access_tx``; False if that entry already released one.
+        """Record a release paid for by the entry of ``record_id`` in ``access_tx``; False if
+        that entry already released one.
         Committed with ``synchronous=FULL`` (fsync) before the key leaves the node."""
         with self._lock:
             self._db.execute("PRAGMA synchronous=FULL")
             try:
-                self._db.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?)",
+                self._db.execute("INSERT INTO entry_releases VALUES (?, ?, ?, ?, ?)",
                                  ("0x" + access_tx.hex(), "0x" + record_id.hex(), requester,
                                   purpose, int(time.time())))
             except sqlite3.IntegrityError:
                 return False
             return True
 
-    def forget_release(self, access_tx: bytes) -> None:
+    def forget_release(self, access_tx: bytes, record_id: bytes) -> None:
         """Undo ``record_release`` when the release could not be completed."""
         with self._lock:
-            self._db.execute("DELETE FROM releases WHERE access_tx = ?", ("0x" + access_tx.hex(),))
+            self._db.execute("DELETE FROM entry_releases WHERE access_tx = ? AND record_id = ?",
+                             ("0x" + access_tx.hex(), "0x" + record_id.hex()))
 
     def releases(self) -> list[tuple[str, str, str, int]]:
         """Every release: ``(access_tx, record_id, requester, purpose)``, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT access_tx, record_id, requester, purpose FROM releases "
+                "SELECT access_tx, record_id, requester, purpose FROM entry_releases "
                 "ORDER BY released_at, rowid").fetchall()
         return [(str(a), str(r), str(q), int(p)) for a, r, q, p in rows]
