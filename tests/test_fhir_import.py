@@ -221,3 +221,99 @@ def test_round_trip_import_then_fhir_from_the_node(world: World, synthea: Path,
         assert plain.status_code == 401 and plain.json()["error"] == "SignedRequestMissing"
     finally:
         node.stop()
+
+
+def _cli(world: World, ws: Path, key: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    import os
+
+    env = {**os.environ, "CARELEDGER_RPC_URL": world.node.rpc_url,
+           "CARELEDGER_CHAIN_ID": str(world.node.chain_id), "CARELEDGER_ENC_PASSWORD": "pw",
+           "CARELEDGER_CONFIG": str(world.workdir / "config.json"),
+           "CARELEDGER_WORKSPACE": str(ws), "CARELEDGER_PRIVATE_KEY": world.keys["hospital_a"]}
+    return ([sys.executable, "-c", "from careledger.cli import main; main()", "--deployments",
+             str(world.workdir / "deployments"), "--enc-key", str(key), "fhir", "import", *args],
+            env)
+
+
+def test_kill_9_mid_import_then_rerun_publishes_each_resource_exactly_once(
+        world: World, synthea: Path, tmp_path: Path) -> None:
+    """A real ``careledger fhir import`` process is killed with SIGKILL at a random point in the
+    middle (its worker processes die with it), then run again: every resource is published
+    exactly once, every index entry's blob and both wrapped keys are there and decrypt to the
+    resource, and the batches anchored on chain are exactly the index's, with its roots."""
+    import os
+    import random
+    import signal
+    import time
+
+    from careledger.crypto import decrypt_record, unwrap_data_key
+    from careledger.store.index import RecordIndex
+
+    only = tmp_path / "in"
+    only.mkdir()
+    first = min(f for f in synthea.glob("*.json") if "Information" not in f.name)
+    shutil.copy(first, only / first.name)
+    alice_keys = EncryptionKeyPair.generate()
+    pid = next(e["resource"]["id"] for e in json.loads(first.read_text())["entry"]
+               if e["resource"]["resourceType"] == "Patient")
+    Patient(world.ledger, world.sender("alice"), Workspace.local(tmp_path / "alice"),
+            alice_keys).register_key()
+    (tmp_path / "map.json").write_text(json.dumps({pid: world.addr("alice")}))
+    world.ledger.deployment.save(world.workdir / "deployments")
+    key = tmp_path / "hospital_a.key"
+    world.enc["hospital_a"].save(key, "pw")  # type: ignore[attr-defined]
+    ws = tmp_path / "ws"
+    expected = sorted(json.dumps(e["resource"], sort_keys=True, separators=(",", ":"))
+                      for e in json.loads(first.read_text())["entry"]
+                      if e["resource"]["resourceType"] not in NOT_PATIENT_DATA
+                      and _patient_ref(e["resource"]) == pid)
+    args, env = _cli(world, ws, key, str(only), "--patient-map", str(tmp_path / "map.json"),
+                     "--batch-size", "32")
+    batches = -(-len(expected) // 32)
+    assert batches >= 6
+    seed = int.from_bytes(os.urandom(4), "big")
+    rng = random.Random(seed)
+    stop_after, extra = rng.randint(1, batches - 3), rng.uniform(0, 0.05)
+    journal = ws / "imports" / "journal.jsonl"
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while (not journal.exists() or journal.read_text().count('"done"') < stop_after) \
+                and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        time.sleep(extra)
+        assert proc.poll() is None, f"the import ended before the kill (seed {seed})"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    done_before = journal.read_text().count('"done"')
+    assert 1 <= done_before < batches, f"seed {seed}"
+    time.sleep(0.2)  # the workers got SIGKILL too (PR_SET_PDEATHSIG); nothing writes behind us
+    again = subprocess.run(args, check=False, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    pointers = RecordIndex(ws / "index").all()
+    hospital = Workspace.local(ws)
+    bodies = []
+    for p in pointers:
+        blob = hospital.blobs.get(p.cid)
+        for keypair in (world.enc["hospital_a"], alice_keys):
+            data_key = unwrap_data_key(hospital.keys.get(p.record_id, 1, keypair.public_bytes),  # type: ignore[attr-defined]
+                                       p.binding, keypair)  # type: ignore[arg-type]
+            body = decrypt_record(blob, data_key, p.binding)
+        bodies.append(body.decode())
+        assert p.status == "anchored" and p.batch_root is not None
+    assert sorted(bodies) == expected, f"not exactly once (seed {seed})"
+    roots = {p.id_bytes[:28]: p.batch_root for p in pointers}
+    logs = world.ledger.records.logs("BatchAnchored", from_block=world.ledger.deployment.block,
+                                     issuer=world.addr("hospital_a"))
+    onchain = {bytes(lg["args"]["batchId"]): "0x" + bytes(lg["args"]["root"]).hex() for lg in logs}
+    assert onchain == roots, f"anchors on chain differ from the index (seed {seed})"
+    for batch, root in roots.items():
+        assert world.ledger.records.batch(batch).root.hex() == root[2:]
+        members = [p for p in pointers if p.id_bytes[:28] == batch]
+        assert world.ledger.records.batch(batch).count == len(members)
+    text = journal.read_text()
+    assert text.count('"intent"') == text.count('"done"') == len(roots)

@@ -5,7 +5,8 @@ crash interrupted (``reconcile``)."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from web3.types import TxReceipt
 
 from careledger.actors.base import ZERO32, check_record_id
 from careledger.actors.institution import Institution
+from careledger.actors.sealing import Sealed, SealJob, seal, seal_chunk
 from careledger.chain import Sender, SentTransaction
 from careledger.codes import Category
 from careledger.contracts import CareLedger, batch_member_id, new_batch_id, new_record_id
@@ -30,6 +32,8 @@ from careledger.crypto import (
 from careledger.crypto.streaming import DEFAULT_LAYOUT, StreamLayout
 from careledger.errors import CommitmentMismatch, InvalidInput
 from careledger.store import RecordPointer, Workspace
+from careledger.store.atomic import GroupCommit
+from careledger.store.blobs import LocalBlobStore
 from careledger.store.chunked import store_stream
 from careledger.store.index import hex32
 from careledger.validate import address, bytes32
@@ -236,10 +240,10 @@ class Provider(Institution):
             raise CommitmentMismatch(
                 f"batch 0x{batch_id.hex()} is anchored with another root on chain; the local "
                 "index is out of date: do not re-publish it")
-        for p in members:
-            if p.status != "anchored":
+        if any(p.status != "anchored" for p in members):
+            self.ws.index.mark_batch_anchored(batch_id, hex32(root))
+            for p in members:
                 p.status = "anchored"
-                self.ws.index.put(p)
         return PublishedRecord(members[0], None)
 
     def reconcile(self) -> ReconcileReport:
@@ -259,6 +263,7 @@ class Provider(Institution):
         mine = [p for p in self.ws.index.all() if p.issuer == self.address]
         report.checked = len(mine)
         batches_done: dict[bytes, bool] = {}
+        marked: set[bytes] = set()
         for p in mine:
             if p.batch_root is not None:
                 batch_id = p.id_bytes[:28]
@@ -278,16 +283,29 @@ class Provider(Institution):
                 continue
             if p.status != "anchored":
                 p.status = "anchored"
-                self.ws.index.put(p)
+                if p.batch_root is not None:  # one write for the whole batch
+                    if p.id_bytes[:28] not in marked:
+                        self.ws.index.mark_batch_anchored(p.id_bytes[:28], p.batch_root)
+                        marked.add(p.id_bytes[:28])
+                else:
+                    self.ws.index.put(p)
         return report
 
     def publish_batch(self, items: Sequence[tuple[str, bytes]], category: Category | str,
-                      *, batch_id: bytes | None = None,
-                      progress: Any = None) -> tuple[bytes, list[RecordPointer], TxReceipt | None]:
+                      *, batch_id: bytes | None = None, progress: Any = None,
+                      executor: Executor | None = None,
+                      ) -> tuple[bytes, list[RecordPointer], TxReceipt | None]:
         """Publish many records of one category with a single ``anchorBatch``.
 
         Each record gets its own data key, blob and wrapped keys; its id is the batch id and
         its leaf index; the per-record Merkle proofs stay off chain in the record index.
+
+        Group commit: every blob, wrapped key and index entry of the batch (one index write per
+        record) is written without fsync, then each file and each touched directory is fsynced
+        once, concurrently (``GroupCommit``), and only then is the root anchored; the anchoring
+        is recorded once for the batch (``RecordIndex.mark_batch_anchored``). A crash at any
+        point leaves either nothing on chain (a rerun under the same ``batch_id`` reuses the
+        complete members and seals the rest) or a durable, complete batch.
 
         Args:
             items: ``(patient, plaintext)`` pairs.
@@ -295,6 +313,8 @@ class Provider(Institution):
             batch_id: a 28-byte batch id (``new_batch_id``) to resume an interrupted batch
                 idempotently; random otherwise.
             progress: optional callable ``progress(n_done)`` for progress bars.
+            executor: a process pool to encrypt and write the records in (local workspaces);
+                ``None``: in this process.
 
         Returns:
             ``(root, pointers, receipt)``.
@@ -306,34 +326,91 @@ class Provider(Institution):
             batch_id = new_batch_id(self.address)
         elif batch_id[:20] != bytes.fromhex(self.address[2:]):
             raise InvalidInput(f"batch id 0x{batch_id.hex()} is not in {self.address}'s namespace")
-        pointers: list[RecordPointer] = []
-        key_cache: dict[str, bytes] = {}
-        for i, (patient, plaintext) in enumerate(items):
-            rid = batch_member_id(batch_id, i)
-            if self.ws.index.has(rid):
-                pointers.append(self.ws.index.get(rid))
-            else:
-                pointers.append(self._encrypt_and_store(patient, plaintext, cat, rid, 1, ZERO32,
-                                                        key_cache))
-            if progress is not None:
-                progress(i + 1)
-        tree = MerkleTree.build([_leaf(p) for p in pointers])
-        root_hex = hex32(tree.root)
-        for i, p in enumerate(pointers):
-            p.batch_root = root_hex
-            p.proof = [hex32(x) for x in tree.proof(i)]
-            self.ws.index.put(p)
+        ids = [batch_member_id(batch_id, i) for i in range(len(items))]
         onchain = self.ledger.records.batch(batch_id)
+        found = [self.ws.index.find(rid) for rid in ids]
+        if onchain.anchored:
+            missing = [hex32(rid) for rid, p in zip(ids, found, strict=True) if p is None]
+            if missing:
+                raise CommitmentMismatch(
+                    f"batch 0x{batch_id.hex()} is anchored but {len(missing)} of its records "
+                    f"(first {missing[0]}) are not in the record index: restore the index")
+        else:  # nothing relies on a member yet: reuse the complete ones, seal the others
+            found = [p if p is not None and self._complete(p) else None for p in found]
+        jobs: list[SealJob] = []
+        key_cache: dict[str, bytes] = {}
+        patients: dict[str, str] = {}
+        for i, ((patient, plaintext), p) in enumerate(zip(items, found, strict=True)):
+            if p is None:
+                who = patients.get(patient) or patients.setdefault(
+                    patient, address(patient, "patient"))
+                jobs.append((i, ids[i], who, self._patient_key(who, key_cache), bytes(plaintext)))
+        group = GroupCommit()
+        pointers: list[RecordPointer | None] = list(found)
+        done = len(items) - len(jobs)
+        patient_of = {job[0]: job[2] for job in jobs}
+        for sealed in self._seal(jobs, group, executor):
+            for i, cid, commitment in sealed:
+                pointers[i] = RecordPointer(
+                    record_id=hex32(ids[i]), version=1, patient=patient_of[i],
+                    issuer=self.address, category=cat.name, cid=cid,
+                    commitment=hex32(commitment), previous_version=hex32(ZERO32))
+            done += len(sealed)
+            if progress is not None:
+                progress(done)
+        members = [p for p in pointers if p is not None]
+        assert len(members) == len(items)
+        tree = MerkleTree.build([_leaf(p) for p in members])
+        root_hex = hex32(tree.root)
         if onchain.anchored and onchain.root != tree.root:
             raise CommitmentMismatch(
                 f"batch 0x{batch_id.hex()} is already anchored with another root: the items "
                 "differ from the first attempt; publish them as a new batch")
+        for i, p in enumerate(members):
+            proof = [hex32(x) for x in tree.proof(i)]
+            if p.batch_root != root_hex or p.proof != proof or found[i] is None:
+                p.batch_root, p.proof = root_hex, proof
+                self.ws.index.put(p, group=group)  # one index write per record
+        group.commit()  # durable before anything goes on chain
         receipt = None if onchain.anchored else self._anchor_batch(batch_id, tree.root,
-                                                                   len(pointers), cat)
-        for p in pointers:
+                                                                   len(members), cat)
+        self.ws.index.mark_batch_anchored(batch_id, root_hex)
+        for p in members:
             p.status = "anchored"
-            self.ws.index.put(p)
-        return tree.root, pointers, receipt
+        return tree.root, members, receipt
+
+    def _complete(self, ptr: RecordPointer) -> bool:
+        """Whether a member written by an interrupted attempt has its blob and both keys."""
+        try:
+            return (self.ws.blobs.has(ptr.cid)
+                    and self.ws.keys.has(ptr.id_bytes, 1, self.keypair.public_bytes)
+                    and len(self.ws.keys.list(ptr.id_bytes)) >= 2)
+        except (InvalidInput, OSError):
+            return False
+
+    def _seal(self, jobs: list[SealJob], group: GroupCommit,
+              executor: Executor | None) -> Iterator[list[Sealed]]:
+        """Encrypt, wrap and stage ``jobs``, in ``executor``'s processes when the workspace is
+        local (in chunks, yielded as they finish in order), else here."""
+        if not jobs:
+            return
+        blobs = self.ws.blobs
+        if executor is None or not isinstance(blobs, LocalBlobStore):
+            yield seal(blobs, self.ws.keys, self.keypair.public_bytes, jobs, group)
+            return
+        size = max(16, min(128, -(-len(jobs) // 8)))
+        futures = [executor.submit(seal_chunk, str(blobs.directory), str(self.ws.keys.directory),
+                                   blobs.max_blob_size, self.keypair.public_bytes,
+                                   jobs[k:k + size])
+                   for k in range(0, len(jobs), size)]
+        try:
+            for future in futures:
+                sealed, files, dirs = future.result()
+                group.merge(files, dirs)
+                yield sealed
+        finally:
+            for future in futures:
+                future.cancel()
 
     def _anchor_batch(self, batch_id: bytes, root: bytes, count: int,
                       category: Category) -> TxReceipt:

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,52 +130,125 @@ def _inputs(paths: list[Path]) -> Iterator[Path]:
             yield p
 
 
-def read_items(paths: list[Path], patient_map: dict[str, str], report: ImportReport, *,
-               max_resource: int = DEFAULT_MAX_RESOURCE, strict: bool = False) -> Iterator[Item]:
-    """Every valid patient resource of ``paths``; problems go to ``report.problems`` (or raise
-    ``InvalidInput`` at the first one when ``strict``)."""
+def validate_resources(resources: list[tuple[str, bytes]]) -> list[str | None]:
+    """Validate each ``(resourceType, canonical JSON)`` with its ``fhir.resources`` R4B model
+    (in a worker process of the import's pool); ``None`` if valid, else the reason."""
     from fhir.resources.R4B import get_fhir_model_class
+
+    out: list[str | None] = []
+    for kind, body in resources:
+        try:
+            get_fhir_model_class(kind).model_validate_json(body)
+        except Exception as exc:  # noqa: BLE001 - unknown type (KeyError), pydantic errors
+            detail = str(exc).splitlines()
+            out.append(detail[1].strip() if len(detail) > 1 else detail[0] if detail else
+                       repr(exc))
+            continue
+        out.append(None)
+    return out
+
+
+#: resources per validation job, and jobs in flight ahead of the one being consumed
+_CHUNK = 128
+_AHEAD = 12
+
+
+def read_items(paths: list[Path], patient_map: dict[str, str], report: ImportReport, *,
+               max_resource: int = DEFAULT_MAX_RESOURCE, strict: bool = False,
+               executor: Executor | None = None) -> Iterator[Item]:
+    """Every valid patient resource of ``paths``; problems go to ``report.problems`` (or raise
+    ``InvalidInput`` at the first one when ``strict``).
+
+    With ``executor`` (a process pool) resources are validated there, ``_CHUNK`` at a time and
+    up to ``_AHEAD`` chunks ahead of the consumer, in input order."""
 
     def problem(line: str) -> None:
         report.problems.append(line)
         if strict:
             raise InvalidInput(f"{line} (--strict: stopped; batches already published stay)")
 
+    pending: deque[tuple[list[_Entry], Any]] = deque()
+    for chunk in _chunks(paths, report, max_resource):
+        todo = [(e.kind, e.body) for e in chunk if e.problem is None]
+        if executor is None:
+            pending.append((chunk, validate_resources(todo)))
+        else:
+            pending.append((chunk, executor.submit(validate_resources, todo)))
+        while len(pending) > (_AHEAD if executor is not None else 0):
+            yield from _checked(*pending.popleft(), patient_map, report, problem)
+    while pending:
+        yield from _checked(*pending.popleft(), patient_map, report, problem)
+
+
+@dataclass
+class _Entry:
+    """One entry read from an input file (``problem``: a reason found before validation; a
+    file-level problem has ``index`` -1)."""
+
+    path: Path
+    index: int
+    resource: Any = None
+    body: bytes = b""
+    kind: str = ""
+    problem: str | None = None
+
+
+def _chunks(paths: list[Path], report: ImportReport, max_resource: int) -> Iterator[list[_Entry]]:
+    chunk: list[_Entry] = []
     for path in _inputs(paths):
         report.files += 1
         try:
             entries = list(_entries(path))
         except (OSError, ValueError) as exc:
-            problem(f"{path}: not a FHIR bundle, resource or NDJSON file ({exc})")
+            chunk.append(_Entry(path, -1, problem=(
+                f"{path}: not a FHIR bundle, resource or NDJSON file ({exc})")))
             continue
         for index, resource in entries:
-            report.resources += 1
             where = f"{path}: entry {index}"
             if isinstance(resource, Exception):
-                problem(f"{where}: not JSON ({resource})")
-                continue
-            body = json.dumps(resource, sort_keys=True, separators=(",", ":")).encode()
-            if len(body) > max_resource:
-                problem(f"{where}: {len(body):,} bytes, over the limit of {max_resource:,}")
-                continue
-            kind = resource.get("resourceType") if isinstance(resource, dict) else None
-            try:
-                get_fhir_model_class(str(kind)).model_validate(resource)
-            except Exception as exc:  # noqa: BLE001 - unknown type (KeyError), pydantic errors
-                detail = str(exc).splitlines()
-                problem(f"{where}: invalid {kind or 'resource'}: "
-                        f"{detail[1].strip() if len(detail) > 1 else detail[0] if detail else exc}")
-                continue
-            assert isinstance(resource, dict)
-            if kind in NOT_PATIENT_DATA:
-                report.not_patient_data += 1
-                continue
-            ref = _patient_ref(resource)
-            if ref is None or ref not in patient_map:
-                problem(f"{where}: {kind} of patient {ref or '(none)'} is not in the patient map")
-                continue
-            key = f"{path.name}#{index}#{hashlib.sha256(body).hexdigest()[:32]}"
-            yield Item(key, patient_map[ref], category_of(resource), body)
+                chunk.append(_Entry(path, index, problem=f"{where}: not JSON ({resource})"))
+            else:
+                body = json.dumps(resource, sort_keys=True, separators=(",", ":")).encode()
+                kind = resource.get("resourceType") if isinstance(resource, dict) else None
+                entry = _Entry(path, index, resource, body, str(kind))
+                if len(body) > max_resource:
+                    entry.problem = (f"{where}: {len(body):,} bytes, over the limit of "
+                                     f"{max_resource:,}")
+                chunk.append(entry)
+            if len(chunk) >= _CHUNK:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _checked(chunk: list[_Entry], verdicts: Any, patient_map: dict[str, str],
+             report: ImportReport, problem: Callable[[str], None]) -> Iterator[Item]:
+    results = iter(verdicts if isinstance(verdicts, list) else verdicts.result())
+    for e in chunk:
+        if e.index < 0:
+            problem(str(e.problem))
+            continue
+        report.resources += 1
+        if e.problem is not None:
+            problem(e.problem)
+            continue
+        reason = next(results)
+        where = f"{e.path}: entry {e.index}"
+        kind = e.resource.get("resourceType") if isinstance(e.resource, dict) else None
+        if reason is not None:
+            problem(f"{where}: invalid {kind or 'resource'}: {reason}")
+            continue
+        assert isinstance(e.resource, dict)
+        if kind in NOT_PATIENT_DATA:
+            report.not_patient_data += 1
+            continue
+        ref = _patient_ref(e.resource)
+        if ref is None or ref not in patient_map:
+            problem(f"{where}: {kind} of patient {ref or '(none)'} is not in the patient map")
+            continue
+        key = f"{e.path.name}#{e.index}#{hashlib.sha256(e.body).hexdigest()[:32]}"
+        yield Item(key, patient_map[ref], category_of(e.resource), e.body)
 
 
 def _entries(path: Path) -> Iterator[tuple[int, Any]]:
@@ -223,13 +299,56 @@ class ImportJournal:
 def import_fhir(provider: Any, paths: list[Path], patient_map: dict[str, str], *,
                 batch_size: int = 256, journal: Path | None = None, dry_run: bool = False,
                 strict: bool = False, max_resource: int = DEFAULT_MAX_RESOURCE,
-                progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import ``paths`` as ``provider`` (see the module). Returns the report."""
+                progress: Callable[[int], None] | None = None,
+                workers: int | None = None) -> ImportReport:
+    """Import ``paths`` as ``provider`` (see the module). Returns the report.
+
+    ``workers``: processes that validate resources and encrypt and write records, overlapped
+    with this one's reading, group commits and anchoring (default: one per core; 0: all in
+    this process).
+    """
     if not 1 <= batch_size <= 4096:
         raise InvalidInput("batch size must be 1 to 4096")
+    count = (os.cpu_count() or 1) if workers is None else workers
+    if count <= 0:
+        return _import(provider, paths, patient_map, None, batch_size=batch_size,
+                       journal=journal, dry_run=dry_run, strict=strict,
+                       max_resource=max_resource, progress=progress)
+    methods = multiprocessing.get_all_start_methods()
+    # fork: the workers start with this process's imports (fhir.resources, crypto) loaded
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(count, mp_context=context, initializer=_worker_init,
+                             initargs=(os.getpid(),)) as executor:
+        try:
+            return _import(provider, paths, patient_map, executor, batch_size=batch_size,
+                           journal=journal, dry_run=dry_run, strict=strict,
+                           max_resource=max_resource, progress=progress)
+        except BaseException:
+            executor.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _worker_init(parent: int) -> None:
+    """A worker dies with the importer (kill -9 included): an orphan still writing wrapped
+    keys of an interrupted batch would race the rerun that seals it again."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):  # not Linux: the pool's own broken-pipe exit
+        pass
+    if os.getppid() != parent:  # the importer died before prctl
+        os._exit(1)
+
+
+def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
+            executor: Executor | None, *, batch_size: int, journal: Path | None, dry_run: bool,
+            strict: bool, max_resource: int,
+            progress: Callable[[int], None] | None) -> ImportReport:
     report = ImportReport()
-    journal_path = journal or _default_journal(provider)
-    state = ImportJournal(journal_path) if not dry_run else None
+    state = ImportJournal(journal or _default_journal(provider)) if not dry_run else None
     # keys of interrupted batches: reassembled from the input, then published under their id
     reopen = {k: b for b, (_, keys) in (state.open_batches.items() if state else []) for k in keys}
     reassembly: dict[str, dict[str, Item]] = {b: {} for b in (state.open_batches if state else {})}
@@ -240,14 +359,19 @@ def import_fhir(provider: Any, paths: list[Path], patient_map: dict[str, str], *
         if batch_id.hex() not in state.open_batches:
             state.write({"kind": "intent", "batch": batch_id.hex(), "category": category.name,
                          "keys": [i.key for i in items]})
-        provider.publish_batch([(i.patient, i.body) for i in items], category, batch_id=batch_id)
+        members = [(i.patient, i.body) for i in items]
+        if executor is None:
+            provider.publish_batch(members, category, batch_id=batch_id)
+        else:
+            provider.publish_batch(members, category, batch_id=batch_id, executor=executor)
         state.write({"kind": "done", "batch": batch_id.hex()})
         state.open_batches.pop(batch_id.hex(), None)
         report.batches += 1
         report.published += len(items)
         report.by_category[category.name] = report.by_category.get(category.name, 0) + len(items)
 
-    for item in read_items(paths, patient_map, report, max_resource=max_resource, strict=strict):
+    for item in read_items(paths, patient_map, report, max_resource=max_resource, strict=strict,
+                           executor=executor):
         if progress is not None:
             progress(1)
         if dry_run:

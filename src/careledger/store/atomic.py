@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +44,92 @@ def mkdirs_durable(directory: Path, stop: Path | None = None) -> None:
         fsync_dir(path.parent)
 
 
+def mkdirs_staged(directory: Path, stop: Path, group: GroupCommit) -> None:
+    """``mkdirs_durable`` for a group commit: each directory created is recorded, with its
+    parent, for the group's single fsync of every touched directory."""
+    if directory.is_dir():
+        return
+    missing: list[Path] = []
+    current = directory
+    while current != stop and current != current.parent and not current.is_dir():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        group.dirs.add(str(path))
+        group.dirs.add(str(path.parent))
+
+
+class GroupCommit:
+    """Group commit: a batch's files are written (temp file, rename) without fsync, then
+    ``commit()`` fsyncs each file once and each touched directory once, concurrently from a
+    thread pool (fsyncs of different files overlap in the filesystem's journal), instead of
+    two fsyncs per file one after the other. Nothing may rely on the files (e.g. anchor them
+    on chain) before ``commit()`` returns.
+
+    ``files`` and ``dirs`` are plain path strings so a group can be filled in worker processes
+    and merged (``merge``) in the one that commits.
+    """
+
+    def __init__(self) -> None:
+        self.files: list[str] = []
+        self.dirs: set[str] = set()
+
+    def add_file(self, path: Path) -> None:
+        """A file written (renamed into ``path.parent``) since the last commit."""
+        self.files.append(str(path))
+        self.dirs.add(str(path.parent))
+
+    def merge(self, files: Iterable[str], dirs: Iterable[str]) -> None:
+        """Add what another process staged."""
+        self.files.extend(files)
+        self.dirs.update(dirs)
+
+    def __len__(self) -> int:
+        return len(self.files) + len(self.dirs)
+
+    def commit(self) -> int:
+        """fsync every staged file, then every touched directory; return how many fsyncs."""
+        files, dirs = self.files, sorted(self.dirs)
+        self.files, self.dirs = [], set()
+        if os.name != "posix":
+            return 0
+        pool = _sync_pool()
+        for paths in (files, dirs):  # every file, then every directory naming one
+            step = max(1, -(-len(paths) // SYNC_THREADS))
+            list(pool.map(_fsync_paths, [paths[k:k + step] for k in range(0, len(paths), step)]))
+        return len(files) + len(dirs)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+#: fsyncs in flight at once (they mostly wait on the disk, not the CPU)
+SYNC_THREADS = 32
+
+
+def _sync_pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="careledger-fsync")
+        return _POOL
+
+
+def _fsync_paths(paths: list[str]) -> None:
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def write_atomic(target: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
-                 make_parents: bool = False, durable: bool = True) -> Path:
+                 make_parents: bool = False, durable: bool = True,
+                 group: GroupCommit | None = None) -> Path:
     """Replace ``target`` with ``data`` atomically and durably; return its path.
 
     Args:
@@ -52,7 +139,11 @@ def write_atomic(target: str | os.PathLike[str], data: bytes, *, mode: int = 0o6
         make_parents: create missing parent directories (durably) first.
         durable: fsync the file and its directory (``False``: the caller makes a group of
             writes durable at once with ``sync_filesystem``, before relying on them).
+        group: a ``GroupCommit``: no fsync here, the file and its directory are fsynced once
+            by ``group.commit()``.
     """
+    if group is not None:
+        durable = False
     path = Path(target)
     directory = path.parent
     if make_parents:
@@ -72,6 +163,8 @@ def write_atomic(target: str | os.PathLike[str], data: bytes, *, mode: int = 0o6
         raise
     if durable:
         fsync_dir(directory)
+    elif group is not None:
+        group.add_file(path)
     return path
 
 

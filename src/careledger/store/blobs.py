@@ -34,9 +34,11 @@ from careledger.errors import (
 )
 from careledger.store.atomic import (
     TEMP_PREFIX,
+    GroupCommit,
     cleanup_temps,
     fsync_dir,
     mkdirs_durable,
+    mkdirs_staged,
     sync_filesystem,
     write_atomic,
 )
@@ -161,13 +163,16 @@ class LocalBlobStore:
     """
 
     def __init__(
-        self, directory: str | os.PathLike[str], *, max_blob_size: int = DEFAULT_MAX_BLOB_SIZE
+        self, directory: str | os.PathLike[str], *, max_blob_size: int = DEFAULT_MAX_BLOB_SIZE,
+        cleanup: bool = True,
     ) -> None:
         """Open (creating if needed) a store and remove stale temp files of crashed writers.
 
         Args:
             directory: the store's root directory.
             max_blob_size: largest blob accepted by :meth:`put`, in bytes.
+            cleanup: remove stale temp files now (``False``: a second handle on a store
+                already opened, e.g. in a worker process).
         """
         if max_blob_size <= 0:
             raise InvalidInput("max_blob_size must be positive")
@@ -176,7 +181,8 @@ class LocalBlobStore:
         self._blobs = self.directory / "blobs"
         self.directory.mkdir(parents=True, exist_ok=True)
         mkdirs_durable(self._blobs, self.directory)
-        self.cleanup()
+        if cleanup:
+            self.cleanup()
 
     def __repr__(self) -> str:
         """Show the directory."""
@@ -190,12 +196,14 @@ class LocalBlobStore:
         digest = _digest_of(cid).hex()
         return self._blobs / digest[:2] / digest[2:4] / cid.encode("base32")
 
-    def put(self, data: bytes, *, durable: bool = True) -> str:
+    def put(self, data: bytes, *, durable: bool = True, group: GroupCommit | None = None) -> str:
         """Store ``data`` durably; return its CID.
 
         ``durable=False`` skips the two fsyncs: the blob is complete (written to a temp file and
         renamed) but survives a power loss only after ``sync()``; group commit for streamed
         records, which name a piece in their journal only after the group's ``sync()``.
+        ``group``: no fsync here; the file and the directories it touched are fsynced once by
+        ``group.commit()`` (a batch's group commit).
 
         Raises:
             BlobTooLarge: ``data`` exceeds ``max_blob_size``.
@@ -216,8 +224,11 @@ class LocalBlobStore:
             except FileNotFoundError:
                 pass
             # NOTE: a corrupt or vanished copy is repaired by rewriting it below.
-        mkdirs_durable(target.parent, self._blobs)
-        write_atomic(target, data, durable=durable)
+        if group is not None:
+            mkdirs_staged(target.parent, self._blobs, group)
+        else:
+            mkdirs_durable(target.parent, self._blobs)
+        write_atomic(target, data, durable=durable, group=group)
         return cid_text
 
     def sync(self) -> None:

@@ -10,9 +10,11 @@ from careledger.crypto.keyfile import public_key_from_hex
 from careledger.errors import InvalidInput, WrappedKeyNotFound
 from careledger.store.atomic import (
     TEMP_PREFIX,
+    GroupCommit,
     cleanup_temps,
     fsync_dir,
     mkdirs_durable,
+    mkdirs_staged,
     write_atomic,
 )
 from careledger.store.blobs import STALE_TEMP_AGE
@@ -30,11 +32,13 @@ class WrappedKeyStore:
     writes). Not content-addressed: deleting is the point (crypto-shredding, revocation).
     """
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        """Open (creating if needed) a wrapped-key store rooted at ``directory``."""
+    def __init__(self, directory: str | os.PathLike[str], *, cleanup: bool = True) -> None:
+        """Open (creating if needed) a wrapped-key store rooted at ``directory`` (``cleanup``:
+        remove stale temp files of crashed writers now)."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        cleanup_temps(self.directory, STALE_TEMP_AGE)
+        if cleanup:
+            cleanup_temps(self.directory, STALE_TEMP_AGE)
 
     def __repr__(self) -> str:
         """Show the directory."""
@@ -46,11 +50,18 @@ class WrappedKeyStore:
         pub = public_key_from_hex(recipient).hex()
         return self.directory / _hex32(record_id, "record id") / str(version) / f"{pub}.key"
 
-    def put(self, record_id: bytes | str, version: int, wrapped: WrappedKey) -> Path:
-        """Store (or replace) the wrapped key for ``wrapped.recipient``; return its path."""
+    def put(self, record_id: bytes | str, version: int, wrapped: WrappedKey, *,
+            group: GroupCommit | None = None) -> Path:
+        """Store (or replace) the wrapped key for ``wrapped.recipient``; return its path.
+
+        ``group``: no fsync here; file and directories are fsynced once by ``group.commit()``.
+        """
         target = self._path(record_id, version, wrapped.recipient)
-        mkdirs_durable(target.parent, self.directory)
-        write_atomic(target, wrapped.to_bytes(), mode=0o600)
+        if group is not None:
+            mkdirs_staged(target.parent, self.directory, group)
+        else:
+            mkdirs_durable(target.parent, self.directory)
+        write_atomic(target, wrapped.to_bytes(), mode=0o600, group=group)
         return target
 
     def get(self, record_id: bytes | str, version: int, recipient: bytes | str) -> WrappedKey:
