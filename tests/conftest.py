@@ -11,6 +11,33 @@ from careledger.chain import Devnet
 
 SLOW = os.environ.get("CARELEDGER_SLOW") == "1"
 
+# -- the order in which `-n 2 --dist loadfile` hands out files ---------------------------------
+#
+# xdist gives each worker whole files, by default the files with the most tests first, so the
+# files of one or three long tests (the README tour, the node faults and load, the consent
+# model) came last and one worker ran them while the other had finished. The files go out
+# longest first instead (seconds of one file on the 2-core machine, measured with
+# --durations=0; a file not listed counts as ``_DEFAULT_COST``), so the workers end together.
+# Only the order changes: every test still runs, each file's tests in their written order.
+FILE_COST = {
+    "test_cli_people.py": 60, "test_page.py": 75, "test_faults.py": 40, "test_fhir_import.py": 35,
+    "test_cli.py": 30, "test_consent_model.py": 25, "test_demo.py": 25, "test_node_load.py": 28,
+    "test_node_faults.py": 26, "test_records.py": 17, "test_adversarial.py": 16,
+    "test_large_records.py": 15, "test_node.py": 14, "test_node_api_fuzz.py": 6,
+}
+_DEFAULT_COST = 3
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "dist", "no") in ("loadfile", "loadscope"):
+        config.option.loadscopereorder = False  # keep the order below (xdist's controller)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):
+        return  # not an xdist worker: the written order
+    items.sort(key=lambda item: -FILE_COST.get(item.path.name, _DEFAULT_COST))  # (stable)
+
 
 @pytest.fixture(scope="session")
 def devnet() -> Iterator[Devnet]:

@@ -15,6 +15,10 @@ from careledger.node.state import NodeState
 from conftest import World
 
 PW = "node-test-password"
+#: scrypt cost of the key files tests write: the minimum ``EncryptionKeyPair.save`` accepts. The
+#: node still opens them through the same scrypt + AES-GCM path; the default cost (2^17, ~0.4 s
+#: to write and again to open) is covered by tests/test_keys.py.
+TEST_SCRYPT_N = 2**14
 
 
 @dataclass
@@ -59,7 +63,7 @@ def start_node(world: World, name: str, workdir: Path, *,
     workdir.mkdir(parents=True, exist_ok=True)
     key_file = workdir / "enc.key"
     if not key_file.exists():
-        world.enc[name].save(key_file, PW)  # type: ignore[attr-defined]
+        world.enc[name].save(key_file, PW, scrypt_n=TEST_SCRYPT_N)  # type: ignore[attr-defined]
     world.ledger.deployment.save(workdir / "deployments")
     proc = start_node_process(rpc_url=world.node.rpc_url, chain_id=world.node.chain_id,
                               deployments=workdir / "deployments", workspace=workdir / "ws",

@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 from careledger.cli import main
 from careledger.codes import Category
 from careledger.node.process import start_node_process
+from nodes import TEST_SCRYPT_N
 
 PW = "correct horse battery staple"
 
@@ -51,7 +52,7 @@ def _run(args: list[str], world, key: str | None = None, enc: Path | None = None
 def cli_world(world):  # type: ignore[no-untyped-def]
     world.ledger.deployment.save(world.workdir / "deployments")
     for name in ("alice", "hospital_a", "hospital_b"):
-        world.enc[name].save(world.workdir / f"{name}.key", PW)
+        world.enc[name].save(world.workdir / f"{name}.key", PW, scrypt_n=TEST_SCRYPT_N)
     return world
 
 

@@ -13,6 +13,7 @@ from careledger.crypto import EncryptionKeyPair
 from careledger.node.process import start_node_process
 from careledger.store import Workspace
 from conftest import World
+from nodes import TEST_SCRYPT_N
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -31,7 +32,7 @@ def test_readme_sdk_example_runs(world: World, tmp_path: Path, monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     world.ledger.deployment.save(tmp_path / "deployments")
     for name in ("hospital", "alice"):
-        EncryptionKeyPair.generate().save(tmp_path / f"{name}.key", "pw")
+        EncryptionKeyPair.generate().save(tmp_path / f"{name}.key", "pw", scrypt_n=TEST_SCRYPT_N)
     code = code.replace('"http://127.0.0.1:8545"', repr(world.node.rpc_url))
     code = code.replace("chain_id=31337", f"chain_id={world.node.chain_id}")
     env = {"HOSPITAL_KEY": world.keys["hospital_a"], "ALICE_KEY": world.keys["alice"],
