@@ -411,7 +411,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
-    function recordStudyAccess(uint256 studyId, StudyAccess[] calldata items) external {
+    function recordStudyAccess(uint256 studyId, IRecordRegistry.BindingClaim[] calldata items) external {
         Study storage s = _studies[studyId];
         if (s.institute == address(0)) revert StudyNotFound(studyId);
         if (s.institute != msg.sender) revert NotStudyInstitute(studyId, msg.sender);
@@ -420,12 +420,15 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (epoch == 0) revert NotActiveInstitution(msg.sender);
         uint256 n = items.length;
         if (n == 0) revert BadStudyBatch(0);
+        // every record bound to its patient, category and commitment (one call for the batch):
+        // reverts RecordNotAnchored / RecordBindingMismatch, as recordAccess does
+        _records.checkBindings(items);
         bytes32 scope = _studyScope(studyId);
         address patient = address(0);
         AuditState memory audit = AuditState(bytes24(0), 0);
         uint32 patients = 0;
         for (uint256 i = 0; i < n; ++i) {
-            StudyAccess calldata item = items[i];
+            IRecordRegistry.BindingClaim calldata item = items[i];
             address p = item.patient;
             if (i == 0 || p != patient) {
                 // grouped and increasing: each patient's chain is read and written once
@@ -438,8 +441,6 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
                 patient = p;
                 ++patients;
             }
-            // reverts RecordNotAnchored / RecordBindingMismatch, as recordAccess does
-            _records.checkBinding(p, item.recordId, item.commitment, item.category, item.proof);
             uint64 seq = audit.count;
             audit.head = _chainStep(
                 audit.head, p, seq, ENTRY_ACCESS, msg.sender, item.recordId, item.category, PURPOSE_HRESCH, false

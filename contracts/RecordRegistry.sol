@@ -98,6 +98,25 @@ contract RecordRegistry is IRecordRegistry {
         bytes32 category,
         bytes32[] calldata proof
     ) external view {
+        _checkBinding(patient, recordId, commitment, category, proof);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function checkBindings(BindingClaim[] calldata claims) external view {
+        uint256 n = claims.length;
+        for (uint256 i = 0; i < n; ++i) {
+            BindingClaim calldata c = claims[i];
+            _checkBinding(c.patient, c.recordId, c.commitment, c.category, c.proof);
+        }
+    }
+
+    function _checkBinding(
+        address patient,
+        bytes32 recordId,
+        bytes32 commitment,
+        bytes32 category,
+        bytes32[] calldata proof
+    ) private view {
         bytes32 leaf = _leaf(patient, recordId, commitment, category);
         if (!_isBatchMember(recordId)) {
             bytes32 bound = _bindings[recordId];

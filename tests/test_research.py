@@ -176,3 +176,21 @@ def test_a_study_across_two_nodes(world: World, synthea: list[dict[str, Any]],
     # one point per contributor, none for anybody else
     for p in patients:
         assert ledger.research.points_of(p) == (1 if p in build.contributors else 0), p
+
+    # the same through the CLI: points with the dataset that earned them, the study list, and a
+    # verification that names the file that changed
+    from click.testing import CliRunner
+
+    from careledger.cli import main
+
+    ledger.deployment.save(tmp_path / "deployments")
+    env = {"CARELEDGER_RPC_URL": world.node.rpc_url}
+    base = ["--deployments", str(tmp_path / "deployments")]
+    r = CliRunner().invoke(main, [*base, "research", "points", build.contributors[0], "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.output)
+    assert shown["points"] == 1 and shown["datasets"] == [{"dataset": build.dataset_id, "study": study_id}]
+    r = CliRunner().invoke(main, [*base, "research", "studies", "--json"], env=env)
+    assert r.exit_code == 0 and json.loads(r.output)[0]["state"] == "open", r.output
+    r = CliRunner().invoke(main, [*base, "research", "verify", str(build.dataset_id), str(out)], env=env)
+    assert r.exit_code == 1 and "data.csv is not the file the manifest names" in r.output, r.output

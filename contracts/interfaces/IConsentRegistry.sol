@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.20;
 
+import {IRecordRegistry} from "./IRecordRegistry.sol";
+
 /// @title IConsentRegistry — the patient's will
 /// @notice Patients (or a guardian they appointed) grant consortium institutions access to a scope
 /// (a record id, a category code or SCOPE_ALL) for HL7 PurposeOfUse codes, each until its own
@@ -46,12 +48,6 @@ interface IConsentRegistry {
         uint8 purpose;
     }
 
-    /// @notice A break-glass window of one institution on one patient, and its budget.
-    /// @param openedAt When the last window opened (0: never).
-    /// @param expiresAt When it closes or closed (set to the closing time by {closeBreakGlass}).
-    /// @param periodStart Start of the current BREAK_GLASS_PERIOD.
-    /// @param usedInPeriod Seconds of windows opened within the current period.
-    /// @param epoch The institution's admission epoch at opening: the window authorises only in it.
     /// @notice A research study, registered on chain by its institute (purpose HRESCH). Only a
     /// hash of the protocol is stored, never text.
     /// @param institute The research institution that registered it.
@@ -65,20 +61,12 @@ interface IConsentRegistry {
         uint64 closedAt;
     }
 
-    /// @notice One record a study accesses, with what binds it on chain.
-    /// @param patient The record's patient.
-    /// @param recordId The record.
-    /// @param commitment keccak256 of its encrypted blob.
-    /// @param category Its category code.
-    /// @param proof The Merkle proof of a batch member (empty for a single record).
-    struct StudyAccess {
-        address patient;
-        bytes32 recordId;
-        bytes32 commitment;
-        bytes32 category;
-        bytes32[] proof;
-    }
-
+    /// @notice A break-glass window of one institution on one patient, and its budget.
+    /// @param openedAt When the last window opened (0: never).
+    /// @param expiresAt When it closes or closed (set to the closing time by {closeBreakGlass}).
+    /// @param periodStart Start of the current BREAK_GLASS_PERIOD.
+    /// @param usedInPeriod Seconds of windows opened within the current period.
+    /// @param epoch The institution's admission epoch at opening: the window authorises only in it.
     struct BreakGlassWindow {
         uint64 openedAt;
         uint64 expiresAt;
@@ -910,7 +898,7 @@ interface IConsentRegistry {
     /// Emits {AccessRecorded} per item and {StudyAccessRecorded}.
     /// @param studyId The study.
     /// @param items The records accessed, grouped by patient.
-    function recordStudyAccess(uint256 studyId, StudyAccess[] calldata items) external;
+    function recordStudyAccess(uint256 studyId, IRecordRegistry.BindingClaim[] calldata items) external;
 
     /// @notice A registered study.
     /// @dev Reverts {StudyNotFound} for an unknown id.

@@ -27,6 +27,20 @@ import {IInstitutionRegistry} from "./IInstitutionRegistry.sol";
 /// Shared errors raised here: {ZeroAddress}, {NotActiveInstitution}, {MissingRole}
 /// (contracts/interfaces/CareLedgerErrors.sol).
 interface IRecordRegistry {
+    /// @notice A claim that a record is anchored for a patient, category and commitment.
+    /// @param patient The record's patient.
+    /// @param recordId The record.
+    /// @param commitment keccak256 of its encrypted blob.
+    /// @param category Its category code.
+    /// @param proof The Merkle proof of a batch member (empty for a single record).
+    struct BindingClaim {
+        address patient;
+        bytes32 recordId;
+        bytes32 commitment;
+        bytes32 category;
+        bytes32[] proof;
+    }
+
     // ---------------------------------------------------------------- events
 
     /// @notice A record version was anchored: its patient, category and commitment, which
@@ -215,6 +229,11 @@ interface IRecordRegistry {
         bytes32 category,
         bytes32[] calldata proof
     ) external view;
+
+    /// @notice {checkBinding} for many records in one call (a study's batched access).
+    /// @dev Reverts at the first claim that does not hold, with the error {checkBinding} raises.
+    /// @param claims The records and what binds each.
+    function checkBindings(BindingClaim[] calldata claims) external view;
 
     /// @notice The institution that anchored `recordId`: the first 20 bytes of the id.
     /// @dev Never reverts.

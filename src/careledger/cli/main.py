@@ -32,6 +32,7 @@ from careledger.cli.keys import keys
 from careledger.cli.node import node
 from careledger.cli.patient import patient
 from careledger.cli.record import record
+from careledger.cli.research import research
 
 ENVIRONMENT = """\b
 Environment:
@@ -119,5 +120,5 @@ def main(ctx: click.Context, profile_name: str | None, rpc_url: str | None,
 
 
 for command in (demo, devnet, deploy, profile, book, whoami, wallet, keys, institution, patient,
-                consent, record, audit, fhir, node, cost):
+                consent, record, audit, fhir, research, node, cost):
     main.add_command(command)
