@@ -653,3 +653,43 @@ def test_the_page_cannot_be_framed_nor_write_html(net: Net, browser: Any) -> Non
         other.stop()
     assert page.errors == []
     page.context.close()
+
+
+def test_research_studies_and_points_in_the_page(net: Net, browser: Any) -> None:
+    """A patient takes part in a study from the page (a signed, study-bound HRESCH grant),
+    sees the points a published dataset credited, and withdraws."""
+    from careledger.actors import Institution
+    from careledger.codes import Purpose
+    from careledger.contracts import study_scope
+    from careledger.store import Workspace
+
+    w = net.world
+    ledger = w.ledger
+    me = w.addr("stranger")  # this test's patient
+    lab = Institution(ledger, w.sender("researcher"), Workspace.local(net.root / "lab"),
+                      w.enc["researcher"])  # type: ignore[arg-type]
+    study_id = ledger.consent.study_id_from(lab.transact(ledger.consent.register_study(b"\x42" * 32)))
+    scope = study_scope(study_id)
+    page = open_page(browser, net.node_a.url, wallet_for(net, "stranger"))
+    connect(page)
+    tab(page, "research")
+    row = f"#studies-list tr[data-study='{study_id}']"
+    assert "Not taking part" in page.inner_text(row)
+    assert "recorded" in act(page, f"{row} button.join-study")
+    assert ledger.consent.is_authorized(me, lab.address, scope, Purpose.HRESCH)
+    assert "Taking part until" in page.inner_text(row)
+    tab(page, "consents")
+    assert f"Research study {study_id}" in page.inner_text(f"#grants-list tr[data-grantee='{lab.address}']")
+
+    # a dataset that includes this patient's records is anchored: one point, shown in the page
+    lab.transact(ledger.research.anchor_dataset(study_id, b"\x01" * 32, b"\x02" * 32, [me]))
+    refresh(page)
+    tab(page, "research")
+    assert "You have earned 1 point(s), from 1 dataset(s)." in page.inner_text("#points")
+    shot(page, "research")
+    assert serious_axe_violations(page) == []
+
+    assert "recorded" in act(page, f"{row} button.withdraw-study")
+    assert not ledger.consent.is_authorized(me, lab.address, scope, Purpose.HRESCH)
+    assert "Not taking part" in page.inner_text(row)
+    assert page.errors == []

@@ -5,8 +5,16 @@ import { createPublicClient, custom, encodeAbiParameters, getAddress, keccak256 
 import consentAbi from "../../src/careledger/abi/ConsentRegistry.json";
 import institutionAbi from "../../src/careledger/abi/InstitutionRegistry.json";
 import recordAbi from "../../src/careledger/abi/RecordRegistry.json";
+import researchAbi from "../../src/careledger/abi/ResearchRegistry.json";
 
-export { consentAbi, institutionAbi, recordAbi };
+export { consentAbi, institutionAbi, recordAbi, researchAbi };
+
+const HRESCH = 4;
+
+/** keccak256(abi.encode("careledger.study", studyId)): the consent scope of a study. */
+export function studyScope(id) {
+  return keccak256(encodeAbiParameters([{ type: "string" }, { type: "uint256" }], ["careledger.study", BigInt(id)]));
+}
 
 export const PURPOSES = ["TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PUBHLTH"];
 export const CATEGORIES = { LAB: "11502-2", IMAGING: "18748-4", DISCHARGE: "18842-5",
@@ -34,6 +42,7 @@ export class Chain {
     this.consent = getAddress(this.dep.consentRegistry);
     this.institutions = getAddress(this.dep.institutionRegistry);
     this.records = getAddress(this.dep.recordRegistry);
+    this.research = this.dep.researchRegistry ? getAddress(this.dep.researchRegistry) : null;
     this.blockTimes = new Map();
   }
 
@@ -178,6 +187,34 @@ export class Chain {
     const anchored = await this.events(this.records, recordAbi, "RecordAnchored", { patient });
     return anchored.map((e) => ({ recordId: e.args.recordId, issuer: getAddress(e.args.issuer),
       category: e.args.category, commitment: e.args.commitment }));
+  }
+
+  /** Open studies, each with whether this patient takes part (its study-bound HRESCH grant
+   *  holds) and until when; closed studies the patient took part in are left out. */
+  async studies(patient, now) {
+    const registered = await this.events(this.consent, consentAbi, "StudyRegistered");
+    const out = [];
+    for (const e of registered) {
+      const id = e.args.studyId;
+      const s = await this.consentRead("study", [id]);
+      if (Number(s.closedAt) !== 0) continue;
+      const scope = studyScope(id);
+      const institute = getAddress(s.institute);
+      const taking = await this.consentRead("isAuthorized", [patient, institute, scope, HRESCH]);
+      const until = taking ? Number((await this.consentRead("getGrant", [patient, institute, scope])).expiresAt[HRESCH]) : 0;
+      out.push({ id: Number(id), institute, scope, protocolHash: s.protocolHash, taking, until: until > now ? until : 0 });
+    }
+    return out;
+  }
+
+  /** The patient's points and how many datasets credited them (null without a ResearchRegistry). */
+  async points(patient) {
+    if (!this.research) return null;
+    const [points, credits] = await Promise.all([
+      this.read(this.research, researchAbi, "pointsOf", [patient]),
+      this.events(this.research, researchAbi, "PointsCredited", { patient }),
+    ]);
+    return { points: Number(points), datasets: credits.length };
   }
 
   /** The chain's own check of a pointer (reverts unless anchored for exactly these values). */

@@ -34,7 +34,7 @@ class Problem extends Error {
 const state = {
   origin: window.location.origin,
   identity: null, wallets: [], provider: null, account: null, chain: null, chainOk: false,
-  members: new Map(), key: null, records: [], recordNotes: [],
+  members: new Map(), key: null, records: [], recordNotes: [], studyScopes: new Map(),
 };
 
 // -- naming -------------------------------------------------------------------------------------
@@ -48,6 +48,8 @@ function scopeText(scope) {
   if (scope.toLowerCase() === SCOPE_ALL.toLowerCase()) return t("allRecords");
   const cat = CATEGORY_BY_CODE[scope.toLowerCase()];
   if (cat) return t(`cat_${cat}`);
+  const study = state.studyScopes.get(scope.toLowerCase());
+  if (study !== undefined) return t("studyScope", { id: study });
   const rec = state.records.find((r) => r.recordId.toLowerCase() === scope.toLowerCase());
   return rec ? t("oneRecord", { category: t(`cat_${categoryName(rec.category)}`) }) : t("otherKind");
 }
@@ -352,10 +354,12 @@ async function refreshAll(quiet = false) {
   const now = await state.chain.now();
   await loadMembers();
   const patient = state.account;
-  const [grants, requests, history, windows, guardians, anchored] = await Promise.all([
+  const [grants, requests, history, windows, guardians, anchored, studies, points] = await Promise.all([
     state.chain.liveGrants(patient, now), state.chain.requests(patient), state.chain.history(patient),
     state.chain.openWindows(patient, now), state.chain.guardians(patient, now), state.chain.anchoredRecords(patient),
+    state.chain.studies(patient, now), state.chain.points(patient),
   ]);
+  for (const s of studies) state.studyScopes.set(s.scope.toLowerCase(), s.id);
   for (const a of anchored) {
     if (!state.records.some((r) => r.recordId.toLowerCase() === a.recordId.toLowerCase())) {
       state.records.push({ recordId: a.recordId, issuer: a.issuer, category: CATEGORIES[CATEGORY_BY_CODE[a.category]] ?? a.category,
@@ -367,6 +371,7 @@ async function refreshAll(quiet = false) {
   renderRequests(requests, now);
   renderHistory(history, windows);
   renderGuardians(guardians, now);
+  renderResearch(studies, points);
   if (!quiet) clearNotice();
 }
 
@@ -640,6 +645,37 @@ function renderGuardians(guardians) {
       h("td", {}, formatDate(g.expiresAt)),
       h("td", {}, h("button", { class: "remove-guardian", "aria-label": `${t("removeGuardian")}: ${short(g.guardian)}`,
         onclick: () => act(() => signAndRelay("RemoveGuardian", { patient: state.account, guardian: g.guardian })) }, t("removeGuardian")))))));
+}
+
+function renderResearch(studies, points) {
+  const list = $("studies-list");
+  list.replaceChildren();
+  if (!studies.length) list.append(h("p", {}, t("noStudies")));
+  else {
+    list.append(table(t("tabResearch"), [t("colStudy"), t("colTaking"), t("joinUntil"), t("colAction")],
+      studies.map((s) => {
+        const id = `study-until-${s.id}`;
+        const [label, input] = dateInput(id, t("joinUntil"), 365);
+        label.className = "sr";
+        const name = t("studyName", { id: s.id, name: nameOf(s.institute) });
+        const join = () => act(async () => {
+          const expiresAt = endOfDay(id, await state.chain.now());
+          if (!expiresAt) throw new Problem("grantBadDate");
+          await signAndRelay("Grant", { patient: state.account, grantee: s.institute, scope: s.scope,
+            purposes: 1 << 4, expiresAt, signer: state.account });
+        });
+        const withdraw = () => act(() => signAndRelay("Revoke", { patient: state.account, grantee: s.institute,
+          scope: s.scope, signer: state.account }));
+        return h("tr", { "data-study": String(s.id) },
+          h("td", {}, name, tech(`protocol ${s.protocolHash}`)),
+          h("td", { class: "status" }, s.taking ? t("takingPart", { date: formatDate(s.until) }) : t("notTakingPart")),
+          h("td", {}, s.taking ? "" : [label, input]),
+          h("td", {}, s.taking
+            ? h("button", { class: "withdraw-study", onclick: withdraw, "aria-label": `${t("withdrawStudy")}: ${name}` }, t("withdrawStudy"))
+            : h("button", { class: "join-study", onclick: join, "aria-label": `${t("joinStudy")}: ${name}` }, t("joinStudy"))));
+      })));
+  }
+  $("points").textContent = points ? t("points", { n: points.points, d: points.datasets }) : "";
 }
 
 async function submitGuardian() {
