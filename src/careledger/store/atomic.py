@@ -29,26 +29,11 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def mkdirs_durable(directory: Path, stop: Path | None = None) -> None:
-    """Create ``directory`` (and parents up to ``stop``), fsyncing each parent that changed."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists() and current != stop and current != current.parent:
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        fsync_dir(path.parent)
-
-
-def mkdirs_staged(directory: Path, stop: Path, group: GroupCommit) -> None:
-    """``mkdirs_durable`` for a group commit: each directory created is recorded, with its
-    parent, for the group's single fsync of every touched directory."""
-    if directory.is_dir():
-        return
+def mkdirs_durable(directory: Path, stop: Path | None = None,
+                   group: GroupCommit | None = None) -> None:
+    """Create ``directory`` (and parents up to ``stop``), fsyncing each parent that changed;
+    with ``group``, each directory created is recorded instead, with its parent, for the group's
+    single fsync of every touched directory."""
     missing: list[Path] = []
     current = directory
     while current != stop and current != current.parent and not current.is_dir():
@@ -59,8 +44,16 @@ def mkdirs_staged(directory: Path, stop: Path, group: GroupCommit) -> None:
             path.mkdir()
         except FileExistsError:
             continue
-        group.dirs.add(str(path))
-        group.dirs.add(str(path.parent))
+        if group is None:
+            fsync_dir(path.parent)
+        else:
+            group.dirs.add(str(path))
+            group.dirs.add(str(path.parent))
+
+
+def mkdirs_staged(directory: Path, stop: Path, group: GroupCommit) -> None:
+    """``mkdirs_durable`` for a group commit (see there)."""
+    mkdirs_durable(directory, stop, group)
 
 
 class GroupCommit:
