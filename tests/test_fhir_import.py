@@ -317,3 +317,43 @@ def test_kill_9_mid_import_then_rerun_publishes_each_resource_exactly_once(
         assert world.ledger.records.batch(batch).count == len(members)
     text = journal.read_text()
     assert text.count('"intent"') == text.count('"done"') == len(roots)
+
+
+def test_records_grouped_per_encounter(world: World, synthea: Path, tmp_path: Path) -> None:
+    """``--group encounter``: one record per encounter (a Bundle of the Encounter and every
+    resource that refers to it), the rest one record each; every resource in exactly one
+    record; a rerun publishes nothing."""
+    only = tmp_path / "in"
+    only.mkdir()
+    first = min(f for f in synthea.glob("*.json") if "Information" not in f.name)
+    shutil.copy(first, only / first.name)
+    mapping = _patients(world, only, tmp_path)
+    a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(tmp_path / "a"),
+                 world.enc["hospital_a"])  # type: ignore[arg-type]
+    resources = [e["resource"] for e in json.loads(first.read_text())["entry"]
+                 if _patient_ref(e["resource"]) in mapping
+                 and e["resource"]["resourceType"] not in NOT_PATIENT_DATA]
+    encounters = {r["id"] for r in resources if r["resourceType"] == "Encounter"}
+    report = import_fhir(a, [only], mapping, batch_size=512, group="encounter")
+    assert report.problems == [] and report.resources >= len(resources)
+    seen: dict[str, int] = {}
+    grouped = 0
+    for ptr in a.ws.index.all():
+        body = json.loads(_own(a, ptr))
+        if body["resourceType"] == "Bundle":
+            grouped += 1
+            assert ptr.category == "NOTE"
+            members = [e["resource"] for e in body["entry"]]
+            encounter = next(m["id"] for m in members if m["resourceType"] == "Encounter")
+            for m in members:
+                if m["resourceType"] != "Encounter":
+                    assert m["encounter"]["reference"].endswith(encounter)
+        else:
+            members = [body]
+        for m in members:
+            seen[m["id"]] = seen.get(m["id"], 0) + 1
+    assert grouped == len(encounters) and encounters
+    assert seen == {r["id"]: 1 for r in resources}  # every resource once, none lost
+    assert report.published == len(a.ws.index.all()) < len(resources)
+    again = import_fhir(a, [only], mapping, batch_size=512, group="encounter")
+    assert again.published == 0 and again.already_done == report.published

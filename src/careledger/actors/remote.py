@@ -128,7 +128,7 @@ def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
         ptr.patient, ptr.id_bytes, ptr.category_code, ptr.commitment_bytes, purpose,
         ptr.proof_bytes))
     try:
-        data_key = _receive(actor, client, ptr, purpose, bytes(receipt["transactionHash"]))
+        data_key = receive_key(actor, client, ptr, purpose, bytes(receipt["transactionHash"]))
         return opener(blob, data_key, ptr.binding, client.blob)
     except CareLedgerError as exc:
         exc.add_note(f"the access entry was written on chain (tx 0x{receipt['transactionHash'].hex()}) "
@@ -136,9 +136,10 @@ def access_via_node(actor: Actor, record_id: bytes, purpose: Purpose,
         raise
 
 
-def _receive(actor: Actor, client: NodeClient, ptr: RecordPointer, purpose: Purpose,
+def receive_key(actor: Actor, client: NodeClient, ptr: RecordPointer, purpose: Purpose,
              access_tx: bytes) -> DataKey:
-    """After the access entry: the signed key request, then the data key it releases."""
+    """After the access entry in ``access_tx`` (a single ``recordAccess`` or one entry of a
+    study's ``recordStudyAccess``): the signed key request, then the data key it releases."""
     assert actor.sender is not None
     domain = node_domain(actor.ledger.chain.chain_id, ptr.issuer)
     deadline = time.monotonic() + CONFIRMATION_WAIT

@@ -70,6 +70,9 @@ def fhir_export(ctx: Ctx, patient_addr: str, what: str, out: Path | None) -> Non
               required=True, help='JSON {"<FHIR Patient id>": "0x<patient wallet>"}.')
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=256, show_default=True,
               help="Records per Merkle batch (one anchorBatch transaction each).")
+@click.option("--group", type=click.Choice(["resource", "encounter"]), default="resource",
+              show_default=True, help="One record per resource, or per encounter (the Encounter "
+              "and the resources that refer to it, as one Bundle).")
 @click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad resource.")
 @click.option("--max-resource-size", default="1M", show_default=True,
@@ -78,7 +81,7 @@ def fhir_export(ctx: Ctx, patient_addr: str, what: str, out: Path | None) -> Non
               default=None, help="Write the full report (every skipped entry) as JSON here.")
 @pass_ctx
 def fhir_import(ctx: Ctx, paths: tuple[Path, ...], patient_map: Path, batch_size: int,
-                dry_run: bool, strict: bool, max_resource_size: str,
+                group: str, dry_run: bool, strict: bool, max_resource_size: str,
                 report_file: Path | None) -> None:
     """Import PATHS (FHIR R4 transaction or collection bundles, NDJSON from a bulk export, or
     folders of them): each resource validated, mapped to its patient's wallet, encrypted as one
@@ -111,7 +114,8 @@ def fhir_import(ctx: Ctx, paths: tuple[Path, ...], patient_map: Path, batch_size
                 bar.update(task, rate=f"{t.completed / t.elapsed:,.0f}/s")
 
         report = import_fhir(provider, list(paths), mapping, batch_size=batch_size,
-                             dry_run=dry_run, strict=strict, max_resource=limit, progress=step)
+                             dry_run=dry_run, strict=strict, max_resource=limit, progress=step,
+                             group=group)
     for line in report.problems[:20]:
         click.echo(f"skipped: {line}", err=True)
     if len(report.problems) > 20:

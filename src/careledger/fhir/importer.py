@@ -296,24 +296,32 @@ class ImportJournal:
             os.fsync(fh.fileno())
 
 
+GROUPS = ("resource", "encounter")
+
+
 def import_fhir(provider: Any, paths: list[Path], patient_map: dict[str, str], *,
                 batch_size: int = 256, journal: Path | None = None, dry_run: bool = False,
                 strict: bool = False, max_resource: int = DEFAULT_MAX_RESOURCE,
                 progress: Callable[[int], None] | None = None,
-                workers: int | None = None) -> ImportReport:
+                workers: int | None = None, group: str = "resource") -> ImportReport:
     """Import ``paths`` as ``provider`` (see the module). Returns the report.
 
     ``workers``: processes that validate resources and encrypt and write records, overlapped
     with this one's reading, group commits and anchoring (default: one per core; 0: all in
-    this process).
+    this process). ``group``: ``"resource"`` (one record per resource) or ``"encounter"``
+    (one record per encounter: the Encounter and every resource of the same file that refers to
+    it, as a FHIR collection Bundle, category NOTE; resources of no encounter stay one record
+    each). A DocumentReference is one record either way (its attachment travels inside it).
     """
     if not 1 <= batch_size <= 4096:
         raise InvalidInput("batch size must be 1 to 4096")
+    if group not in GROUPS:
+        raise InvalidInput(f"group records per {group!r}? use one of {', '.join(GROUPS)}")
     count = (os.cpu_count() or 1) if workers is None else workers
     if count <= 0:
         return _import(provider, paths, patient_map, None, batch_size=batch_size,
                        journal=journal, dry_run=dry_run, strict=strict,
-                       max_resource=max_resource, progress=progress)
+                       max_resource=max_resource, progress=progress, group=group)
     methods = multiprocessing.get_all_start_methods()
     # fork: the workers start with this process's imports (fhir.resources, crypto) loaded
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -322,7 +330,7 @@ def import_fhir(provider: Any, paths: list[Path], patient_map: dict[str, str], *
         try:
             return _import(provider, paths, patient_map, executor, batch_size=batch_size,
                            journal=journal, dry_run=dry_run, strict=strict,
-                           max_resource=max_resource, progress=progress)
+                           max_resource=max_resource, progress=progress, group=group)
         except BaseException:
             executor.shutdown(wait=True, cancel_futures=True)
             raise
@@ -346,7 +354,7 @@ def _worker_init(parent: int) -> None:
 def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
             executor: Executor | None, *, batch_size: int, journal: Path | None, dry_run: bool,
             strict: bool, max_resource: int,
-            progress: Callable[[int], None] | None) -> ImportReport:
+            progress: Callable[[int], None] | None, group: str = "resource") -> ImportReport:
     report = ImportReport()
     state = ImportJournal(journal or _default_journal(provider)) if not dry_run else None
     # keys of interrupted batches: reassembled from the input, then published under their id
@@ -370,8 +378,12 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
         report.published += len(items)
         report.by_category[category.name] = report.by_category.get(category.name, 0) + len(items)
 
-    for item in read_items(paths, patient_map, report, max_resource=max_resource, strict=strict,
-                           executor=executor):
+    items = read_items(paths, patient_map, report, max_resource=max_resource, strict=strict,
+                       executor=executor)
+    if group == "encounter":
+        items = by_encounter(items, progress)
+        progress = None  # counted per resource inside
+    for item in items:
         if progress is not None:
             progress(1)
         if dry_run:
@@ -403,6 +415,55 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
             report.problems.append(f"interrupted batch 0x{batch} could not be completed: some "
                                    "of its resources are no longer in the input")
     return report
+
+
+def _encounter_of(resource: dict[str, Any]) -> str | None:
+    """The id of the encounter a resource belongs to (an Encounter: its own), or None."""
+    if resource.get("resourceType") == "Encounter":
+        return str(resource.get("id")) if resource.get("id") else None
+    ref = (resource.get("encounter") or resource.get("context") or {})
+    if isinstance(ref, list):  # DocumentReference.context.encounter is a list
+        ref = ref[0] if ref else {}
+    ref = ref.get("encounter", ref) if isinstance(ref, dict) else {}
+    if isinstance(ref, list):
+        ref = ref[0] if ref else {}
+    value = ref.get("reference") if isinstance(ref, dict) else None
+    if not isinstance(value, str) or not value:
+        return None
+    return value.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+def by_encounter(items: Iterator[Item],
+                 progress: Callable[[int], None] | None = None) -> Iterator[Item]:
+    """Regroup one file's items per encounter: one Item per encounter (a FHIR collection
+    Bundle of its resources, in input order, category NOTE) and the others unchanged. A group
+    is keyed by file, encounter and content, so a rerun finds it done."""
+    current: str | None = None
+    groups: dict[tuple[str, str], list[tuple[Item, dict[str, Any]]]] = {}
+
+    def flush() -> Iterator[Item]:
+        for (patient, encounter), members in groups.items():
+            bundle = {"resourceType": "Bundle", "type": "collection",
+                      "entry": [{"resource": r} for _, r in members]}
+            body = json.dumps(bundle, sort_keys=True, separators=(",", ":")).encode()
+            key = f"{current}#encounter/{encounter}#{hashlib.sha256(body).hexdigest()[:32]}"
+            yield Item(key, patient, Category.NOTE, body)
+        groups.clear()
+
+    for item in items:
+        if progress is not None:
+            progress(1)
+        name = item.key.split("#", 1)[0]
+        if name != current:
+            yield from flush()
+            current = name
+        resource = json.loads(item.body)
+        encounter = _encounter_of(resource)
+        if encounter is None or resource.get("resourceType") == "DocumentReference":
+            yield item
+            continue
+        groups.setdefault((item.patient, encounter), []).append((item, resource))
+    yield from flush()
 
 
 def _default_journal(provider: Any) -> Path:

@@ -155,13 +155,13 @@ def _log_accesses(actor: Actor, study_id: int, items: list[StudyAccessItem], siz
 
 def _read(actor: Actor, client: Any, ptr: RecordPointer, access_tx: bytes) -> bytes:
     """The plaintext of ``ptr`` after its study access entry in ``access_tx``."""
-    from careledger.actors.remote import _receive
+    from careledger.actors.remote import receive_key
     from careledger.crypto import decrypt_record
 
     blob = client.blob(ptr.cid)
     if keccak(blob) != ptr.commitment_bytes:
         raise CommitmentMismatch(f"the ciphertext of {ptr.record_id} does not match its commitment")
-    data_key = _receive(actor, client, ptr, Purpose.HRESCH, access_tx)
+    data_key = receive_key(actor, client, ptr, Purpose.HRESCH, access_tx)
     return bytes(decrypt_record(blob, data_key, ptr.binding))
 
 
