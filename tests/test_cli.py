@@ -251,7 +251,9 @@ def test_deploy_to_second_devnet_with_other_chain_id_and_mismatched_manifest_ref
         assert r.exit_code == 0, r.output
         manifest = json.loads((tmp_path / "4242.json").read_text())
         assert manifest["chain_id"] == 4242 and manifest["deployer"] == node.accounts[0].address
-        assert set(manifest["abi_hashes"]) == {"InstitutionRegistry", "ConsentRegistry", "RecordRegistry"}
+        assert set(manifest["abi_hashes"]) == {"InstitutionRegistry", "ConsentRegistry", "RecordRegistry",
+                                               "ResearchRegistry"}
+        assert manifest["research_registry"].startswith("0x")
         r = CliRunner().invoke(main, ["--deployments", str(tmp_path), "deploy", "--member", member,
                                       "--threshold", "1"], env=env)
         assert r.exit_code != 0 and "--force" in r.output

@@ -417,7 +417,7 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
     return report
 
 
-def _encounter_of(resource: dict[str, Any]) -> str | None:
+def encounter_of(resource: dict[str, Any]) -> str | None:
     """The id of the encounter a resource belongs to (an Encounter: its own), or None."""
     if resource.get("resourceType") == "Encounter":
         return str(resource.get("id")) if resource.get("id") else None
@@ -458,7 +458,7 @@ def by_encounter(items: Iterator[Item],
             yield from flush()
             current = name
         resource = json.loads(item.body)
-        encounter = _encounter_of(resource)
+        encounter = encounter_of(resource)
         if encounter is None or resource.get("resourceType") == "DocumentReference":
             yield item
             continue
