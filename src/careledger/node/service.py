@@ -18,12 +18,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
+from web3.types import TxReceipt
 
 from careledger.actors.base import verify_pointer, version_chain
 from careledger.chain import Sender
@@ -135,6 +136,9 @@ class NodeService:
         self.relayer = Relayer(sender, ledger.consent)
         #: threads for chain reads a release makes side by side
         self._reads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="node-reads")
+        #: mined receipts, kept a minute: a study batch's entries all name the same transaction
+        self._receipts: dict[bytes, tuple[float, Any]] = {}
+        self._receipts_lock = threading.Lock()
 
     # -- public, unauthenticated ----------------------------------------------------------------
 
@@ -231,9 +235,8 @@ class NodeService:
     def _study_of_entry(self, request: KeyRequest) -> int | None:
         """The study whose batched access (``StudyAccessRecorded`` by the requester) is in the
         request's transaction, if any."""
-        chain = self.ledger.chain
-        receipt = chain.call_rpc("eth_getTransactionReceipt", lambda: chain.w3.eth.get_transaction_receipt(
-            HexBytes(request.access_tx)))
+        institute = b"\x00" * 12 + bytes.fromhex(request.requester[2:])
+        receipt = _only_logs(self._receipt(request.access_tx), 2, institute)
         for event in self.ledger.consent.events_in("StudyAccessRecorded", receipt):
             if to_checksum_address(event["args"]["institute"]) == request.requester:
                 return int(event["args"]["studyId"])
@@ -255,9 +258,7 @@ class NodeService:
         category, and is recent: its ``timestamp`` is the block's, set by the contract."""
         chain = self.ledger.chain
         try:
-            receipt = chain.call_rpc("eth_getTransactionReceipt",
-                                     lambda: chain.w3.eth.get_transaction_receipt(
-                                         HexBytes(request.access_tx)))
+            receipt = self._receipt(request.access_tx)
         except TransactionNotFound:
             raise AccessNotConfirmed(f"transaction 0x{request.access_tx.hex()} is not mined "
                                      "(yet): retry when it is") from None
@@ -270,7 +271,10 @@ class NodeService:
                     f"{self.config.confirmations}: retry soon")
         if receipt["status"] != 1:
             raise AccessEntryMissing("the access transaction reverted: it recorded nothing")
-        for entry in self.ledger.consent.events_in("AccessRecorded", receipt):
+        # decode only the logs of this record (topic 3 of AccessRecorded): a study batch carries
+        # a hundred entries, and decoding them all for each release costs more than the release
+        for entry in self.ledger.consent.events_in("AccessRecorded",
+                                                   _only_logs(receipt, 3, request.record_id)):
             a = entry["args"]
             if (to_checksum_address(a["accessor"]) == request.requester
                     and bytes(a["recordId"]) == request.record_id
@@ -286,6 +290,22 @@ class NodeService:
         raise AccessEntryMissing(
             f"transaction 0x{request.access_tx.hex()} records no access to record "
             f"0x{request.record_id.hex()} for purpose {request.purpose} by {request.requester}")
+
+    def _receipt(self, tx: bytes) -> Any:
+        """The receipt of ``tx`` (``TransactionNotFound`` while it is not mined)."""
+        now = time.monotonic()
+        with self._receipts_lock:
+            hit = self._receipts.get(tx)
+            if hit is not None and now - hit[0] < 60:
+                return hit[1]
+        chain = self.ledger.chain
+        receipt = chain.call_rpc("eth_getTransactionReceipt",
+                                 lambda: chain.w3.eth.get_transaction_receipt(HexBytes(tx)))
+        with self._receipts_lock:
+            self._receipts[tx] = (now, receipt)
+            while len(self._receipts) > 256:
+                self._receipts.pop(next(iter(self._receipts)))
+        return receipt
 
     # -- the patient's own requests ------------------------------------------------------------
 
@@ -444,6 +464,13 @@ class NodeService:
 
     def _release_body(self, ptr: RecordPointer, wrapped: WrappedKey) -> dict[str, Any]:
         return {"record": pointer_json(ptr), "wrappedKey": "0x" + wrapped.to_bytes().hex()}
+
+
+def _only_logs(receipt: Any, topic: int, value: bytes) -> TxReceipt:
+    """``receipt`` with only the logs whose indexed topic ``topic`` is ``value``."""
+    logs = [lg for lg in receipt["logs"]
+            if len(lg["topics"]) > topic and bytes(lg["topics"][topic]) == value]
+    return cast(TxReceipt, {**receipt, "logs": logs})
 
 
 def pointer_json(ptr: RecordPointer) -> dict[str, Any]:
