@@ -773,11 +773,10 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         uint8 purpose,
         bool viaBreakGlass
     ) private returns (bytes32 head, uint64 seq) {
-        AuditState storage audit = _audit[patient];
+        AuditState memory audit = _audit[patient]; // one read and one write of the packed slot
         seq = audit.count;
         bytes24 next = _chainStep(audit.head, patient, seq, kind, actor, subject, detail, purpose, viaBreakGlass);
-        audit.head = next;
-        audit.count = seq + 1;
+        _audit[patient] = AuditState(next, seq + 1);
         head = bytes32(next);
     }
 
