@@ -24,7 +24,7 @@ from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, TxReceipt
 
 from careledger.actors.base import verify_pointer, version_chain
 from careledger.chain import Sender
@@ -292,13 +292,20 @@ class NodeService:
             f"0x{request.record_id.hex()} for purpose {request.purpose} by {request.requester}")
 
     def _receipt(self, tx: bytes) -> Any:
-        """The receipt of ``tx`` (``TransactionNotFound`` while it is not mined)."""
+        """The receipt of ``tx`` (``TransactionNotFound`` while it is not mined). A kept one is
+        used only while its block is still the chain's block at that height (a reorganisation
+        that dropped the transaction is noticed as without the cache)."""
         now = time.monotonic()
+        chain = self.ledger.chain
         with self._receipts_lock:
             hit = self._receipts.get(tx)
-            if hit is not None and now - hit[0] < 60:
+        if hit is not None and now - hit[0] < 60:
+            number = hex(int(hit[1]["blockNumber"]))
+            block = chain.call_rpc("eth_getBlockByNumber", lambda: chain.w3.provider.make_request(
+                RPCEndpoint("eth_getBlockByNumber"), [number, False]))  # raw: no formatting of the block
+            found = (block.get("result") or {}).get("hash") if isinstance(block, dict) else None
+            if found and bytes(HexBytes(found)) == bytes(hit[1]["blockHash"]):
                 return hit[1]
-        chain = self.ledger.chain
         receipt = chain.call_rpc("eth_getTransactionReceipt",
                                  lambda: chain.w3.eth.get_transaction_receipt(HexBytes(tx)))
         with self._receipts_lock:
