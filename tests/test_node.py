@@ -224,3 +224,47 @@ def test_a_node_that_wants_deeper_entries_is_waited_for_with_fresh_requests(worl
             stop.set()
             miner.join()
         assert world.ledger.consent.audit_head(alice.patient)[1] == 1
+
+
+def test_a_study_batch_releases_each_entry_once_and_nothing_after_a_reorganisation(
+        story: Parties) -> None:
+    """One key per entry of a study batch (per transaction and record), and a kept receipt is
+    not trusted once the chain no longer holds its block."""
+    from careledger.actors import Institution
+    from careledger.contracts import StudyAccessItem, study_scope
+    from careledger.errors import AccessNotConfirmed, AlreadyReleased
+    from careledger.store import Workspace
+
+    w, ledger = story.world, story.world.ledger
+    alice = story.alice.patient
+    _, members, _ = story.a.publish_batch([(alice, b"study record 1"), (alice, b"study record 2"),
+                                           (alice, b"study record 3")], Category.LAB)
+    lab = Institution(ledger, w.sender("researcher"), Workspace.local(w.workdir / "lab"),
+                      w.enc["researcher"])  # type: ignore[arg-type]
+    study = ledger.consent.study_id_from(lab.transact(ledger.consent.register_study(b"\x05" * 32)))
+    story.alice.grant(lab.address, study_scope(study), [Purpose.HRESCH], w.now() + 3600)
+    rpc = w.chain.w3.provider
+    snapshot = rpc.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    items = [StudyAccessItem(alice, m.id_bytes, m.commitment_bytes, m.category_code,
+                             tuple(m.proof_bytes)) for m in members]
+    tx = bytes(lab.transact(ledger.consent.record_study_access(study, items))["transactionHash"])
+    client = NodeClient(story.node.url)
+    domain = node_domain(w.chain.chain_id, story.a.address)
+
+    def ask(index: int) -> object:
+        m = members[index]
+        request = KeyRequest(record_id=m.id_bytes, version=m.version, purpose=int(Purpose.HRESCH),
+                             access_tx=tx, requester=lab.address, nonce=secrets.token_bytes(32),
+                             deadline=int(time.time()) + 120)
+        return client.release_key(request, sign_request(request, domain, lab.sender.account))
+
+    ask(0)
+    ask(1)  # another entry of the same transaction: its own key
+    with pytest.raises(AlreadyReleased):
+        ask(0)
+    # the access transaction is reorganised away: the node's kept receipt no longer counts
+    rpc.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+    rpc.make_request("evm_mine", [])  # type: ignore[arg-type]
+    with pytest.raises(AccessNotConfirmed):
+        ask(2)
+    assert [r[1] for r in story.node.releases()] == [members[0].record_id, members[1].record_id]
