@@ -42,6 +42,19 @@ def _patients(world: World, bundles: Path, tmp_path: Path) -> dict[str, str]:
     return mapping
 
 
+def _one_patient(world: World, synthea: Path,
+                 tmp_path: Path) -> tuple[Path, Path, dict[str, str], Provider]:
+    """The first Synthea patient's bundle alone in a folder, its wallet registered, and hospital
+    A's provider over a fresh workspace."""
+    only = tmp_path / "in"
+    only.mkdir()
+    first = min(f for f in synthea.glob("*.json") if "Information" not in f.name)
+    shutil.copy(first, only / first.name)
+    mapping = _patients(world, only, tmp_path)
+    a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(tmp_path / "a"),
+                 world.enc["hospital_a"])  # type: ignore[arg-type]
+    return only, first, mapping, a
+
 def test_synthea_bundles_imported_once_and_read_back(world: World, synthea: Path,
                                                      tmp_path: Path) -> None:
     bundles = [f for f in sorted(synthea.glob("*.json")) if "Information" not in f.name]
@@ -79,13 +92,7 @@ def _own(a: Provider, ptr) -> bytes:  # type: ignore[no-untyped-def]
 
 def test_an_interrupted_import_resumes_without_duplicates(world: World, synthea: Path,
                                                           tmp_path: Path) -> None:
-    only = tmp_path / "in"
-    only.mkdir()
-    first = min(f for f in synthea.glob("*.json") if "Information" not in f.name)
-    shutil.copy(first, only / first.name)
-    mapping = _patients(world, only, tmp_path)
-    a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(tmp_path / "a"),
-                 world.enc["hospital_a"])  # type: ignore[arg-type]
+    only, _, mapping, a = _one_patient(world, synthea, tmp_path)
     original = a.publish_batch
     calls = 0
 
@@ -324,13 +331,7 @@ def test_records_grouped_per_encounter(world: World, synthea: Path, tmp_path: Pa
     resource that refers to it), the rest one record each; every resource in exactly one
     record; a rerun publishes nothing."""
     from careledger.fhir.importer import encounter_of
-    only = tmp_path / "in"
-    only.mkdir()
-    first = min(f for f in synthea.glob("*.json") if "Information" not in f.name)
-    shutil.copy(first, only / first.name)
-    mapping = _patients(world, only, tmp_path)
-    a = Provider(world.ledger, world.sender("hospital_a"), Workspace.local(tmp_path / "a"),
-                 world.enc["hospital_a"])  # type: ignore[arg-type]
+    only, first, mapping, a = _one_patient(world, synthea, tmp_path)
     resources = [e["resource"] for e in json.loads(first.read_text())["entry"]
                  if _patient_ref(e["resource"]) in mapping
                  and e["resource"]["resourceType"] not in NOT_PATIENT_DATA]
