@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
@@ -17,6 +17,16 @@ from web3.types import EventData, TxReceipt
 from careledger.chain import Chain, Sender, SentTransaction
 from careledger.contracts.artifacts import load_artifact
 from careledger.errors import decode_revert
+
+
+def _topic(value: Any) -> bytes:
+    """An indexed value as its 32-byte topic (an address, bytes up to 32, or an integer)."""
+    if isinstance(value, str):
+        raw = bytes.fromhex(value.removeprefix("0x"))
+        return raw.rjust(32, b"\x00")
+    if isinstance(value, int):
+        return value.to_bytes(32, "big")
+    return bytes(value).rjust(32, b"\x00") if len(value) < 32 else bytes(value)
 
 
 @dataclass(frozen=True)
@@ -80,10 +90,20 @@ class ContractWrapper:
     def _tx(self, fn: str, *args: Any, description: str = "") -> ContractTx:
         return ContractTx(getattr(self.contract.functions, fn)(*args), description or fn)
 
-    def events_in(self, event: str, receipt: TxReceipt) -> list[EventData]:
-        """The ``event`` logs this contract emitted in ``receipt`` (others are skipped)."""
-        logs: Sequence[EventData] = getattr(self.contract.events, event)().process_receipt(
-            receipt, errors=DISCARD)
+    def events_in(self, event: str, receipt: TxReceipt, **indexed: Any) -> list[EventData]:
+        """The ``event`` logs this contract emitted in ``receipt`` (others are skipped); with
+        ``indexed`` (``recordId=b"..."``, ``institute="0x..."``), only the logs whose indexed
+        arguments equal those, matched on their topics before anything is ABI-decoded (a study
+        batch's receipt carries a hundred entries)."""
+        handle = getattr(self.contract.events, event)
+        if indexed:
+            names = [i["name"] for i in handle.abi["inputs"] if i.get("indexed")]
+            wanted = {1 + names.index(k): _topic(v) for k, v in indexed.items()}
+            kept = [lg for lg in receipt["logs"]
+                    if all(len(lg["topics"]) > t and bytes(lg["topics"][t]) == v
+                           for t, v in wanted.items())]
+            receipt = cast(TxReceipt, {**receipt, "logs": kept})
+        logs: Sequence[EventData] = handle().process_receipt(receipt, errors=DISCARD)
         return [lg for lg in logs if lg["address"] == self.address]
 
     def logs(self, event: str, *, from_block: int, to_block: int | str = "latest",

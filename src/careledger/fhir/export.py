@@ -72,8 +72,8 @@ def validate_resource(resource: dict[str, Any], version: str = "R4B") -> dict[st
 
 
 def consents(ledger: CareLedger, patient: str, *, at: int | None = None,
-             grantee: str | None = None, version: str = "R4B") -> list[dict[str, Any]]:
-    """Every consent ``patient`` gave (only those to ``grantee`` when given), as FHIR
+             only: str | None = None, version: str = "R4B") -> list[dict[str, Any]]:
+    """Every consent ``patient`` gave (only those to the grantee ``only`` when given), as FHIR
     ``Consent`` resources of ``version`` (``"R4B"`` or ``"R5"``), oldest first."""
     if version not in VERSIONS:
         raise InvalidInput(f"FHIR version {version!r}: use R4B or R5")
@@ -81,8 +81,7 @@ def consents(ledger: CareLedger, patient: str, *, at: int | None = None,
     registry = ledger.consent
     now = at if at is not None else int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
     latest: dict[tuple[str, bytes], Any] = {}
-    filters = {"grantee": address(grantee, "grantee")} if grantee else {}
-    del grantee
+    filters = {"grantee": address(only, "grantee")} if only else {}
     for lg in registry.logs("ConsentGranted", from_block=ledger.deployment.block, patient=patient,
                             **filters):
         latest[(address(lg["args"]["grantee"]), bytes(lg["args"]["scope"]))] = lg

@@ -18,13 +18,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
-from web3.types import RPCEndpoint, TxReceipt
+from web3.types import RPCEndpoint
 
 from careledger.actors.base import verify_pointer, version_chain
 from careledger.chain import Sender
@@ -235,12 +235,9 @@ class NodeService:
     def _study_of_entry(self, request: KeyRequest) -> int | None:
         """The study whose batched access (``StudyAccessRecorded`` by the requester) is in the
         request's transaction, if any."""
-        institute = b"\x00" * 12 + bytes.fromhex(request.requester[2:])
-        receipt = _only_logs(self._receipt(request.access_tx), 2, institute)
-        for event in self.ledger.consent.events_in("StudyAccessRecorded", receipt):
-            if to_checksum_address(event["args"]["institute"]) == request.requester:
-                return int(event["args"]["studyId"])
-        return None
+        found = self.ledger.consent.events_in("StudyAccessRecorded", self._receipt(request.access_tx),
+                                              institute=request.requester)
+        return int(found[0]["args"]["studyId"]) if found else None
 
     def _study_consent_holds(self, study_id: int, patient: str, requester: str) -> bool:
         """The study is open, the requester's, and the patient's study-bound HRESCH grant to
@@ -271,10 +268,8 @@ class NodeService:
                     f"{self.config.confirmations}: retry soon")
         if receipt["status"] != 1:
             raise AccessEntryMissing("the access transaction reverted: it recorded nothing")
-        # decode only the logs of this record (topic 3 of AccessRecorded): a study batch carries
-        # a hundred entries, and decoding them all for each release costs more than the release
-        for entry in self.ledger.consent.events_in("AccessRecorded",
-                                                   _only_logs(receipt, 3, request.record_id)):
+        for entry in self.ledger.consent.events_in("AccessRecorded", receipt,
+                                                   recordId=request.record_id):
             a = entry["args"]
             if (to_checksum_address(a["accessor"]) == request.requester
                     and bytes(a["recordId"]) == request.record_id
@@ -376,7 +371,7 @@ class NodeService:
             raise NotAllowedToRead(f"{reader} may not read the FHIR resources of {patient}: "
                                    "only the patient, its guardians and active institutions may")
         if kind is FhirResource.Consent:
-            return export.consents(self.ledger, patient, grantee=None if full else reader,
+            return export.consents(self.ledger, patient, only=None if full else reader,
                                    version=version)
         if kind is FhirResource.AuditEvent:
             return export.audit_events(self.ledger, patient, accessor=None if full else reader)
@@ -471,13 +466,6 @@ class NodeService:
 
     def _release_body(self, ptr: RecordPointer, wrapped: WrappedKey) -> dict[str, Any]:
         return {"record": pointer_json(ptr), "wrappedKey": "0x" + wrapped.to_bytes().hex()}
-
-
-def _only_logs(receipt: Any, topic: int, value: bytes) -> TxReceipt:
-    """``receipt`` with only the logs whose indexed topic ``topic`` is ``value``."""
-    logs = [lg for lg in receipt["logs"]
-            if len(lg["topics"]) > topic and bytes(lg["topics"][topic]) == value]
-    return cast(TxReceipt, {**receipt, "logs": logs})
 
 
 def pointer_json(ptr: RecordPointer) -> dict[str, Any]:
