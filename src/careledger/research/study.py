@@ -156,11 +156,10 @@ def _log_accesses(actor: Actor, study_id: int, items: list[StudyAccessItem], siz
 def _read(actor: Actor, client: Any, ptr: RecordPointer, access_tx: bytes) -> bytes:
     """The plaintext of ``ptr`` after its study access entry in ``access_tx``."""
     from careledger.actors.remote import receive_key
-    from careledger.crypto import decrypt_record
+    from careledger.crypto import check_commitment, decrypt_record
 
     blob = client.blob(ptr.cid)
-    if keccak(blob) != ptr.commitment_bytes:
-        raise CommitmentMismatch(f"the ciphertext of {ptr.record_id} does not match its commitment")
+    check_commitment(blob, ptr.commitment_bytes)  # the contract bound this commitment
     data_key = receive_key(actor, client, ptr, Purpose.HRESCH, access_tx)
     return bytes(decrypt_record(blob, data_key, ptr.binding))
 
@@ -179,6 +178,12 @@ def _pseudonym_key(actor: Actor, study_id: int) -> bytes:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def files_hash(files: dict[str, str]) -> bytes:
+    """``datasetHash``: keccak256 of the canonical JSON of a manifest's ``files`` (name ->
+    SHA-256)."""
+    return bytes(keccak(json.dumps(files, sort_keys=True, separators=(",", ":")).encode()))
 
 
 def _csv(resources: list[dict[str, Any]], patient_of: dict[str, str]) -> bytes:
@@ -310,7 +315,7 @@ def build_dataset(actor: Actor, study_id: int, out: str | os.PathLike[str], *, k
     write_atomic(target / "bundle.json", bundle_bytes, mode=0o600)
     write_atomic(target / "data.csv", csv_bytes, mode=0o600)
     files = {"bundle.json": _sha256(bundle_bytes), "data.csv": _sha256(csv_bytes)}
-    build.dataset_hash = bytes(keccak(json.dumps(files, sort_keys=True, separators=(",", ":")).encode()))
+    build.dataset_hash = files_hash(files)
     manifest = {
         "format": "careledger-dataset", "version": 1, "chainId": actor.ledger.chain.chain_id,
         "study": study_id, "institute": actor.address,
@@ -352,8 +357,7 @@ def verify_dataset(ledger: Any, dataset_id: int, folder: str | os.PathLike[str])
         if _sha256((root / name).read_bytes()) != digest:
             raise CommitmentMismatch(f"{name} is not the file the manifest names")
     on_chain = ledger.research.dataset(dataset_id)
-    files_hash = bytes(keccak(json.dumps(manifest["files"], sort_keys=True, separators=(",", ":")).encode()))
-    if files_hash != on_chain.dataset_hash:
+    if files_hash(manifest["files"]) != on_chain.dataset_hash:
         raise CommitmentMismatch(f"the files are not dataset {dataset_id}'s anchored hash")
     events = ledger.research.logs("DatasetAnchored", from_block=ledger.deployment.block,
                                   datasetId=dataset_id)
