@@ -93,7 +93,7 @@ def _own(a: Provider, ptr) -> bytes:  # type: ignore[no-untyped-def]
 def test_an_interrupted_import_resumes_without_duplicates(world: World, synthea: Path,
                                                           tmp_path: Path) -> None:
     only, _, mapping, a = _one_patient(world, synthea, tmp_path)
-    original = a.publish_batch
+    original = a.begin_batch
     calls = 0
 
     def crash_on_third(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -103,10 +103,10 @@ def test_an_interrupted_import_resumes_without_duplicates(world: World, synthea:
             raise KeyboardInterrupt  # after the intent, before the batch
         return original(*args, **kwargs)
 
-    a.publish_batch = crash_on_third  # type: ignore[method-assign]
+    a.begin_batch = crash_on_third  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         import_fhir(a, [only], mapping, batch_size=64)
-    a.publish_batch = original  # type: ignore[method-assign]
+    a.begin_batch = original  # type: ignore[method-assign]
     report = import_fhir(a, [only], mapping, batch_size=64)
     total = report.published + report.already_done
     ids = [p.record_id for p in a.ws.index.all()]

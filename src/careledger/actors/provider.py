@@ -4,9 +4,10 @@ crash interrupted (``reconcile``)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -300,12 +301,19 @@ class Provider(Institution):
         Each record gets its own data key, blob and wrapped keys; its id is the batch id and
         its leaf index; the per-record Merkle proofs stay off chain in the record index.
 
-        Group commit: every blob, wrapped key and index entry of the batch (one index write per
-        record) is written without fsync, then each file and each touched directory is fsynced
-        once, concurrently (``GroupCommit``), and only then is the root anchored; the anchoring
-        is recorded once for the batch (``RecordIndex.mark_batch_anchored``). A crash at any
-        point leaves either nothing on chain (a rerun under the same ``batch_id`` reuses the
-        complete members and seals the rest) or a durable, complete batch.
+        Group commit: every blob and wrapped key of the batch is written without fsync into
+        pack files (a blob pack and a key pack per sealed chunk, ``store.packs``), every
+        member's pointer once into the batch's index segment (``RecordIndex.put_batch``), then
+        each file and each touched directory is fsynced once, concurrently (``GroupCommit``),
+        and only then is the root anchored; the anchoring is recorded once for the batch
+        (``RecordIndex.mark_batch_anchored``). A crash at any point leaves either nothing on
+        chain (a rerun under the same ``batch_id`` reuses the members if every one of them is
+        complete, else discards what the first attempt wrote and seals them all again) or a
+        durable, complete batch.
+
+        ``begin_batch`` and ``BatchInFlight.finish`` are the two halves of this call: a caller
+        with many batches (the FHIR importer) starts sealing the next batch before finishing
+        (committing and anchoring) the current one.
 
         Args:
             items: ``(patient, plaintext)`` pairs.
@@ -319,6 +327,15 @@ class Provider(Institution):
         Returns:
             ``(root, pointers, receipt)``.
         """
+        return self.begin_batch(items, category, batch_id=batch_id, progress=progress,
+                                executor=executor).finish()
+
+    def begin_batch(self, items: Sequence[tuple[str, bytes]], category: Category | str,
+                    *, batch_id: bytes | None = None, progress: Any = None,
+                    executor: Executor | None = None) -> BatchInFlight:
+        """Check a batch against the chain and the index and start sealing what it needs, in
+        ``executor``'s processes (see ``publish_batch``); ``finish()`` on the result commits
+        and anchors it. Nothing of this batch is anchored before its ``finish()``."""
         cat = category if isinstance(category, Category) else Category.parse(category)
         if not items:
             raise InvalidInput("a batch needs at least one record")
@@ -329,14 +346,19 @@ class Provider(Institution):
         ids = [batch_member_id(batch_id, i) for i in range(len(items))]
         onchain = self.ledger.records.batch(batch_id)
         found = [self.ws.index.find(rid) for rid in ids]
+        loose: set[int] = set()
         if onchain.anchored:
             missing = [hex32(rid) for rid, p in zip(ids, found, strict=True) if p is None]
             if missing:
                 raise CommitmentMismatch(
                     f"batch 0x{batch_id.hex()} is anchored but {len(missing)} of its records "
                     f"(first {missing[0]}) are not in the record index: restore the index")
-        else:  # nothing relies on a member yet: reuse the complete ones, seal the others
-            found = [p if p is not None and self._complete(p) else None for p in found]
+        elif not all(p is not None and self._complete(p) for p in found):
+            # some member is incomplete, so the batch was never committed, let alone anchored:
+            # seal every member again, leaving no stale copy (a pack, a loose key) behind
+            found = self._discard_batch(batch_id, ids, found)
+            loose = {i for i, p in enumerate(found) if p is not None}
+            found = [None] * len(ids)
         jobs: list[SealJob] = []
         key_cache: dict[str, bytes] = {}
         patients: dict[str, str] = {}
@@ -345,39 +367,33 @@ class Provider(Institution):
                 who = patients.get(patient) or patients.setdefault(
                     patient, address(patient, "patient"))
                 jobs.append((i, ids[i], who, self._patient_key(who, key_cache), bytes(plaintext)))
-        group = GroupCommit()
-        pointers: list[RecordPointer | None] = list(found)
-        done = len(items) - len(jobs)
-        patient_of = {job[0]: job[2] for job in jobs}
-        for sealed in self._seal(jobs, group, executor):
-            for i, cid, commitment in sealed:
-                pointers[i] = RecordPointer(
-                    record_id=hex32(ids[i]), version=1, patient=patient_of[i],
-                    issuer=self.address, category=cat.name, cid=cid,
-                    commitment=hex32(commitment), previous_version=hex32(ZERO32))
-            done += len(sealed)
-            if progress is not None:
-                progress(done)
-        members = [p for p in pointers if p is not None]
-        assert len(members) == len(items)
-        tree = MerkleTree.build([_leaf(p) for p in members])
-        root_hex = hex32(tree.root)
-        if onchain.anchored and onchain.root != tree.root:
-            raise CommitmentMismatch(
-                f"batch 0x{batch_id.hex()} is already anchored with another root: the items "
-                "differ from the first attempt; publish them as a new batch")
-        for i, p in enumerate(members):
-            proof = [hex32(x) for x in tree.proof(i)]
-            if p.batch_root != root_hex or p.proof != proof or found[i] is None:
-                p.batch_root, p.proof = root_hex, proof
-                self.ws.index.put(p, group=group)  # one index write per record
-        group.commit()  # durable before anything goes on chain
-        receipt = None if onchain.anchored else self._anchor_batch(batch_id, tree.root,
-                                                                   len(members), cat)
-        self.ws.index.mark_batch_anchored(batch_id, root_hex)
-        for p in members:
-            p.status = "anchored"
-        return tree.root, members, receipt
+        flight = BatchInFlight(self, batch_id, cat, ids, found, loose, onchain.anchored,
+                               onchain.root, jobs, progress)
+        blobs = self.ws.blobs
+        if executor is not None and isinstance(blobs, LocalBlobStore) and jobs:
+            size = max(32, min(256, -(-len(jobs) // 4)))
+            flight.futures = [
+                executor.submit(seal_chunk, str(blobs.directory), str(self.ws.keys.directory),
+                                blobs.max_blob_size, self.keypair.public_bytes, jobs[k:k + size])
+                for k in range(0, len(jobs), size)]
+        return flight
+
+    def _discard_batch(self, batch_id: bytes, ids: list[bytes],
+                       found: list[RecordPointer | None]) -> list[RecordPointer | None]:
+        """Remove what an attempt that never committed wrote of a batch: its packs, its index
+        segment and loose wrapped keys of its members; return the members found as loose
+        pointer files (written again loose, so no stale file shadows the new pointer)."""
+        blobs = self.ws.blobs
+        if isinstance(blobs, LocalBlobStore):
+            blobs.discard_packs(batch_id.hex())
+        self.ws.keys.discard_packs(batch_id)
+        self.ws.index.discard_segment(batch_id)
+        keys_dir = str(self.ws.keys.directory)
+        for rid in ids:
+            if os.path.isdir(os.path.join(keys_dir, rid.hex())):
+                self.ws.keys.delete_all(rid)
+        return [self.ws.index.find(rid) if p is not None else None for rid, p in zip(ids, found,
+                                                                                    strict=True)]
 
     def _complete(self, ptr: RecordPointer) -> bool:
         """Whether a member written by an interrupted attempt has its blob and both keys."""
@@ -388,33 +404,96 @@ class Provider(Institution):
         except (InvalidInput, OSError):
             return False
 
-    def _seal(self, jobs: list[SealJob], group: GroupCommit,
-              executor: Executor | None) -> Iterator[list[Sealed]]:
-        """Encrypt, wrap and stage ``jobs``, in ``executor``'s processes when the workspace is
-        local (in chunks, yielded as they finish in order), else here."""
-        if not jobs:
+    def _anchor_batch(self, batch_id: bytes, root: bytes, count: int,
+                      category: Category) -> TxReceipt:
+        return self.transact(self.ledger.records.anchor_batch(batch_id, root, count, category.code))
+
+
+@dataclass
+class BatchInFlight:
+    """A Merkle batch whose members are being sealed (``Provider.begin_batch``): ``finish()``
+    collects them, writes the index segment, group-commits and anchors."""
+
+    provider: Provider
+    batch_id: bytes
+    category: Category
+    ids: list[bytes]
+    found: list[RecordPointer | None]
+    #: members whose pointer was a loose file of an earlier attempt (written loose again)
+    loose: set[int]
+    anchored: bool
+    onchain_root: bytes
+    jobs: list[SealJob]
+    progress: Any = None
+    futures: list[Future[tuple[list[Sealed], list[str], list[str]]]] | None = None
+
+    def cancel(self) -> None:
+        """Cancel the sealing jobs not started yet (the caller gives the batch up)."""
+        for future in self.futures or []:
+            future.cancel()
+
+    def _sealed(self, group: GroupCommit) -> Iterator[list[Sealed]]:
+        if self.futures is None:
+            if self.jobs:
+                ws = self.provider.ws
+                yield seal(ws.blobs, ws.keys, self.provider.keypair.public_bytes, self.jobs,
+                           group)
             return
-        blobs = self.ws.blobs
-        if executor is None or not isinstance(blobs, LocalBlobStore):
-            yield seal(blobs, self.ws.keys, self.keypair.public_bytes, jobs, group)
-            return
-        size = max(16, min(128, -(-len(jobs) // 8)))
-        futures = [executor.submit(seal_chunk, str(blobs.directory), str(self.ws.keys.directory),
-                                   blobs.max_blob_size, self.keypair.public_bytes,
-                                   jobs[k:k + size])
-                   for k in range(0, len(jobs), size)]
         try:
-            for future in futures:
+            for future in self.futures:
                 sealed, files, dirs = future.result()
                 group.merge(files, dirs)
                 yield sealed
         finally:
-            for future in futures:
-                future.cancel()
+            self.cancel()
 
-    def _anchor_batch(self, batch_id: bytes, root: bytes, count: int,
-                      category: Category) -> TxReceipt:
-        return self.transact(self.ledger.records.anchor_batch(batch_id, root, count, category.code))
+    def finish(self) -> tuple[bytes, list[RecordPointer], TxReceipt | None]:
+        """Wait for the sealing, write every new member's pointer once (the batch's segment),
+        make the batch durable (group commit), then anchor it; return ``(root, pointers,
+        receipt)`` like ``Provider.publish_batch``."""
+        provider, batch_id, ids = self.provider, self.batch_id, self.ids
+        ws = provider.ws
+        group = GroupCommit()
+        pointers: list[RecordPointer | None] = list(self.found)
+        done = len(ids) - len(self.jobs)
+        patient_of = {job[0]: job[2] for job in self.jobs}
+        issuer, category, zero = provider.address, self.category.name, hex32(ZERO32)
+        for sealed in self._sealed(group):
+            for i, cid, commitment in sealed:
+                pointers[i] = RecordPointer(
+                    record_id=hex32(ids[i]), version=1, patient=patient_of[i], issuer=issuer,
+                    category=category, cid=cid, commitment=hex32(commitment),
+                    previous_version=zero)
+            done += len(sealed)
+            if self.progress is not None:
+                self.progress(done)
+        members = [p for p in pointers if p is not None]
+        assert len(members) == len(ids)
+        tree = MerkleTree.build([_leaf(p) for p in members])
+        root_hex = hex32(tree.root)
+        if self.anchored and self.onchain_root != tree.root:
+            raise CommitmentMismatch(
+                f"batch 0x{batch_id.hex()} is already anchored with another root: the items "
+                "differ from the first attempt; publish them as a new batch")
+        segment = False
+        for i, p in enumerate(members):
+            proof = [hex32(x) for x in tree.proof(i)]
+            if p.batch_root != root_hex or p.proof != proof or self.found[i] is None:
+                p.batch_root, p.proof = root_hex, proof
+                if i in self.loose:
+                    ws.index.put(p, group=group)
+                else:
+                    segment = True
+        if segment:  # one index write per record: each member's pointer once, in the segment
+            ws.index.put_batch([p for i, p in enumerate(members) if i not in self.loose],
+                               group=group)
+        group.commit()  # durable before anything goes on chain
+        receipt = None if self.anchored else provider._anchor_batch(
+            batch_id, tree.root, len(members), self.category)
+        ws.index.mark_batch_anchored(batch_id, root_hex)
+        for p in members:
+            p.status = "anchored"
+        return tree.root, members, receipt
 
 
 def _leaf(ptr: RecordPointer) -> bytes:

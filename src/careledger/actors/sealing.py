@@ -1,6 +1,7 @@
 """Sealing the members of a Merkle batch: encrypt each record under a fresh data key, wrap the
-key to the patient and the issuer, write the blob and the wrapped keys without fsync into a
-``GroupCommit`` (the batch is made durable at once, before anything is anchored).
+key to the patient and the issuer, write the blobs and the wrapped keys of a chunk of members
+into one blob pack and one key pack (``store.packs``) without fsync, into a ``GroupCommit``
+(the batch is made durable at once, before anything is anchored).
 
 ``seal_chunk`` runs in a worker process (``concurrent.futures.ProcessPoolExecutor``) on a
 local workspace: the crypto (two X25519 HPKE wraps per record) and the file writes are the
@@ -28,18 +29,29 @@ _STORES: dict[tuple[str, str, int], tuple[LocalBlobStore, WrappedKeyStore]] = {}
 
 def seal(blobs: BlobStore, keys: WrappedKeyStore, issuer_key: bytes, jobs: Sequence[SealJob],
          group: GroupCommit) -> list[Sealed]:
-    """Encrypt, wrap and stage (no fsync) each job's record, version 1."""
-    local = isinstance(blobs, LocalBlobStore)
+    """Encrypt, wrap and stage (no fsync) each job's record, version 1: the blobs in one pack
+    (a remote store, IPFS, stores each blob durably itself), the wrapped keys in another, both
+    named after the batch and the first job's member index."""
+    if not jobs:
+        return []
     out: list[Sealed] = []
-    for index, record_id, patient, patient_key, plaintext in jobs:
+    sealed_blobs: list[bytes] = []
+    wrapped = []
+    for _index, record_id, patient, patient_key, plaintext in jobs:
         binding = RecordBinding(record_id, 1, patient)
         envelope, data_key = encrypt_record(plaintext, binding)
         blob = envelope.to_bytes()
-        # a remote store (IPFS) makes each blob durable itself
-        cid = blobs.put(blob, group=group) if local else blobs.put(blob)  # type: ignore[call-arg]
+        sealed_blobs.append(blob)
         for recipient in (patient_key, issuer_key):
-            keys.put(record_id, 1, wrap_data_key(data_key, binding, recipient), group=group)
-        out.append((index, cid, bytes(keccak(blob))))
+            wrapped.append((record_id, 1, wrap_data_key(data_key, binding, recipient)))
+    batch, chunk = jobs[0][1][:28].hex(), f"{jobs[0][0]:08x}"
+    if isinstance(blobs, LocalBlobStore):
+        cids = blobs.put_pack(batch, chunk, sealed_blobs, commit=group)
+    else:
+        cids = [blobs.put(blob) for blob in sealed_blobs]
+    keys.put_pack(chunk, wrapped, group=group)  # after the blobs: a key pack implies its blobs
+    for job, cid, blob in zip(jobs, cids, sealed_blobs, strict=True):
+        out.append((job[0], cid, bytes(keccak(blob))))
     return out
 
 

@@ -9,6 +9,10 @@ for each batch, its id and the keys of its resources (``file#entry#sha256``) bef
 an interrupted batch under the same batch id (``Provider.publish_batch`` is idempotent by id),
 so nothing is anchored twice and nothing is lost.
 
+Pipelined: with a worker pool, batch k+1 is sealed in the pool (``Provider.begin_batch``) while
+batch k is group-committed and anchored (``BatchInFlight.finish``) here; both have their
+``intent`` line before, and each its ``done`` line after its own anchoring.
+
 Bad input never stops the import (unless ``strict``): a file that is not JSON, an invalid
 resource, a resource over the size limit, one whose patient is not in the map, each gives one
 line naming the file, the entry index and the reason, in the report.
@@ -362,6 +366,23 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
     reassembly: dict[str, dict[str, Item]] = {b: {} for b in (state.open_batches if state else {})}
     buffers: dict[Category, list[Item]] = {}
 
+    # the batch being sealed in the pool while the one before it is committed and anchored
+    in_flight: list[tuple[Any, bytes, Category, list[Item]]] = []
+
+    def finished(batch_id: bytes, category: Category, items: list[Item]) -> None:
+        assert state is not None
+        state.write({"kind": "done", "batch": batch_id.hex()})
+        state.open_batches.pop(batch_id.hex(), None)
+        report.batches += 1
+        report.published += len(items)
+        report.by_category[category.name] = report.by_category.get(category.name, 0) + len(items)
+
+    def finish_in_flight() -> None:
+        while in_flight:
+            flight, batch_id, category, items = in_flight.pop(0)
+            flight.finish()
+            finished(batch_id, category, items)
+
     def publish(batch_id: bytes, category: Category, items: list[Item]) -> None:
         assert state is not None
         if batch_id.hex() not in state.open_batches:
@@ -370,13 +391,15 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
         members = [(i.patient, i.body) for i in items]
         if executor is None:
             provider.publish_batch(members, category, batch_id=batch_id)
-        else:
-            provider.publish_batch(members, category, batch_id=batch_id, executor=executor)
-        state.write({"kind": "done", "batch": batch_id.hex()})
-        state.open_batches.pop(batch_id.hex(), None)
-        report.batches += 1
-        report.published += len(items)
-        report.by_category[category.name] = report.by_category.get(category.name, 0) + len(items)
+            finished(batch_id, category, items)
+            return
+        flight = provider.begin_batch(members, category, batch_id=batch_id, executor=executor)
+        try:
+            finish_in_flight()  # commit and anchor the previous batch while this one is sealed
+        except BaseException:
+            flight.cancel()
+            raise
+        in_flight.append((flight, batch_id, category, items))
 
     items = read_items(paths, patient_map, report, max_resource=max_resource, strict=strict,
                        executor=executor)
@@ -410,6 +433,7 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
         for category, buf in buffers.items():
             if buf:
                 publish(new_batch_id(provider.address), category, buf)
+        finish_in_flight()
         assert state is not None
         for batch in list(state.open_batches):
             report.problems.append(f"interrupted batch 0x{batch} could not be completed: some "

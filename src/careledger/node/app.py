@@ -22,13 +22,14 @@ from __future__ import annotations
 import http
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from hexbytes import HexBytes
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -280,8 +281,9 @@ def create_app(service: NodeService) -> FastAPI:
     }
 
     @records.get("/blobs/{cid}", responses=blob_responses, response_class=FileResponse)
-    def blob(cid: str, request: Request) -> FileResponse:
-        """The ciphertext stored under ``cid`` (content-addressed; HTTP Range supported)."""
+    def blob(cid: str, request: Request) -> Response:
+        """The ciphertext stored under ``cid`` (content-addressed; HTTP Range supported): its
+        file, or its bytes from a pack of a Merkle batch (``store.packs``)."""
         parsed = parse_cid(cid)
         store = service.ws.blobs
         if not isinstance(store, LocalBlobStore):
@@ -291,18 +293,15 @@ def create_app(service: NodeService) -> FastAPI:
             stat = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             stat = None
-        if stat is None or not path.is_file():
-            raise BlobNotFound(f"no blob {cid} here")
-        # Starlette answers a bad Range with plain text: check it here, refuse it in JSON
         http_range = request.headers.get("range")
-        if http_range is not None:
+        if stat is None or not path.is_file():
             try:
-                FileResponse._parse_range_header(http_range, stat.st_size)
-            except MalformedRangeHeader as exc:
-                raise InvalidInput(f"bad Range header: {exc.content}") from None
-            except RangeNotSatisfiable:
-                raise RangeNotServable(f"the ciphertext has {stat.st_size} bytes: no such range",
-                                       stat.st_size) from None
+                data = store.get(cid)  # verified against the CID
+            except BlobNotFound:
+                raise BlobNotFound(f"no blob {cid} here") from None
+            return _bytes_response(data, _ranges(http_range, len(data)))
+        # Starlette answers a bad Range with plain text: check it here, refuse it in JSON
+        _ranges(http_range, stat.st_size)
         return FileResponse(path, media_type="application/octet-stream", stat_result=stat)
 
     @app.exception_handler(RangeNotServable)
@@ -390,3 +389,40 @@ def create_app(service: NodeService) -> FastAPI:
                        allow_headers=["content-type", "range", "authorization"],
                        expose_headers=["content-range", "content-length"], max_age=600)
     return app
+
+
+def _ranges(http_range: str | None, size: int) -> list[tuple[int, int]] | None:
+    """The ``[start, end)`` ranges a Range header asks of ``size`` bytes (``None``: no header).
+
+    Raises:
+        InvalidInput: a malformed header.
+        RangeNotServable: no such range.
+    """
+    if http_range is None:
+        return None
+    try:
+        return FileResponse._parse_range_header(http_range, size)
+    except MalformedRangeHeader as exc:
+        raise InvalidInput(f"bad Range header: {exc.content}") from None
+    except RangeNotSatisfiable:
+        raise RangeNotServable(f"the ciphertext has {size} bytes: no such range", size) from None
+
+
+def _bytes_response(data: bytes, ranges: list[tuple[int, int]] | None) -> Response:
+    """``data`` (a packed blob) as ``FileResponse`` would serve a file of it: whole, one range
+    (206, Content-Range) or several (206, multipart/byteranges)."""
+    media = "application/octet-stream"
+    headers = {"accept-ranges": "bytes"}
+    if not ranges:
+        return Response(data, media_type=media, headers=headers)
+    size = len(data)
+    if len(ranges) == 1:
+        start, end = ranges[0]
+        headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+        return Response(data[start:end], status_code=206, media_type=media, headers=headers)
+    boundary = secrets.token_hex(13)
+    parts = [f"--{boundary}\r\nContent-Type: {media}\r\nContent-Range: bytes {start}-{end - 1}"
+             f"/{size}\r\n\r\n".encode() + data[start:end] + b"\r\n" for start, end in ranges]
+    parts.append(f"--{boundary}--".encode())
+    return Response(b"".join(parts), status_code=206, headers=headers,
+                    media_type=f"multipart/byteranges; boundary={boundary}")

@@ -42,6 +42,7 @@ from careledger.store.atomic import (
     sync_filesystem,
     write_atomic,
 )
+from careledger.store.packs import PackSet, write_pack
 
 __all__ = [
     "DEFAULT_MAX_BLOB_SIZE",
@@ -156,7 +157,10 @@ class BlobStore(Protocol):
 
 
 class LocalBlobStore:
-    """Blobs in a local directory, sharded by digest: ``<dir>/blobs/ab/cd/<cid>``.
+    """Blobs in a local directory, sharded by digest: ``<dir>/blobs/ab/cd/<cid>``, and the
+    blobs of Merkle batches in pack files, ``<dir>/packs/<batch>/<chunk>.pack``
+    (``store.packs``; :meth:`put_pack`), keyed by digest. Every read looks at the loose file
+    first, then the packs (their indexes are loaded once and cached); a blob is found either way.
 
     Safe for concurrent writers (threads or processes) of the same or different content:
     each writes its own temp file and the rename is atomic; equal content gives equal files.
@@ -181,6 +185,9 @@ class LocalBlobStore:
         self._blobs = self.directory / "blobs"
         self.directory.mkdir(parents=True, exist_ok=True)
         mkdirs_durable(self._blobs, self.directory)
+        self.packs = PackSet(self.directory)
+        #: digest -> pack holding it (filled from every pack's index on a miss)
+        self._packed: dict[bytes, str] = {}
         if cleanup:
             self.cleanup()
 
@@ -231,6 +238,51 @@ class LocalBlobStore:
         write_atomic(target, data, durable=durable, group=group)
         return cid_text
 
+    def put_pack(self, group: str, chunk: str, blobs: list[bytes], *,
+                 commit: GroupCommit | None = None) -> list[str]:
+        """Store ``blobs`` in one pack file (``packs/<group>/<chunk>.pack``); return their
+        CIDs, in order. ``commit``: the pack and its folder are fsynced once by its
+        ``commit()`` (a batch's group commit); ``None``: durable now.
+
+        Raises:
+            BlobTooLarge: a blob exceeds ``max_blob_size``.
+        """
+        entries: dict[bytes, bytes] = {}
+        cids = []
+        for data in blobs:
+            if len(data) > self.max_blob_size:
+                raise BlobTooLarge(
+                    f"blob of {len(data)} bytes exceeds this store's limit of "
+                    f"{self.max_blob_size}: raise max_blob_size or split the record")
+            digest = hashlib.sha256(data).digest()
+            entries[digest] = data
+            cids.append(_cid_text(digest))
+        path = self.packs.path(group, chunk)
+        write_pack(path, list(entries.items()), group=commit)
+        return cids
+
+    def discard_packs(self, group: str) -> bool:
+        """Remove the packs of ``group`` (a batch never anchored, sealed again)."""
+        return self.packs.discard(group)
+
+    def _read_packed(self, digest: bytes) -> bytes | None:
+        for attempt in range(2):
+            path = self._packed.get(digest)
+            if path is not None:
+                data = self.packs.read(path, digest)
+                if data is not None:
+                    return data
+            if attempt == 0:
+                self._refresh()
+        return None
+
+    def _refresh(self) -> None:
+        """Rebuild the digest -> pack map from every pack (indexes cached unless changed)."""
+        packed: dict[bytes, str] = {}
+        for path, digest in self.packs.entries():
+            packed[digest] = path
+        self._packed = packed
+
     def sync(self) -> None:
         """Make every blob written with ``durable=False`` durable (one filesystem flush)."""
         sync_filesystem(self._blobs)
@@ -245,32 +297,60 @@ class LocalBlobStore:
         """
         parsed = parse_cid(cid)
         try:
-            data = self._path(parsed).read_bytes()
-        except FileNotFoundError as exc:
+            data: bytes | None = self._path(parsed).read_bytes()
+        except FileNotFoundError:
+            data = self._read_packed(parsed.raw_digest)
+        if data is None:
             raise BlobNotFound(
-                f"no blob {cid} in {self.directory}: check the CID or restore the blob"
-            ) from exc
+                f"no blob {cid} in {self.directory}: check the CID or restore the blob")
         _check_bytes(parsed, data)
         return data
 
     def has(self, cid: str) -> bool:
-        """Whether a blob file exists for ``cid`` (content is checked on :meth:`get`)."""
-        return self._path(parse_cid(cid)).is_file()
+        """Whether a blob file or a packed blob exists for ``cid`` (content is checked on
+        :meth:`get`)."""
+        parsed = parse_cid(cid)
+        if self._path(parsed).is_file():
+            return True
+        digest = parsed.raw_digest
+        for attempt in range(2):
+            path = self._packed.get(digest)
+            if path is not None and digest in self.packs.index(path):
+                return True
+            if attempt == 0:
+                self._refresh()
+        return False
 
     def delete(self, cid: str) -> None:
-        """Remove the blob if present (idempotent); the directory entry removal is fsynced."""
-        path = self._path(parse_cid(cid))
+        """Remove the blob if present (idempotent): the loose file (its directory entry
+        removal fsynced) and every packed copy (each pack rewritten without it)."""
+        parsed = parse_cid(cid)
+        path = self._path(parsed)
         try:
             path.unlink()
         except FileNotFoundError:
-            return
-        fsync_dir(path.parent)
+            pass
+        else:
+            fsync_dir(path.parent)
+        self._refresh()
+        for pack in {p for p, digest in self.packs.entries() if digest == parsed.raw_digest}:
+            self.packs.remove(pack, {parsed.raw_digest})
+        self._packed.pop(parsed.raw_digest, None)
 
     def __iter__(self) -> Iterator[str]:
-        """Iterate over the CIDs of complete blobs (temp files are never listed)."""
+        """Iterate over the CIDs of complete blobs, loose and packed, each once (temp files
+        are never listed)."""
+        seen = set()
         for path in self._blobs.glob("*/*/*"):
             if not path.name.startswith(TEMP_PREFIX) and path.is_file():
+                seen.add(path.name)
                 yield path.name
+        self._refresh()
+        for digest in list(self._packed):
+            cid = _cid_text(digest)
+            if cid not in seen:
+                seen.add(cid)
+                yield cid
 
     def cleanup(self, older_than: float = STALE_TEMP_AGE) -> int:
         """Remove temp files left by crashed writers older than ``older_than`` seconds.
@@ -278,7 +358,7 @@ class LocalBlobStore:
         Returns:
             How many were removed.
         """
-        return cleanup_temps(self._blobs, older_than)
+        return cleanup_temps(self._blobs, older_than) + cleanup_temps(self.packs.root, older_than)
 
 
 # --- IPFS (Kubo RPC) ---------------------------------------------------------------------
