@@ -411,7 +411,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
-    function recordStudyAccess(uint256 studyId, IRecordRegistry.BindingClaim[] calldata items) external {
+    function recordStudyAccess(
+        uint256 studyId,
+        IRecordRegistry.Binding[] calldata items,
+        IRecordRegistry.BatchProof[] calldata proofs
+    ) external {
         Study storage s = _studies[studyId];
         if (s.institute == address(0)) revert StudyNotFound(studyId);
         if (s.institute != msg.sender) revert NotStudyInstitute(studyId, msg.sender);
@@ -422,13 +426,13 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (n == 0) revert BadStudyBatch(0);
         // every record bound to its patient, category and commitment (one call for the batch):
         // reverts RecordNotAnchored / RecordBindingMismatch, as recordAccess does
-        _records.checkBindings(items);
+        _records.checkBindings(items, proofs);
         bytes32 scope = _studyScope(studyId);
         address patient = address(0);
         AuditState memory audit = AuditState(bytes24(0), 0);
         uint32 patients = 0;
         for (uint256 i = 0; i < n; ++i) {
-            IRecordRegistry.BindingClaim calldata item = items[i];
+            IRecordRegistry.Binding calldata item = items[i];
             address p = item.patient;
             if (i == 0 || p != patient) {
                 // grouped and increasing: each patient's chain is read and written once

@@ -102,12 +102,73 @@ contract RecordRegistry is IRecordRegistry {
     }
 
     /// @inheritdoc IRecordRegistry
-    function checkBindings(BindingClaim[] calldata claims) external view {
+    function checkBindings(Binding[] calldata claims, BatchProof[] calldata proofs) external view {
         uint256 n = claims.length;
-        for (uint256 i = 0; i < n; ++i) {
-            BindingClaim calldata c = claims[i];
-            _checkBinding(c.patient, c.recordId, c.commitment, c.category, c.proof);
+        // one bit per claim: proven by a multiproof (each at most once)
+        uint256[] memory proven = new uint256[]((n + 255) >> 8);
+        for (uint256 g = 0; g < proofs.length; ++g) {
+            _checkBatchProof(claims, proofs[g], g, proven);
         }
+        for (uint256 i = 0; i < n; ++i) {
+            Binding calldata c = claims[i];
+            if (_isBatchMember(c.recordId)) {
+                if (proven[i >> 8] & (1 << (i & 255)) == 0) revert MissingBatchProof(c.recordId);
+                continue;
+            }
+            bytes32 bound = _bindings[c.recordId];
+            if (bound == bytes32(0)) revert RecordNotAnchored(c.recordId);
+            if (bound != _leaf(c.patient, c.recordId, c.commitment, c.category)) {
+                revert RecordBindingMismatch(c.recordId);
+            }
+        }
+    }
+
+    /// @dev One multiproof of `checkBindings`: its leaves, all members of one anchored batch
+    /// below its count, each claim marked in `proven`, then OpenZeppelin's verification.
+    function _checkBatchProof(Binding[] calldata claims, BatchProof calldata bp, uint256 g, uint256[] memory proven)
+        private
+        view
+    {
+        bytes calldata order = bp.order;
+        uint256 m = order.length >> 1;
+        if (m == 0 || order.length & 1 != 0) revert BadBatchProof(g);
+        bytes32 first;
+        uint256 batchAndCount; // the batch id (top 28 bytes) and its count (low 32 bits)
+        {
+            uint256 i0 = uint16(bytes2(order[0:2]));
+            if (i0 >= claims.length) revert BadBatchProof(g);
+            first = claims[i0].recordId;
+            if (!_isBatchMember(first)) revert BadBatchProof(g);
+            BatchHeader storage b = _batches[bytes28(first)];
+            if (b.root == bytes32(0)) revert RecordNotAnchored(first);
+            batchAndCount = (uint256(first) >> 32 << 32) | b.count;
+        }
+        bytes32[] memory leaves = new bytes32[](m);
+        for (uint256 k = 0; k < m; ++k) {
+            leaves[k] = _proofLeaf(claims, uint16(bytes2(order[k << 1:(k << 1) + 2])), proven, g, batchAndCount);
+        }
+        if (!MerkleProof.multiProofVerifyCalldata(bp.proof, bp.flags, _batches[bytes28(first)].root, leaves)) {
+            revert RecordBindingMismatch(first);
+        }
+    }
+
+    /// @dev The leaf of claim `idx` of a multiproof, marked in `proven` (once only): a member of
+    /// the batch in `batchAndCount`'s top 28 bytes, below the count in its low 32 bits.
+    function _proofLeaf(Binding[] calldata claims, uint256 idx, uint256[] memory proven, uint256 g, uint256 batchAndCount)
+        private
+        pure
+        returns (bytes32)
+    {
+        if (idx >= claims.length) revert BadBatchProof(g);
+        uint256 bit = 1 << (idx & 255);
+        uint256 word = proven[idx >> 8];
+        if (word & bit != 0) revert BadBatchProof(g);
+        proven[idx >> 8] = word | bit;
+        Binding calldata c = claims[idx];
+        bytes32 recordId = c.recordId;
+        if (!_isBatchMember(recordId) || uint256(recordId) >> 32 != batchAndCount >> 32) revert BadBatchProof(g);
+        if (uint32(uint256(recordId)) >= uint32(batchAndCount)) revert RecordNotAnchored(recordId);
+        return _leaf(c.patient, recordId, c.commitment, c.category);
     }
 
     function _checkBinding(

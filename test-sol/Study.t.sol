@@ -25,7 +25,6 @@ contract StudyTest is Fixture {
     bytes28 internal batchId;
     bytes32[] internal leaves;
     address[] internal patients; // ascending
-    mapping(uint256 index => bytes32[]) internal proofs; // computed once in setUp
     uint256 internal constant PATIENTS = 20;
     uint256 internal constant PER_PATIENT = 5; // 100 records in one batch of HOSP_A
 
@@ -41,9 +40,6 @@ contract StudyTest is Fixture {
         }
         vm.prank(HOSP_A);
         records.anchorBatch(batchId, Merkle.root(leaves), uint32(leaves.length), CAT);
-        for (uint256 i = 0; i < leaves.length; ++i) {
-            proofs[i] = Merkle.proof(leaves, i);
-        }
     }
 
     function _commitment(uint256 i) internal pure returns (bytes32) {
@@ -62,13 +58,52 @@ contract StudyTest is Fixture {
     }
 
     /// @dev Items for records [from, to) of the batch (grouped by patient, ascending).
-    function _items(uint256 from, uint256 to) internal view returns (IRecordRegistry.BindingClaim[] memory items) {
-        items = new IRecordRegistry.BindingClaim[](to - from);
+    function _items(uint256 from, uint256 to) internal view returns (IRecordRegistry.Binding[] memory items) {
+        items = new IRecordRegistry.Binding[](to - from);
         for (uint256 i = from; i < to; ++i) {
-            items[i - from] = IRecordRegistry.BindingClaim(
-                patients[i / PER_PATIENT], _memberId(batchId, uint32(i)), _commitment(i), CAT, proofs[i]
-            );
+            items[i - from] =
+                IRecordRegistry.Binding(patients[i / PER_PATIENT], _memberId(batchId, uint32(i)), _commitment(i), CAT);
         }
+    }
+
+    /// @dev One multiproof of every batch member among `items`, whatever their order: the leaves
+    /// in increasing leaf index (the tree's right-to-left order), `order` naming their items.
+    function _proofs(IRecordRegistry.Binding[] memory items)
+        internal
+        view
+        returns (IRecordRegistry.BatchProof[] memory proofs_)
+    {
+        uint256[] memory members = new uint256[](items.length);
+        uint256[] memory at = new uint256[](items.length);
+        uint256 m;
+        for (uint256 i = 0; i < items.length; ++i) {
+            if (uint256(items[i].recordId) & (1 << 95) == 0) continue; // a single record
+            uint256 leaf = uint32(uint256(items[i].recordId));
+            uint256 k = m++;
+            while (k > 0 && members[k - 1] > leaf) {
+                (members[k], at[k]) = (members[k - 1], at[k - 1]);
+                --k;
+            }
+            (members[k], at[k]) = (leaf, i);
+        }
+        if (m == 0) return new IRecordRegistry.BatchProof[](0);
+        uint256[] memory sorted = new uint256[](m);
+        bytes memory order = new bytes(2 * m);
+        for (uint256 k = 0; k < m; ++k) {
+            sorted[k] = members[k];
+            order[2 * k] = bytes1(uint8(at[k] >> 8));
+            order[2 * k + 1] = bytes1(uint8(at[k]));
+        }
+        (bytes32[] memory proof, bool[] memory flags) = Merkle.multiProof(leaves, sorted);
+        proofs_ = new IRecordRegistry.BatchProof[](1);
+        proofs_[0] = IRecordRegistry.BatchProof(order, proof, flags);
+    }
+
+    /// @dev recordStudyAccess of `items` with their multiproof, by LAB.
+    function _access(uint256 id, IRecordRegistry.Binding[] memory items) internal {
+        IRecordRegistry.BatchProof[] memory proofs_ = _proofs(items);
+        vm.prank(LAB);
+        consent.recordStudyAccess(id, items, proofs_);
     }
 
     // ---------------------------------------------------------------- studies
@@ -126,8 +161,7 @@ contract StudyTest is Fixture {
 
         vm.expectEmit(address(consent));
         emit IConsentRegistry.StudyAccessRecorded(id, LAB, uint32(PATIENTS), uint32(leaves.length));
-        vm.prank(LAB);
-        consent.recordStudyAccess(id, _items(0, leaves.length));
+        _access(id, _items(0, leaves.length));
 
         for (uint256 p = 0; p < PATIENTS; ++p) {
             bytes32 h = p == 0 ? head0 : bytes32(0);
@@ -145,16 +179,26 @@ contract StudyTest is Fixture {
         }
     }
 
-    function _refused(uint256 id, IRecordRegistry.BindingClaim[] memory items, address caller, bytes memory err)
+    function _refused(uint256 id, IRecordRegistry.Binding[] memory items, address caller, bytes memory err)
         internal
     {
+        _refused(id, items, _proofs(items), caller, err);
+    }
+
+    function _refused(
+        uint256 id,
+        IRecordRegistry.Binding[] memory items,
+        IRecordRegistry.BatchProof[] memory proofs_,
+        address caller,
+        bytes memory err
+    ) internal {
         bytes32[] memory before = new bytes32[](PATIENTS);
         for (uint256 p = 0; p < PATIENTS; ++p) {
             (before[p],) = consent.auditHead(patients[p]);
         }
         vm.prank(caller);
         vm.expectRevert(err);
-        consent.recordStudyAccess(id, items);
+        consent.recordStudyAccess(id, items, proofs_);
         for (uint256 p = 0; p < PATIENTS; ++p) {
             (bytes32 h,) = consent.auditHead(patients[p]);
             assertEq(h, before[p], "check 11");
@@ -166,7 +210,7 @@ contract StudyTest is Fixture {
         for (uint256 p = 0; p < PATIENTS; ++p) {
             if (p != 3) _consent(patients[p], id);
         }
-        IRecordRegistry.BindingClaim[] memory all = _items(0, leaves.length);
+        IRecordRegistry.Binding[] memory all = _items(0, leaves.length);
         // patient 3 did not consent to this study
         _refused(
             id,
@@ -176,42 +220,139 @@ contract StudyTest is Fixture {
                 IConsentRegistry.AccessNotAuthorized.selector, patients[3], LAB, _memberId(batchId, 15), HRESCH
             )
         );
-        IRecordRegistry.BindingClaim[] memory two = _items(0, 10); // patients 0 and 1
+        IRecordRegistry.Binding[] memory two = _items(0, 10); // patients 0 and 1
         // out of order: patient 1's records, then patient 0's
-        IRecordRegistry.BindingClaim[] memory swapped = _items(0, 10);
+        IRecordRegistry.Binding[] memory swapped = _items(0, 10);
         for (uint256 k = 0; k < 5; ++k) {
             (swapped[k], swapped[k + 5]) = (two[k + 5], two[k]);
         }
         _refused(id, swapped, LAB, abi.encodeWithSelector(IConsentRegistry.BadStudyBatch.selector, 5));
         // a patient's records split in two groups
-        IRecordRegistry.BindingClaim[] memory split = _items(0, 10);
+        IRecordRegistry.Binding[] memory split = _items(0, 10);
         (split[4], split[5]) = (split[5], split[4]);
         _refused(id, split, LAB, abi.encodeWithSelector(IConsentRegistry.BadStudyBatch.selector, 5));
-        _refused(id, new IRecordRegistry.BindingClaim[](0), LAB, abi.encodeWithSelector(IConsentRegistry.BadStudyBatch.selector, 0));
+        _refused(id, new IRecordRegistry.Binding[](0), LAB, abi.encodeWithSelector(IConsentRegistry.BadStudyBatch.selector, 0));
         // another institution, an unknown study
         _refused(id, two, HOSP_A, abi.encodeWithSelector(IConsentRegistry.NotStudyInstitute.selector, id, HOSP_A));
         _refused(9, two, LAB, abi.encodeWithSelector(IConsentRegistry.StudyNotFound.selector, 9));
         // a record not bound as claimed
-        IRecordRegistry.BindingClaim[] memory wrong = _items(0, 10);
+        IRecordRegistry.Binding[] memory wrong = _items(0, 10);
         wrong[7].commitment = keccak256("another blob");
-        _refused(id, wrong, LAB, abi.encodeWithSelector(IRecordRegistry.RecordBindingMismatch.selector, wrong[7].recordId));
+        // (a multiproof fails as a whole: the error names its first leaf's record)
+        _refused(id, wrong, LAB, abi.encodeWithSelector(IRecordRegistry.RecordBindingMismatch.selector, wrong[0].recordId));
         // the institute suspended; then reinstated, it may go on
         _suspend(LAB);
         _refused(id, two, LAB, abi.encodeWithSelector(NotActiveInstitution.selector, LAB));
         _reinstate(LAB);
-        vm.prank(LAB);
-        consent.recordStudyAccess(id, two);
+        _access(id, two);
         // closed
         vm.prank(LAB);
         consent.closeStudy(id);
         _refused(id, _items(10, 15), LAB, abi.encodeWithSelector(IConsentRegistry.StudyIsClosed.selector, id));
     }
 
+    /// Multiproofs: every batch member proven exactly once, each proof well formed and leading
+    /// to its batch's root; several proofs per batch and single records mixed in are accepted.
+    function test_multiproofsProveEveryBatchMemberOnce() public {
+        uint256 id = _register();
+        for (uint256 p = 0; p < PATIENTS; ++p) {
+            _consent(patients[p], id);
+        }
+        IRecordRegistry.Binding[] memory items = _items(0, 10);
+        IRecordRegistry.BatchProof[] memory good = _proofs(items);
+        bytes memory missing0 = abi.encodeWithSelector(IRecordRegistry.MissingBatchProof.selector, items[0].recordId);
+        // no proof at all; a proof of the first five only
+        _refused(id, items, new IRecordRegistry.BatchProof[](0), LAB, missing0);
+        IRecordRegistry.BatchProof[] memory half = _proofs(_items(0, 5));
+        _refused(
+            id,
+            items,
+            half,
+            LAB,
+            abi.encodeWithSelector(IRecordRegistry.MissingBatchProof.selector, items[5].recordId)
+        );
+        // malformed order: empty, odd, an index out of range, an item proven twice
+        bytes memory bad0 = abi.encodeWithSelector(IRecordRegistry.BadBatchProof.selector, 0);
+        IRecordRegistry.BatchProof[] memory bad = _proofs(items);
+        bad[0].order = "";
+        _refused(id, items, bad, LAB, bad0);
+        bad = _proofs(items);
+        bad[0].order = bytes.concat(bad[0].order, hex"00");
+        _refused(id, items, bad, LAB, bad0);
+        bad = _proofs(items);
+        bad[0].order[19] = 0x0a; // item 10 of 10
+        _refused(id, items, bad, LAB, bad0);
+        bad = _proofs(items);
+        bad[0].order[19] = 0x00; // item 0 twice
+        _refused(id, items, bad, LAB, bad0);
+        IRecordRegistry.BatchProof[] memory twice = new IRecordRegistry.BatchProof[](2);
+        (twice[0], twice[1]) = (good[0], good[0]);
+        _refused(id, items, twice, LAB, abi.encodeWithSelector(IRecordRegistry.BadBatchProof.selector, 1));
+        // a tampered sibling, leaves in another order, flags that do not fit the proof
+        bad = _proofs(items);
+        bad[0].proof[0] = keccak256("not a node");
+        bytes memory mismatch0 = abi.encodeWithSelector(IRecordRegistry.RecordBindingMismatch.selector, items[0].recordId);
+        _refused(id, items, bad, LAB, mismatch0);
+        bad = _proofs(items);
+        (bad[0].order[1], bad[0].order[5]) = (bad[0].order[5], bad[0].order[1]); // not siblings
+        _refused(
+            id,
+            items,
+            bad,
+            LAB,
+            abi.encodeWithSelector(IRecordRegistry.RecordBindingMismatch.selector, items[2].recordId)
+        );
+        bad = _proofs(items);
+        bad[0].flags = new bool[](1);
+        _refused(id, items, bad, LAB, abi.encodeWithSignature("MerkleProofInvalidMultiproof()"));
+        // a member past the batch's count is refused even with a proof that would otherwise hold
+        IRecordRegistry.Binding[] memory past = _items(0, 1);
+        past[0].recordId = _memberId(batchId, uint32(leaves.length));
+        _refused(
+            id,
+            past,
+            _proofs(_items(0, 1)),
+            LAB,
+            abi.encodeWithSelector(IRecordRegistry.RecordNotAnchored.selector, past[0].recordId)
+        );
+    }
+
+    /// Two multiproofs of one batch, and a single record of patient 1 among them: accepted.
+    function test_multiproofsMayBeSplitAndMixedWithSingles() public {
+        uint256 id = _register();
+        for (uint256 p = 0; p < PATIENTS; ++p) {
+            _consent(patients[p], id);
+        }
+        IRecordRegistry.Binding[] memory items = _items(0, 10);
+        bytes32 single = _recordId(HOSP_A, 77);
+        vm.prank(HOSP_A);
+        records.anchor(patients[1], single, keccak256("single blob"), CAT, bytes32(0));
+        IRecordRegistry.Binding[] memory mixed = new IRecordRegistry.Binding[](11);
+        for (uint256 i = 0; i < 10; ++i) {
+            mixed[i < 5 ? i : i + 1] = items[i];
+        }
+        mixed[5] = IRecordRegistry.Binding(patients[1], single, keccak256("single blob"), CAT);
+        IRecordRegistry.Binding[] memory firstFive = _items(0, 5);
+        IRecordRegistry.Binding[] memory nextFive = _items(5, 10);
+        IRecordRegistry.BatchProof[] memory two = new IRecordRegistry.BatchProof[](2);
+        two[0] = _proofs(firstFive)[0];
+        two[1] = _proofs(nextFive)[0];
+        for (uint256 k = 0; k < 5; ++k) {
+            two[1].order[2 * k + 1] = bytes1(uint8(6 + k)); // items 6..10 of `mixed`
+        }
+        vm.expectEmit(address(consent));
+        emit IConsentRegistry.StudyAccessRecorded(id, LAB, 2, 11);
+        vm.prank(LAB);
+        consent.recordStudyAccess(id, mixed, two);
+        (, uint64 count) = consent.auditHead(patients[1]);
+        assertEq(count, 6, "patient 1: five batch members and the single record");
+    }
+
     function test_onlyAConsentBoundToTheStudyCounts() public {
         uint256 first = _register();
         uint256 second = _register();
         address p = patients[0];
-        IRecordRegistry.BindingClaim[] memory items = _items(0, 5);
+        IRecordRegistry.Binding[] memory items = _items(0, 5);
         bytes memory denied =
             abi.encodeWithSelector(IConsentRegistry.AccessNotAuthorized.selector, p, LAB, items[0].recordId, HRESCH);
         // a research grant on every record is not a study consent
@@ -221,8 +362,7 @@ contract StudyTest is Fixture {
         // consent to the second study does not open the first
         _consent(p, second);
         _refused(first, items, LAB, denied);
-        vm.prank(LAB);
-        consent.recordStudyAccess(second, items);
+        _access(second, items);
         // revoked: refused from the next block
         bytes32 secondScope = consent.studyScope(second);
         vm.prank(p);
@@ -242,7 +382,7 @@ contract StudyTest is Fixture {
         for (uint256 p = 0; p < PATIENTS; ++p) {
             if (uint256(keccak256(abi.encode(seed, p))) % 8 != 0) _consent(patients[p], id);
         }
-        IRecordRegistry.BindingClaim[] memory items = _items(start, end);
+        IRecordRegistry.Binding[] memory items = _items(start, end);
         bool allConsented = true;
         for (uint256 i = 0; i < items.length; ++i) {
             uint256 p = (start + i) / PER_PATIENT;
@@ -253,7 +393,7 @@ contract StudyTest is Fixture {
             (before[p],) = consent.auditHead(patients[p]);
         }
         vm.prank(LAB);
-        (bool ok,) = address(consent).call(abi.encodeCall(consent.recordStudyAccess, (id, items)));
+        (bool ok,) = address(consent).call(abi.encodeCall(consent.recordStudyAccess, (id, items, _proofs(items))));
         assertEq(ok, allConsented, "check 12");
         for (uint256 p = 0; p < PATIENTS; ++p) {
             (bytes32 h, uint64 count) = consent.auditHead(patients[p]);
@@ -279,12 +419,14 @@ contract StudyTest is Fixture {
         for (uint256 p = 0; p < PATIENTS; ++p) {
             _consent(patients[p], id);
         }
-        bytes memory data = abi.encodeCall(consent.recordStudyAccess, (id, _items(0, leaves.length)));
+        IRecordRegistry.Binding[] memory items = _items(0, leaves.length);
+        bytes memory data = abi.encodeCall(consent.recordStudyAccess, (id, items, _proofs(items)));
         uint256 fresh = _receiptGas(address(consent), data);
         uint256 again = _receiptGas(address(consent), data);
         console.log("study access, 100 entries (5 per patient): receipt gas per entry, fresh chains", fresh / 100);
         console.log("study access, 100 entries (5 per patient): receipt gas per entry, existing chains", again / 100);
         console.log("study access, 100 entries: calldata gas per entry", _calldataGas(data) / 100);
+        assertLe(again / 100, 15_000, "at most 15,000 gas per entry at 100 entries");
     }
 
     /// @dev Receipt gas of `data` sent by LAB to `target` in a cold state (see above).

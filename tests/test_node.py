@@ -231,7 +231,7 @@ def test_a_study_batch_releases_each_entry_once_and_nothing_after_a_reorganisati
     """One key per entry of a study batch (per transaction and record), and a kept receipt is
     not trusted once the chain no longer holds its block."""
     from careledger.actors import Institution
-    from careledger.contracts import StudyAccessItem, study_scope
+    from careledger.contracts import StudyAccessItem, batch_proofs, study_scope
     from careledger.errors import AccessNotConfirmed, AlreadyReleased
     from careledger.store import Workspace
 
@@ -247,7 +247,10 @@ def test_a_study_batch_releases_each_entry_once_and_nothing_after_a_reorganisati
     snapshot = rpc.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     items = [StudyAccessItem(alice, m.id_bytes, m.commitment_bytes, m.category_code,
                              tuple(m.proof_bytes)) for m in members]
-    tx = bytes(lab.transact(ledger.consent.record_study_access(study, items))["transactionHash"])
+    proofs = batch_proofs(items, {members[0].id_bytes[:28]: 3})
+    assert len(proofs) == 1 and proofs[0].order == (0, 1, 2)  # one multiproof of the batch
+    tx = bytes(lab.transact(ledger.consent.record_study_access(study, items, proofs))[
+        "transactionHash"])
     client = NodeClient(story.node.url)
     domain = node_domain(w.chain.chain_id, story.a.address)
 

@@ -224,6 +224,22 @@ ERRORS: dict[str, tuple[str, str, str]] = {
         ("the record is anchored for another patient, category or ciphertext: the local record "
          "index is wrong or forged; fetch the record's pointer from its issuer again"),
         "A record is anchored, but not for this patient, category and commitment."),
+    "MissingBatchProof": (
+        "ValueError",
+        ("prove every batch member of the call with a multiproof: let the SDK build them "
+        "(careledger.contracts.batch_proofs)"),
+        "A batch member of a study access call is in none of its multiproofs."),
+    "MerkleProofInvalidMultiproof": (
+        "ValueError",
+        ("the multiproof's lengths do not fit (leaves + proof = flags + 1): let the SDK build it "
+        "(careledger.contracts.batch_proofs)"),
+        "OpenZeppelin MerkleProof: a multiproof's leaves, proof and flags do not fit together."),
+    "BadBatchProof": (
+        "ValueError",
+        ("a multiproof names items of the call once each, all of one batch: let the SDK build "
+        "them (careledger.contracts.batch_proofs)"),
+        ("A multiproof is malformed: no leaves, an odd order, an item out of range or twice, or "
+        "items of different batches.")),
     "EmptyBatch": (
         "ValueError", "a batch needs at least one record", "A batch has no records."),
     "ZeroCommitment": (

@@ -890,6 +890,8 @@ interface IConsentRegistry {
     ///   {StudyIsClosed}, {NotStudyInstitute}, {NotActiveInstitution});
     /// - `items` is not empty and grouped by patient in strictly increasing order of address
     ///   ({BadStudyBatch});
+    /// - `proofs` are the multiproofs of the batch members among `items` (see
+    ///   `IRecordRegistry.checkBindings`: `BadBatchProof`, `MissingBatchProof`);
     /// - each patient's grant to the caller on {studyScope}(studyId) is live for HRESCH in the
     ///   caller's admission epoch ({AccessNotAuthorized});
     /// - the RecordRegistry binds each record to its patient, category and commitment
@@ -898,7 +900,12 @@ interface IConsentRegistry {
     /// Emits {AccessRecorded} per item and {StudyAccessRecorded}.
     /// @param studyId The study.
     /// @param items The records accessed, grouped by patient.
-    function recordStudyAccess(uint256 studyId, IRecordRegistry.BindingClaim[] calldata items) external;
+    /// @param proofs Multiproofs of the batch members among `items`, one or more per batch.
+    function recordStudyAccess(
+        uint256 studyId,
+        IRecordRegistry.Binding[] calldata items,
+        IRecordRegistry.BatchProof[] calldata proofs
+    ) external;
 
     /// @notice A registered study.
     /// @dev Reverts {StudyNotFound} for an unknown id.

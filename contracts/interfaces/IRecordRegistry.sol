@@ -27,18 +27,31 @@ import {IInstitutionRegistry} from "./IInstitutionRegistry.sol";
 /// Shared errors raised here: {ZeroAddress}, {NotActiveInstitution}, {MissingRole}
 /// (contracts/interfaces/CareLedgerErrors.sol).
 interface IRecordRegistry {
-    /// @notice A claim that a record is anchored for a patient, category and commitment.
+    /// @notice A claim that a record is anchored for a patient, category and commitment (its
+    /// batch's Merkle proof, for a batch member, travels in a {BatchProof}).
     /// @param patient The record's patient.
     /// @param recordId The record.
     /// @param commitment keccak256 of its encrypted blob.
     /// @param category Its category code.
-    /// @param proof The Merkle proof of a batch member (empty for a single record).
-    struct BindingClaim {
+    struct Binding {
         address patient;
         bytes32 recordId;
         bytes32 commitment;
         bytes32 category;
+    }
+
+    /// @notice An OpenZeppelin Merkle multiproof (`MerkleProof.multiProofVerify`) of some claims
+    /// of one call to {checkBindings}, all members of one batch: one proof for many records
+    /// instead of one path each, the upper nodes shared.
+    /// @param order The claims proven, as 2-byte big-endian indices into the call's claims, in
+    /// the multiproof's leaf order (the tree's leaves from right to left, deepest layer first).
+    /// @param proof The sibling nodes the leaves do not give.
+    /// @param flags Per hash step: both operands from the leaves and hashes (true), or the
+    /// second from `proof` (false).
+    struct BatchProof {
+        bytes order;
         bytes32[] proof;
+        bool[] flags;
     }
 
     // ---------------------------------------------------------------- events
@@ -135,6 +148,16 @@ interface IRecordRegistry {
     /// @param recordId The record id.
     error RecordBindingMismatch(bytes32 recordId);
 
+    /// @notice Thrown by {checkBindings} when a claim of a batch member is in no {BatchProof}.
+    /// @param recordId The record id.
+    error MissingBatchProof(bytes32 recordId);
+
+    /// @notice Thrown by {checkBindings} when a {BatchProof} is malformed: no leaves, an odd
+    /// `order`, an index out of range or already proven, a claim that is not a member of the
+    /// first leaf's batch.
+    /// @param proofIndex The offending proof's position.
+    error BadBatchProof(uint256 proofIndex);
+
     // ---------------------------------------------------------------- anchoring
 
     /// @notice Anchor one record version. `previousVersion` is zero for a first version, else the
@@ -230,10 +253,16 @@ interface IRecordRegistry {
         bytes32[] calldata proof
     ) external view;
 
-    /// @notice {checkBinding} for many records in one call (a study's batched access).
-    /// @dev Reverts at the first claim that does not hold, with the error {checkBinding} raises.
+    /// @notice {checkBinding} for many records in one call (a study's batched access): the batch
+    /// members by multiproofs, one per batch (or several), the single records by their anchors.
+    /// @dev Reverts {BadBatchProof} for a malformed proof, {MissingBatchProof} for a batch member
+    /// no proof covers, {RecordNotAnchored} for a record (or batch, or leaf index) never anchored,
+    /// {RecordBindingMismatch} when a single record's binding differs or a multiproof does not
+    /// reach its batch's root (named by its first leaf's record), OpenZeppelin's
+    /// `MerkleProofInvalidMultiproof` when a multiproof's lengths do not fit together.
     /// @param claims The records and what binds each.
-    function checkBindings(BindingClaim[] calldata claims) external view;
+    /// @param proofs Multiproofs covering every batch member of `claims` exactly once.
+    function checkBindings(Binding[] calldata claims, BatchProof[] calldata proofs) external view;
 
     /// @notice The institution that anchored `recordId`: the first 20 bytes of the id.
     /// @dev Never reverts.

@@ -305,6 +305,9 @@ class AlreadyApproved(ContractRevert, ValueError):
 class AlreadyMember(ContractRevert, ValueError):
     """A proposal would admit an account that is already an active or suspended member. Solidity: ``AlreadyMember(address account)``."""
     hint = 'that institution is already admitted'
+class BadBatchProof(ContractRevert, ValueError):
+    """A multiproof is malformed: no leaves, an odd order, an item out of range or twice, or items of different batches. Solidity: ``BadBatchProof(uint256 proofIndex)``."""
+    hint = 'a multiproof names items of the call once each, all of one batch: let the SDK build them (careledger.contracts.batch_proofs)'
 class BadDataset(ContractRevert, ValueError):
     """An empty contributor list, a zero hash, or contributors out of order or repeated. Solidity: ``BadDataset(uint256 index)``."""
     hint = 'a dataset needs a non-zero hash and at least one contributor, each once, ascending'
@@ -395,6 +398,12 @@ class InvalidThreshold(ContractRevert, ValueError):
 class LastActiveMember(ContractRevert, ValueError):
     """A suspension or removal would leave the consortium with no active member. Solidity: ``LastActiveMember(address account)``."""
     hint = 'the consortium must keep at least one active member: admit another first'
+class MerkleProofInvalidMultiproof(ContractRevert, ValueError):
+    """OpenZeppelin MerkleProof: a multiproof's leaves, proof and flags do not fit together. Solidity: ``MerkleProofInvalidMultiproof()``."""
+    hint = "the multiproof's lengths do not fit (leaves + proof = flags + 1): let the SDK build it (careledger.contracts.batch_proofs)"
+class MissingBatchProof(ContractRevert, ValueError):
+    """A batch member of a study access call is in none of its multiproofs. Solidity: ``MissingBatchProof(bytes32 recordId)``."""
+    hint = 'prove every batch member of the call with a multiproof: let the SDK build them (careledger.contracts.batch_proofs)'
 class MissingRole(ContractRevert, PermissionError):
     """An institution lacks the role an action needs. Solidity: ``MissingRole(address account, uint8 role)``."""
     hint = 'the institution lacks the role this action needs: ask the consortium'
@@ -484,6 +493,7 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("30d23813"): (AlreadyAnchored, ('recordId',), ('bytes32',)),
     bytes.fromhex("094775b0"): (AlreadyApproved, ('proposalId', 'member'), ('uint256', 'address')),
     bytes.fromhex("0268f929"): (AlreadyMember, ('account',), ('address',)),
+    bytes.fromhex("fd8507ec"): (BadBatchProof, ('proofIndex',), ('uint256',)),
     bytes.fromhex("9383be48"): (BadDataset, ('index',), ('uint256',)),
     bytes.fromhex("918f7140"): (BadStudyBatch, ('index',), ('uint256',)),
     bytes.fromhex("b06e7cae"): (BatchAlreadyAnchored, ('batchId',), ('bytes28',)),
@@ -514,6 +524,8 @@ REVERT_SELECTORS: dict[bytes, tuple[type[ContractRevert], tuple[str, ...], tuple
     bytes.fromhex("7b6f9ab2"): (InvalidStatus, ('account', 'status'), ('address', 'uint8')),
     bytes.fromhex("07fb268a"): (InvalidThreshold, ('threshold', 'members'), ('uint32', 'uint32')),
     bytes.fromhex("710bc213"): (LastActiveMember, ('account',), ('address',)),
+    bytes.fromhex("35140492"): (MerkleProofInvalidMultiproof, (), ()),
+    bytes.fromhex("7729032f"): (MissingBatchProof, ('recordId',), ('bytes32',)),
     bytes.fromhex("bb6c1639"): (MissingRole, ('account', 'role'), ('address', 'uint8')),
     bytes.fromhex("ce26db2d"): (NoPurposes, (), ()),
     bytes.fromhex("365a3a84"): (NotActiveInstitution, ('account',), ('address',)),

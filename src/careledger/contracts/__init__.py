@@ -6,6 +6,7 @@ from careledger.contracts.artifacts import DEPLOYABLE, Artifact, load_artifact
 from careledger.contracts.base import ContractTx, ContractWrapper
 from careledger.contracts.consent import (
     AccessRequest,
+    BatchProof,
     BreakGlassWindow,
     ConsentRegistry,
     Eip5267Domain,
@@ -14,6 +15,7 @@ from careledger.contracts.consent import (
     RequestDetails,
     Study,
     StudyAccessItem,
+    batch_proofs,
     study_scope,
 )
 from careledger.contracts.deployment import CareLedger, Deployment, GenesisMember, abi_hash, deploy
@@ -37,6 +39,7 @@ __all__ = [
     "AnchoredRecord",
     "Artifact",
     "Batch",
+    "BatchProof",
     "BreakGlassWindow",
     "CareLedger",
     "ConsentRegistry",
@@ -59,6 +62,7 @@ __all__ = [
     "StudyAccessItem",
     "abi_hash",
     "batch_member_id",
+    "batch_proofs",
     "deploy",
     "is_batch_member",
     "issuer_of_id",

@@ -3,7 +3,7 @@ requests, break-glass and the access log with its on-chain hash-chain head."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from eth_utils.address import to_checksum_address
@@ -11,7 +11,9 @@ from web3.types import EventData, TxReceipt
 
 from careledger.codes import Purpose, RequestStatus
 from careledger.contracts.base import ContractTx, ContractWrapper
-from careledger.errors import RequestNotFound
+from careledger.contracts.merkle import hash_pair, leaf_hash, multiproof_from_proofs, verify
+from careledger.contracts.records import is_batch_member
+from careledger.errors import InvalidInput, RequestNotFound
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,68 @@ class StudyAccessItem:
     commitment: bytes
     category: bytes
     proof: tuple[bytes, ...] = ()
+
+    @property
+    def leaf(self) -> bytes:
+        """Its Merkle leaf (``RecordRegistry.leafHash``)."""
+        return leaf_hash(self.patient, self.record_id, self.commitment, self.category)
+
+
+@dataclass(frozen=True)
+class BatchProof:
+    """``IRecordRegistry.BatchProof``: an OpenZeppelin multiproof of some items of one
+    ``recordStudyAccess`` call, all members of one batch; ``order`` names the items (their
+    positions in the call) in the multiproof's leaf order."""
+
+    order: tuple[int, ...]
+    proof: tuple[bytes, ...]
+    flags: tuple[bool, ...]
+
+    def encoded(self) -> tuple[bytes, list[bytes], list[bool]]:
+        """The ABI tuple: ``order`` as 2-byte big-endian indices."""
+        return (b"".join(i.to_bytes(2, "big") for i in self.order), list(self.proof),
+                list(self.flags))
+
+
+def batch_proofs(items: Sequence[StudyAccessItem], counts: Mapping[bytes, int]) -> list[BatchProof]:
+    """The multiproofs of the batch members among ``items``: one per batch, rebuilt from each
+    member's own proof (``counts``: each batch id's anchored count, ``RecordRegistry.batch``);
+    a batch whose proofs do not fit the SDK's tree shape has one proof per member instead.
+
+    Raises:
+        InvalidInput: more than 65,535 items, or a member whose proof does not reach the root
+            the other members of its batch reach (a stale or corrupt pointer).
+    """
+    if len(items) > 0xFFFF:
+        raise InvalidInput("at most 65,535 records per study access call")
+    groups: dict[bytes, list[int]] = {}
+    for position, item in enumerate(items):
+        if is_batch_member(item.record_id):
+            groups.setdefault(bytes(item.record_id[:28]), []).append(position)
+    out: list[BatchProof] = []
+    for batch, positions in groups.items():
+        first = items[positions[0]]
+        root = first.leaf
+        for sibling in first.proof:
+            root = hash_pair(root, sibling)
+        by_leaf: dict[int, int] = {}
+        members: dict[int, tuple[bytes, Sequence[bytes]]] = {}
+        for position in positions:
+            item = items[position]
+            if not verify(item.proof, root, item.leaf):
+                raise InvalidInput(f"record 0x{item.record_id.hex()}: its Merkle proof does not "
+                                   f"reach batch 0x{batch.hex()}'s root: fetch its pointer again")
+            index = int.from_bytes(item.record_id[28:], "big")
+            by_leaf[index] = position
+            members[index] = (item.leaf, item.proof)
+        multi = multiproof_from_proofs(counts.get(batch, 0), members, root)
+        if multi is None:  # a tree of another shape: each member by its own path
+            out.extend(BatchProof((p,), tuple(items[p].proof), (False,) * len(items[p].proof))
+                       for p in positions)
+        else:
+            out.append(BatchProof(tuple(by_leaf[i] for i in multi.members), multi.proof,
+                                  multi.flags))
+    return out
 
 
 class ConsentRegistry(ContractWrapper):
@@ -393,12 +457,14 @@ class ConsentRegistry(ContractWrapper):
         """Close a study (its institute only): no access is recorded under it afterwards."""
         return self._tx("closeStudy", study_id, description=f"close study {study_id}")
 
-    def record_study_access(self, study_id: int, items: Sequence[StudyAccessItem]) -> ContractTx:
+    def record_study_access(self, study_id: int, items: Sequence[StudyAccessItem],
+                            proofs: Sequence[BatchProof]) -> ContractTx:
         """Record, in one transaction, the study's access to many records of many patients
-        (``items`` grouped by patient, ascending): one ``AccessRecorded`` entry per record."""
+        (``items`` grouped by patient, ascending): one ``AccessRecorded`` entry per record; the
+        batch members proven by ``proofs`` (``batch_proofs``)."""
         return self._tx("recordStudyAccess", study_id,
-                        [(i.patient, i.record_id, i.commitment, i.category, list(i.proof))
-                         for i in items],
+                        [(i.patient, i.record_id, i.commitment, i.category) for i in items],
+                        [p.encoded() for p in proofs],
                         description=f"study {study_id}: {len(items)} accesses")
 
     def study(self, study_id: int) -> Study:

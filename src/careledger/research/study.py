@@ -43,7 +43,8 @@ from eth_utils.crypto import keccak
 
 from careledger.actors.base import Actor
 from careledger.codes import Purpose, Role
-from careledger.contracts import StudyAccessItem, study_scope
+from careledger.contracts import StudyAccessItem, batch_proofs, study_scope
+from careledger.contracts.records import is_batch_member
 from careledger.errors import (
     AccessNotAuthorized,
     CommitmentMismatch,
@@ -134,10 +135,16 @@ def _log_accesses(actor: Actor, study_id: int, items: list[StudyAccessItem], siz
     the batch resent without them. Returns (batch, transaction hash) pairs."""
     done = []
     pending = _batches(items, size)
+    counts: dict[bytes, int] = {}  # each batch's anchored count (its tree's shape)
     while pending:
         batch = pending.pop(0)
+        for batch_id in {bytes(i.record_id[:28]) for i in batch if is_batch_member(i.record_id)}:
+            if batch_id not in counts:
+                counts[batch_id] = actor.ledger.records.batch(batch_id).count
+        proofs = batch_proofs(batch, counts)
         try:
-            receipt = actor.transact(actor.ledger.consent.record_study_access(study_id, batch))
+            receipt = actor.transact(
+                actor.ledger.consent.record_study_access(study_id, batch, proofs))
         except AccessNotAuthorized as exc:
             gone = address(str(exc.error_args.get("patient", "")))
             if not any(i.patient == gone for i in batch):
