@@ -469,7 +469,9 @@ class BatchInFlight:
                 self.progress(done)
         members = [p for p in pointers if p is not None]
         assert len(members) == len(ids)
-        tree = MerkleTree.build([_leaf(p) for p in members])
+        code = self.category.code  # once, not per member
+        tree = MerkleTree.build([leaf_hash(p.patient, rid, p.commitment_bytes, code)
+                                 for rid, p in zip(ids, members, strict=True)])
         root_hex = hex32(tree.root)
         if self.anchored and self.onchain_root != tree.root:
             raise CommitmentMismatch(

@@ -9,9 +9,10 @@ for each batch, its id and the keys of its resources (``file#entry#sha256``) bef
 an interrupted batch under the same batch id (``Provider.publish_batch`` is idempotent by id),
 so nothing is anchored twice and nothing is lost.
 
-Pipelined: with a worker pool, batch k+1 is sealed in the pool (``Provider.begin_batch``) while
-batch k is group-committed and anchored (``BatchInFlight.finish``) here; both have their
-``intent`` line before, and each its ``done`` line after its own anchoring.
+Pipelined: with a worker pool, the next batches are sealed in the pool (``Provider.begin_batch``)
+while one thread group-commits and anchors the earlier ones, in order (``BatchInFlight.finish``),
+and this one reads on; each batch has its ``intent`` line before it is sealed and its ``done``
+line after its own anchoring.
 
 Bad input never stops the import (unless ``strict``): a file that is not JSON, an invalid
 resource, a resource over the size limit, one whose patient is not in the map, each gives one
@@ -24,9 +25,10 @@ import hashlib
 import json
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,8 @@ def validate_resources(resources: list[tuple[str, bytes]]) -> list[str | None]:
 #: resources per validation job, and jobs in flight ahead of the one being consumed
 _CHUNK = 128
 _AHEAD = 12
+#: batches started (sealing) and not yet committed and anchored, beyond the one being added
+_IN_FLIGHT = 2
 
 
 def read_items(paths: list[Path], patient_map: dict[str, str], report: ImportReport, *,
@@ -278,6 +282,7 @@ class ImportJournal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()
         self.done: set[str] = set()
         self.open_batches: dict[str, tuple[str, list[str]]] = {}  # batch id -> (category, keys)
         if path.exists():
@@ -294,8 +299,10 @@ class ImportJournal:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, record: dict[str, Any]) -> None:
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        """Append one line durably (from any thread: the lines never interleave)."""
+        line = json.dumps(record) + "\n"
+        with self._lock, self.path.open("a") as fh:
+            fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
 
@@ -364,23 +371,31 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
     # keys of interrupted batches: reassembled from the input, then published under their id
     reopen = {k: b for b, (_, keys) in (state.open_batches.items() if state else []) for k in keys}
     reassembly: dict[str, dict[str, Item]] = {b: {} for b in (state.open_batches if state else {})}
-    buffers: dict[Category, list[Item]] = {}
 
-    # the batch being sealed in the pool while the one before it is committed and anchored
-    in_flight: list[tuple[Any, bytes, Category, list[Item]]] = []
+    # with a pool: batches are committed and anchored in order by one thread, while this one
+    # reads, validates (in the pool) and starts sealing the next ones (in the pool)
+    committer = (ThreadPoolExecutor(1, thread_name_prefix="careledger-import-commit")
+                 if executor is not None else None)
+    in_flight: deque[tuple[Future[None], bytes, Category, list[Item]]] = deque()
 
     def finished(batch_id: bytes, category: Category, items: list[Item]) -> None:
         assert state is not None
-        state.write({"kind": "done", "batch": batch_id.hex()})
         state.open_batches.pop(batch_id.hex(), None)
         report.batches += 1
         report.published += len(items)
         report.by_category[category.name] = report.by_category.get(category.name, 0) + len(items)
 
-    def finish_in_flight() -> None:
-        while in_flight:
-            flight, batch_id, category, items = in_flight.pop(0)
-            flight.finish()
+    def commit(flight: Any, batch_id: bytes) -> None:  # in the committer thread
+        assert state is not None
+        flight.finish()
+        state.write({"kind": "done", "batch": batch_id.hex()})
+
+    def collect(keep: int) -> None:
+        """Wait for the oldest batches in flight until at most ``keep`` are left (and take
+        the ones already done); raise what their commit raised."""
+        while in_flight and (len(in_flight) > keep or in_flight[0][0].done()):
+            future, batch_id, category, items = in_flight.popleft()
+            future.result()
             finished(batch_id, category, items)
 
     def publish(batch_id: bytes, category: Category, items: list[Item]) -> None:
@@ -389,18 +404,43 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
             state.write({"kind": "intent", "batch": batch_id.hex(), "category": category.name,
                          "keys": [i.key for i in items]})
         members = [(i.patient, i.body) for i in items]
-        if executor is None:
+        if committer is None:
             provider.publish_batch(members, category, batch_id=batch_id)
+            state.write({"kind": "done", "batch": batch_id.hex()})
             finished(batch_id, category, items)
             return
         flight = provider.begin_batch(members, category, batch_id=batch_id, executor=executor)
-        try:
-            finish_in_flight()  # commit and anchor the previous batch while this one is sealed
-        except BaseException:
-            flight.cancel()
-            raise
-        in_flight.append((flight, batch_id, category, items))
+        in_flight.append((committer.submit(commit, flight, batch_id), batch_id, category, items))
+        collect(_IN_FLIGHT)
 
+    try:
+        _publish_all(provider, paths, patient_map, executor, report, state, publish,
+                     reopen=reopen, reassembly=reassembly, batch_size=batch_size,
+                     dry_run=dry_run, strict=strict, max_resource=max_resource,
+                     progress=progress, group=group)
+        collect(0)
+    finally:
+        if committer is not None:
+            # the batch being committed and anchored ends first (nothing writes behind a rerun);
+            # the ones not started stay open in the journal, for the rerun
+            committer.shutdown(wait=True, cancel_futures=True)
+    if not dry_run:
+        assert state is not None
+        for batch in list(state.open_batches):
+            report.problems.append(f"interrupted batch 0x{batch} could not be completed: some "
+                                   "of its resources are no longer in the input")
+    return report
+
+
+def _publish_all(provider: Any, paths: list[Path], patient_map: dict[str, str],
+                 executor: Executor | None, report: ImportReport, state: ImportJournal | None,
+                 publish: Callable[[bytes, Category, list[Item]], None], *,
+                 reopen: dict[str, str], reassembly: dict[str, dict[str, Item]],
+                 batch_size: int, dry_run: bool, strict: bool, max_resource: int,
+                 progress: Callable[[int], None] | None, group: str) -> None:
+    """Read every item of ``paths`` and hand each full batch (per category) to ``publish``;
+    the resources of interrupted batches are reassembled and published under their id."""
+    buffers: dict[Category, list[Item]] = {}
     items = read_items(paths, patient_map, report, max_resource=max_resource, strict=strict,
                        executor=executor)
     if group == "encounter":
@@ -433,12 +473,6 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
         for category, buf in buffers.items():
             if buf:
                 publish(new_batch_id(provider.address), category, buf)
-        finish_in_flight()
-        assert state is not None
-        for batch in list(state.open_batches):
-            report.problems.append(f"interrupted batch 0x{batch} could not be completed: some "
-                                   "of its resources are no longer in the input")
-    return report
 
 
 def encounter_of(resource: dict[str, Any]) -> str | None:
