@@ -21,7 +21,7 @@ SLOW = os.environ.get("CARELEDGER_SLOW") == "1"
 # Only the order changes: every test still runs, each file's tests in their written order.
 FILE_COST = {
     "test_cli_people.py": 60, "test_page.py": 90, "test_faults.py": 40, "test_fhir_import.py": 45,
-    "test_research.py": 40, "test_deid.py": 20,
+    "test_research.py": 25, "test_deid.py": 20,
     "test_cli.py": 30, "test_consent_model.py": 25, "test_demo.py": 25, "test_node_load.py": 28,
     "test_node_faults.py": 26, "test_records.py": 17, "test_adversarial.py": 16,
     "test_large_records.py": 15, "test_node.py": 14, "test_node_api_fuzz.py": 6,
