@@ -245,3 +245,52 @@ def test_no_canary_or_its_hash_reaches_any_calldata_log_or_storage(world, party)
     for c in CANARIES:
         assert c not in state
     assert len(haystack) > 1000  # the scan saw real traffic
+
+
+def test_a_batch_crashed_between_its_packs_and_its_group_commit_is_resumed(  # type: ignore[no-untyped-def]
+        world, party, monkeypatch) -> None:
+    """A crash after a batch's packs and index segment are written but before its group
+    commit: nothing is anchored; a rerun under the same batch id reuses the complete members
+    (same root). If a pack was lost too (a power cut), the rerun discards what the first
+    attempt wrote and seals every member again: one blob and two keys each, nothing stale."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from careledger.contracts import new_batch_id
+    from careledger.store.atomic import GroupCommit
+    from careledger.store.blobs import _cid_text
+
+    ws, a, alice = party.ws, party.a, party.alice
+    items = [(alice.patient, f"crashed {i}".encode()) for i in range(40)]
+
+    def crash(self: GroupCommit) -> int:
+        raise KeyboardInterrupt
+
+    for lose_a_pack in (False, True):
+        batch = new_batch_id(a.address)
+        with monkeypatch.context() as m, ProcessPoolExecutor(2) as pool:
+            m.setattr(GroupCommit, "commit", crash)
+            with pytest.raises(KeyboardInterrupt):
+                a.publish_batch(items, Category.VITALS, batch_id=batch, executor=pool)
+        assert not world.ledger.records.batch(batch).anchored
+        first = {p.record_id: p.cid for p in ws.index.all() if p.id_bytes[:28] == batch}
+        assert len(first) == 40
+        if lose_a_pack:
+            next((ws.keys.directory / "packs" / batch.hex()).iterdir()).unlink()
+        root, ptrs, receipt = a.publish_batch(items, Category.VITALS, batch_id=batch)
+        assert receipt is not None and world.ledger.records.batch(batch).root == root
+        assert ({p.record_id: p.cid for p in ptrs} == first) is not lose_a_pack
+        for i, p in enumerate(ptrs):
+            assert alice.read(p.record_id) == f"crashed {i}".encode()
+            assert len(ws.keys.list(p.id_bytes)) == 2
+        packed = [k for _, k in ws.keys.packs.entries(batch.hex())]
+        assert len(packed) == len(set(packed)) == 80  # no stale copy of a member's key
+        blobs = [_cid_text(d) for _, d in ws.blobs.packs.entries(batch.hex())]
+        assert sorted(blobs) == sorted(p.cid for p in ptrs)
+    erased = ptrs[7]
+    wrapped = [ws.keys.get(erased.id_bytes, 1, k).to_bytes() for _, k in ws.keys.list(erased.id_bytes)]
+    assert alice.erase(erased.record_id) == 2  # at the issuer's node: packed keys shredded
+    with pytest.raises(WrappedKeyNotFound):
+        alice.read(erased.record_id)
+    packs = [f.read_bytes() for f in (ws.keys.directory / "packs").rglob("*.pack")]
+    assert not any(w in pack for w in wrapped for pack in packs)
+    assert alice.read(ptrs[8].record_id) == b"crashed 8"
