@@ -332,43 +332,57 @@ class Provider(Institution):
 
     def begin_batch(self, items: Sequence[tuple[str, bytes]], category: Category | str,
                     *, batch_id: bytes | None = None, progress: Any = None,
-                    executor: Executor | None = None) -> BatchInFlight:
+                    executor: Executor | None = None, fresh: bool = False,
+                    key_cache: dict[str, bytes] | None = None) -> BatchInFlight:
         """Check a batch against the chain and the index and start sealing what it needs, in
         ``executor``'s processes (see ``publish_batch``); ``finish()`` on the result commits
-        and anchors it. Nothing of this batch is anchored before its ``finish()``."""
+        and anchors it. Nothing of this batch is anchored before its ``finish()``.
+
+        Args:
+            fresh: ``batch_id`` was just drawn (``new_batch_id``, 63 random bits) and nothing
+                was written under it yet: the chain and the index are not asked about it.
+            key_cache: patients' public keys read from the chain, shared by the batches of one
+                caller (each patient's key is read once per batch without it).
+        """
         cat = category if isinstance(category, Category) else Category.parse(category)
         if not items:
             raise InvalidInput("a batch needs at least one record")
         if batch_id is None:
-            batch_id = new_batch_id(self.address)
+            batch_id, fresh = new_batch_id(self.address), True
         elif batch_id[:20] != bytes.fromhex(self.address[2:]):
             raise InvalidInput(f"batch id 0x{batch_id.hex()} is not in {self.address}'s namespace")
         ids = [batch_member_id(batch_id, i) for i in range(len(items))]
-        onchain = self.ledger.records.batch(batch_id)
-        found = [self.ws.index.find(rid) for rid in ids]
         loose: set[int] = set()
-        if onchain.anchored:
+        found: list[RecordPointer | None]
+        if fresh:
+            anchored, onchain_root = False, ZERO32
+            found = [None] * len(ids)
+        else:
+            onchain = self.ledger.records.batch(batch_id)
+            anchored, onchain_root = onchain.anchored, onchain.root
+            found = [self.ws.index.find(rid) for rid in ids]
+        if anchored:
             missing = [hex32(rid) for rid, p in zip(ids, found, strict=True) if p is None]
             if missing:
                 raise CommitmentMismatch(
                     f"batch 0x{batch_id.hex()} is anchored but {len(missing)} of its records "
                     f"(first {missing[0]}) are not in the record index: restore the index")
-        elif not all(p is not None and self._complete(p) for p in found):
+        elif not fresh and not all(p is not None and self._complete(p) for p in found):
             # some member is incomplete, so the batch was never committed, let alone anchored:
             # seal every member again, leaving no stale copy (a pack, a loose key) behind
             found = self._discard_batch(batch_id, ids, found)
             loose = {i for i, p in enumerate(found) if p is not None}
             found = [None] * len(ids)
         jobs: list[SealJob] = []
-        key_cache: dict[str, bytes] = {}
+        key_cache = {} if key_cache is None else key_cache
         patients: dict[str, str] = {}
         for i, ((patient, plaintext), p) in enumerate(zip(items, found, strict=True)):
             if p is None:
                 who = patients.get(patient) or patients.setdefault(
                     patient, address(patient, "patient"))
                 jobs.append((i, ids[i], who, self._patient_key(who, key_cache), bytes(plaintext)))
-        flight = BatchInFlight(self, batch_id, cat, ids, found, loose, onchain.anchored,
-                               onchain.root, jobs, progress)
+        flight = BatchInFlight(self, batch_id, cat, ids, found, loose, anchored, onchain_root,
+                               jobs, progress)
         blobs = self.ws.blobs
         if executor is not None and isinstance(blobs, LocalBlobStore) and jobs:
             size = max(32, min(256, -(-len(jobs) // 4)))

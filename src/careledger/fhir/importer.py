@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -159,6 +160,8 @@ _CHUNK = 128
 _AHEAD = 12
 #: batches started (sealing) and not yet committed and anchored, beyond the one being added
 _IN_FLIGHT = 2
+#: how long the patients' public keys read from the chain are used for new batches
+_KEY_CACHE_SECONDS = 60.0
 
 
 def read_items(paths: list[Path], patient_map: dict[str, str], report: ImportReport, *,
@@ -398,9 +401,13 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
             future.result()
             finished(batch_id, category, items)
 
+    key_cache: dict[str, bytes] = {}  # patients' keys, read from the chain again every minute
+    keys_read = [time.monotonic()]
+
     def publish(batch_id: bytes, category: Category, items: list[Item]) -> None:
         assert state is not None
-        if batch_id.hex() not in state.open_batches:
+        fresh = batch_id.hex() not in state.open_batches  # drawn now: nothing of it exists
+        if fresh:
             state.write({"kind": "intent", "batch": batch_id.hex(), "category": category.name,
                          "keys": [i.key for i in items]})
         members = [(i.patient, i.body) for i in items]
@@ -409,7 +416,11 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
             state.write({"kind": "done", "batch": batch_id.hex()})
             finished(batch_id, category, items)
             return
-        flight = provider.begin_batch(members, category, batch_id=batch_id, executor=executor)
+        if time.monotonic() - keys_read[0] > _KEY_CACHE_SECONDS:  # a rotated key is seen
+            key_cache.clear()
+            keys_read[0] = time.monotonic()
+        flight = provider.begin_batch(members, category, batch_id=batch_id, executor=executor,
+                                      fresh=fresh, key_cache=key_cache)
         in_flight.append((committer.submit(commit, flight, batch_id), batch_id, category, items))
         collect(_IN_FLIGHT)
 
