@@ -170,7 +170,7 @@ def results_markdown(res: dict[str, Any]) -> str:
                  "same bundles share quasi-identifiers, so k = 5 suppresses nobody here (the test's "
                  "8 distinct patients exercise suppression). The 25,000 goal per credited patient "
                  "is for 100 contributors; the anchoring's fixed cost is spread over 50 and 500 "
-                 "here (`test-sol/Study.t.sol` measures 24,875 at 100)."), "",
+                 "here (`test-sol/Study.t.sol` measures 24,814 at 100)."), "",
                 research.table(r), "", research.verdict_table(r), ""]
     return "\n".join(out)
 

@@ -42,15 +42,37 @@ contract ResearchRegistry is IResearchRegistry {
         // study ids come from a counter: far below 2^64; n below 2^32 (calldata would not fit)
         _datasets[datasetId] = Dataset(uint64(studyId), uint32(n), uint64(block.timestamp), datasetHash);
         emit DatasetAnchored(datasetId, studyId, datasetHash, manifestHash, uint32(n));
-        address previous = address(0);
-        for (uint256 i = 0; i < n; ++i) {
-            address patient = contributors[i];
-            if (patient <= previous) revert BadDataset(i);
-            previous = patient;
-            unchecked {
-                _points[patient] += POINTS_PER_DATASET; // < 2^256 datasets can ever exist
+        _credit(contributors);
+    }
+
+    /// @dev One point and one {PointsCredited} per contributor, each strictly above the previous
+    /// (no patient credited twice), else {BadDataset}(index). In assembly: the same steps as
+    /// `_points[p] += 1; emit PointsCredited(p)` with the ABI's address check, without the
+    /// compiler's per-element bounds check and event memory (~170 gas per credit, which keeps a
+    /// credit under 25,000 with real, 20-non-zero-byte addresses in calldata). The addition
+    /// cannot overflow: fewer than 2^256 datasets can ever exist.
+    function _credit(address[] calldata contributors) private {
+        bytes32 topic = PointsCredited.selector;
+        bytes4 bad = BadDataset.selector;
+        assembly ("memory-safe") {
+            let slot := _points.slot
+            let previous := 0
+            let start := contributors.offset
+            let end := add(start, shl(5, contributors.length))
+            for { let at := start } lt(at, end) { at := add(at, 0x20) } {
+                let patient := calldataload(at)
+                if or(shr(160, patient), iszero(gt(patient, previous))) {
+                    mstore(0, bad)
+                    mstore(4, shr(5, sub(at, start)))
+                    revert(0, 0x24)
+                }
+                previous := patient
+                mstore(0, patient)
+                mstore(0x20, slot)
+                let key := keccak256(0, 0x40)
+                sstore(key, add(sload(key), 1)) // POINTS_PER_DATASET
+                log2(0, 0, topic, patient)
             }
-            emit PointsCredited(patient);
         }
     }
 

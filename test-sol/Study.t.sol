@@ -31,8 +31,9 @@ contract StudyTest is Fixture {
     function setUp() public {
         _deploy();
         research = new ResearchRegistry(consent);
+        address[] memory sorted = _contributors(PATIENTS);
         for (uint256 p = 0; p < PATIENTS; ++p) {
-            patients.push(address(uint160(0x1000 + p)));
+            patients.push(sorted[p]);
         }
         batchId = _batchId(HOSP_A, 7);
         for (uint256 i = 0; i < PATIENTS * PER_PATIENT; ++i) {
@@ -455,10 +456,18 @@ contract StudyTest is Fixture {
 
     // ---------------------------------------------------------------- datasets and points
 
+    /// @dev `n` addresses as real ones look (20 non-zero bytes: calldata priced as a real
+    /// transaction's), ascending.
     function _contributors(uint256 n) internal pure returns (address[] memory list) {
         list = new address[](n);
         for (uint256 i = 0; i < n; ++i) {
-            list[i] = address(uint160(0x10000 + i));
+            address a = address(uint160(uint256(keccak256(abi.encode("patient", i)))));
+            uint256 k = i;
+            while (k > 0 && list[k - 1] > a) {
+                list[k] = list[k - 1];
+                --k;
+            }
+            list[k] = a;
         }
     }
 
@@ -472,7 +481,9 @@ contract StudyTest is Fixture {
         vm.prank(LAB);
         assertEq(research.anchorDataset(id, keccak256("data"), keccak256("manifest"), c), 1, "check 15");
         vm.prank(LAB);
-        research.anchorDataset(id, keccak256("data 2"), keccak256("manifest 2"), _contributors(2));
+        address[] memory two = new address[](2);
+        (two[0], two[1]) = (c[0], c[1]);
+        research.anchorDataset(id, keccak256("data 2"), keccak256("manifest 2"), two);
         assertEq(research.pointsOf(c[0]), 2, "check 16");
         assertEq(research.pointsOf(c[2]), 1, "check 17");
         IResearchRegistry.Dataset memory d = research.dataset(2);
@@ -507,6 +518,14 @@ contract StudyTest is Fixture {
         vm.prank(LAB);
         vm.expectRevert(abi.encodeWithSelector(IResearchRegistry.BadDataset.selector, 2));
         research.anchorDataset(id, keccak256("d"), bytes32(0), c);
+        // an element that is not an address (bits above 160 set: the ABI's own check)
+        c = _contributors(3);
+        bytes memory data = abi.encodeCall(research.anchorDataset, (id, keccak256("d"), bytes32(0), c));
+        data[4 + 32 * 6 + 11] = 0x01; // contributors[1]: a byte of its 12-byte zero padding
+        vm.prank(LAB);
+        (bool ok, bytes memory err) = address(research).call(data);
+        assertEq(ok, false, "a dirty address is refused");
+        assertEq(keccak256(err), keccak256(abi.encodeWithSelector(IResearchRegistry.BadDataset.selector, 1)), "by index");
         _suspend(LAB);
         vm.prank(LAB);
         vm.expectRevert(abi.encodeWithSelector(IResearchRegistry.NotDatasetInstitute.selector, id, LAB));

@@ -212,3 +212,23 @@ def test_a_study_across_two_nodes(world: World, synthea: list[dict[str, Any]],
     assert r.exit_code == 0 and json.loads(r.output)[0]["state"] == "open", r.output
     r = CliRunner().invoke(main, [*base, "research", "verify", str(build.dataset_id), str(out)], env=env)
     assert r.exit_code == 1 and "data.csv is not the file the manifest names" in r.output, r.output
+
+
+def test_access_transactions_keep_patients_whole_and_neighbours_together() -> None:
+    """Patients in the order of their first record (their records' place in the batches), whole
+    where they fit, each transaction sorted by patient as the contract requires."""
+    from careledger.contracts import StudyAccessItem
+    from careledger.research.study import _batches
+
+    batch = b"\xaa" * 20 + b"\x80" + b"\x00" * 7
+    patients = [f"0x{n:040x}" for n in (0x30, 0x10, 0x20, 0x40)]  # imported in this order
+    items = [StudyAccessItem(p, batch + (2 * i + k).to_bytes(4, "big"), b"\x01" * 32, b"\x02" * 32)
+             for i, p in enumerate(patients) for k in range(2)]
+    items += [StudyAccessItem(patients[3], batch + (100 + k).to_bytes(4, "big"), b"\x01" * 32,
+                              b"\x02" * 32) for k in range(3)]  # a fifth record of the last
+    txs = _batches(sorted(items, key=lambda i: (int(i.patient, 16), i.record_id)), 4)
+    assert [[i.patient[-2:] for i in tx] for tx in txs] == [
+        ["10", "10", "30", "30"],  # the first two imported, sorted by address
+        ["20", "20"],
+        ["40", "40", "40", "40"], ["40"]]  # five records: more than one transaction
+    assert sum(len(tx) for tx in txs) == len(items)

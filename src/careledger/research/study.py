@@ -126,7 +126,25 @@ def _records_at(actor: Actor, client: Any, patient: str) -> list[RecordPointer]:
 
 
 def _batches(items: list[StudyAccessItem], size: int) -> list[list[StudyAccessItem]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    """Transactions of at most ``size`` records: whole patients where they fit, taken in the
+    order of their first record id (issuer, batch, leaf), so patients whose records sit together
+    in a batch share a transaction and its multiproof's upper nodes; each transaction sorted by
+    patient, as the contract requires."""
+    by_patient: dict[str, list[StudyAccessItem]] = {}
+    for item in items:
+        by_patient.setdefault(item.patient, []).append(item)
+    out: list[list[StudyAccessItem]] = []
+    current: list[StudyAccessItem] = []
+    for records in sorted(by_patient.values(), key=lambda rs: min(r.record_id for r in rs)):
+        for k in range(0, len(records), size):  # a patient of more records spans transactions
+            part = records[k:k + size]
+            if current and len(current) + len(part) > size:
+                out.append(current)
+                current = []
+            current += part
+    if current:
+        out.append(current)
+    return [sorted(b, key=lambda i: (int(i.patient, 16), i.record_id)) for b in out]
 
 
 def _log_accesses(actor: Actor, study_id: int, items: list[StudyAccessItem], size: int,
