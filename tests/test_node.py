@@ -271,3 +271,64 @@ def test_a_study_batch_releases_each_entry_once_and_nothing_after_a_reorganisati
     with pytest.raises(AccessNotConfirmed):
         ask(2)
     assert [r[1] for r in story.node.releases()] == [members[0].record_id, members[1].record_id]
+
+
+def test_a_study_access_releases_its_keys_for_one_signed_request(story: Parties) -> None:
+    """``/keys/study``: the keys of many entries of one study access transaction for one signed
+    request, all or nothing: the list must be the one signed, each record an entry of the
+    requester's study access in that transaction, each patient's study consent holding now;
+    each entry releases once; a transaction that is no study access is sent to /keys/release."""
+    from careledger.actors import Institution
+    from careledger.actors.remote import receive_study_keys
+    from careledger.contracts import StudyAccessItem, batch_proofs, study_scope
+    from careledger.crypto import decrypt_record
+    from careledger.errors import InvalidInput
+    from careledger.node.messages import StudyKeysRequest, study_keys_hash
+    from careledger.store import Workspace
+
+    w, ledger = story.world, story.world.ledger
+    alice = story.alice.patient
+    texts = [f"study record {i}".encode() for i in range(5)]
+    _, members, _ = story.a.publish_batch([(alice, t) for t in texts], Category.LAB)
+    lab = Institution(ledger, w.sender("researcher"), Workspace.local(w.workdir / "lab-keys"),
+                      w.enc["researcher"])  # type: ignore[arg-type]
+    study = ledger.consent.study_id_from(lab.transact(ledger.consent.register_study(b"\x06" * 32)))
+    story.alice.grant(lab.address, study_scope(study), [Purpose.HRESCH], w.now() + 3600)
+    items = [StudyAccessItem(alice, m.id_bytes, m.commitment_bytes, m.category_code,
+                             tuple(m.proof_bytes)) for m in members[:4]]
+    tx = bytes(lab.transact(ledger.consent.record_study_access(
+        study, items, batch_proofs(items, {members[0].id_bytes[:28]: 5})))["transactionHash"])
+    client = NodeClient(story.node.url)
+    domain = node_domain(w.chain.chain_id, story.a.address)
+
+    def ask(records: list[tuple[bytes, int]], *, signed: list[tuple[bytes, int]] | None = None,
+            access_tx: bytes = tx) -> object:
+        request = StudyKeysRequest(access_tx=access_tx, records=study_keys_hash(signed or records),
+                                   count=len(records), requester=lab.address,
+                                   nonce=secrets.token_bytes(32), deadline=int(time.time()) + 120)
+        return client.release_study_keys(request, sign_request(request, domain, lab.sender.account),
+                                         records)
+
+    first_two = [(m.id_bytes, 1) for m in members[:2]]
+    # another list than the one signed; a record with no entry in the transaction
+    with pytest.raises(InvalidInput, match="not the ones the request signs"):
+        ask(first_two, signed=[(m.id_bytes, 1) for m in members[1:3]])
+    with pytest.raises(AccessEntryMissing):
+        ask([(members[0].id_bytes, 1), (members[4].id_bytes, 1)])
+    # the two keys, in order, each opening its record (checked against our own pointers)
+    keys = receive_study_keys(lab, client, members[:2], tx)
+    for m, key, text in zip(members[:2], keys, texts[:2], strict=True):
+        assert decrypt_record(story.a.ws.blobs.get(m.cid), key, m.binding) == text
+    with pytest.raises(AlreadyReleased):  # each entry once: the whole request refused
+        ask([(members[2].id_bytes, 1), (members[1].id_bytes, 1)])
+    # consent withdrawn: nothing more is released, though the entries exist
+    story.alice.revoke(lab.address, study_scope(study))
+    with pytest.raises(AccessNotAuthorized):
+        ask([(members[2].id_bytes, 1), (members[3].id_bytes, 1)])
+    # a transaction that is not a study access (an ordinary recordAccess)
+    story.alice.grant(story.b.address, SCOPE_ALL, [Purpose.TREAT], w.now() + 3600)
+    single = bytes(story.b.log_access(members[4], Purpose.TREAT)["transactionHash"])
+    with pytest.raises(AccessEntryMissing, match="not a study access"):
+        ask([(members[4].id_bytes, 1)], access_tx=single)
+    released = {r[1] for r in story.node.releases() if r[0] == "0x" + tx.hex()}
+    assert released == {members[0].record_id, members[1].record_id}

@@ -382,7 +382,7 @@ def raw_bodies() -> st.SearchStrategy[Raw]:
     return st.builds(
         lambda path, body, ctype, stream: Raw(
             "POST", path, (("content-type", ctype),) if ctype else (), body, stream),
-        st.sampled_from(["/keys/release", "/patients/requests", "/relay"]), blobs,
+        st.sampled_from(["/keys/release", "/keys/study", "/patients/requests", "/relay"]), blobs,
         content_types, st.booleans())
 
 
@@ -429,7 +429,8 @@ def test_every_operation_of_the_openapi_schema_survives_hostile_input(target: Ta
         operations.append(result.ok())
     labels = {op.label for op in operations}
     assert labels == {"GET /health", "GET /identity", "GET /records/{record_id}",
-                      "GET /blobs/{cid}", "POST /keys/release", "POST /patients/requests",
+                      "GET /blobs/{cid}", "POST /keys/release", "POST /keys/study",
+                      "POST /patients/requests",
                       "POST /relay", "GET /fhir/{resource_type}"}, labels
     # the schema's half: every operation, positive and negative (health and identity take
     # no input: a couple of cases each); then the hand-made half by family

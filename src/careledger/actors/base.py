@@ -104,6 +104,26 @@ def verify_pointer(ledger: CareLedger, ptr: RecordPointer) -> None:
         raise NotAnchored(f"record {ptr.record_id} is not anchored on chain (yet)") from exc
 
 
+def verify_pointers(ledger: CareLedger, pointers: list[RecordPointer]) -> None:
+    """``verify_pointer`` of many pointers in one call (``RecordRegistry.checkBindings``; the
+    batch members by one multiproof per batch, rebuilt from their own proofs).
+
+    Raises:
+        NotAnchored, RecordBindingMismatch: see ``verify_pointer`` (the first failing record, or
+            a multiproof's first leaf).
+    """
+    from careledger.contracts import StudyAccessItem, batch_proofs
+
+    items = [StudyAccessItem(p.patient, p.id_bytes, p.commitment_bytes, p.category_code,
+                             tuple(p.proof_bytes)) for p in pointers]
+    counts = {b: ledger.records.batch(b).count
+              for b in {i.record_id[:28] for i in items if is_batch_member(i.record_id)}}
+    try:
+        ledger.records.check_bindings(items, batch_proofs(items, counts))
+    except RecordNotAnchored as exc:
+        raise NotAnchored(f"a record of these is not anchored on chain (yet): {exc}") from exc
+
+
 def verify_commitment(ledger: CareLedger, ptr: RecordPointer, blob: bytes) -> None:
     """Check ``blob`` against the pointer and the pointer against the chain (``verify_pointer``).
 

@@ -37,8 +37,10 @@ from careledger.node.messages import (
     KeyRequest,
     PatientAction,
     PatientRequest,
+    StudyKeysRequest,
     node_domain,
     sign_request,
+    study_keys_hash,
 )
 from careledger.store import RecordPointer
 from careledger.validate import address
@@ -159,6 +161,42 @@ def receive_key(actor: Actor, client: NodeClient, ptr: RecordPointer, purpose: P
                 raise
             time.sleep(0.5)
     return unwrap_data_key(wrapped, ptr.binding, actor.keypair)
+
+
+def receive_study_keys(actor: Actor, client: NodeClient, pointers: list[RecordPointer],
+                       access_tx: bytes) -> list[DataKey]:
+    """After a study's batched access in ``access_tx``: one signed ``StudyKeysRequest`` for the
+    keys of ``pointers`` (records of one issuer, at most ``MAX_STUDY_KEYS``), then each data key,
+    in order. Each key is opened against the caller's own pointer (its binding), never the
+    node's answer.
+
+    Raises:
+        CommitmentMismatch: the node answered with other records than those asked for.
+    """
+    assert actor.sender is not None
+    issuers = {p.issuer for p in pointers}
+    if len(issuers) != 1:
+        raise InvalidInput("one study key request goes to one issuer's node")
+    domain = node_domain(actor.ledger.chain.chain_id, issuers.pop())
+    records = [(p.id_bytes, p.version) for p in pointers]
+    deadline = time.monotonic() + CONFIRMATION_WAIT
+    while True:
+        request = StudyKeysRequest(access_tx=access_tx, records=study_keys_hash(records),
+                                   count=len(records), requester=actor.address,
+                                   nonce=secrets.token_bytes(32),
+                                   deadline=int(time.time()) + REQUEST_VALIDITY)
+        try:
+            answer = client.release_study_keys(
+                request, sign_request(request, domain, actor.sender.account), records)
+            break
+        except AccessNotConfirmed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    if [ptr.id_bytes for ptr, _ in answer] != [rid for rid, _ in records]:
+        raise CommitmentMismatch(f"node {client.url} answered with other records than asked for")
+    return [unwrap_data_key(wrapped, ptr.binding, actor.keypair)
+            for ptr, (_, wrapped) in zip(pointers, answer, strict=True)]
 
 
 def patient_request(actor: Actor, client: NodeClient, action: PatientAction,

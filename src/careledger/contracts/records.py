@@ -6,12 +6,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from eth_utils.address import to_checksum_address
 
 from careledger.contracts.base import ContractTx, ContractWrapper
 from careledger.errors import InvalidInput
 from careledger.validate import address
+
+if TYPE_CHECKING:
+    from careledger.contracts.consent import BatchProof, StudyAccessItem
 
 ZERO32 = b"\x00" * 32
 #: Bit 95 of a record id (the top bit of its 12-byte suffix): set for batch members.
@@ -132,6 +136,20 @@ class RecordRegistry(ContractWrapper):
             RecordBindingMismatch: it is anchored for another patient, category or commitment.
         """
         self._view("checkBinding", patient, record_id, commitment, category, list(proof))
+
+    def check_bindings(self, claims: Sequence[StudyAccessItem],
+                       proofs: Sequence[BatchProof]) -> None:
+        """``check_binding`` of many records in one call, the batch members by multiproofs
+        (``careledger.contracts.batch_proofs``).
+
+        Raises:
+            RecordNotAnchored, RecordBindingMismatch: as ``check_binding``, for the first claim
+                (or multiproof) that does not hold.
+            MissingBatchProof, BadBatchProof: ``proofs`` do not cover the members once each.
+        """
+        self._view("checkBindings",
+                   [(c.patient, c.record_id, c.commitment, c.category) for c in claims],
+                   [p.encoded() for p in proofs])
 
     def anchored(self, record_id: bytes, *, from_block: int = 0) -> AnchoredRecord | None:
         """The ``RecordAnchored`` event of a single record (``None`` if there is none)."""

@@ -55,7 +55,13 @@ from careledger.errors import (
     SignedRequestMissing,
     TransactionTimeout,
 )
-from careledger.node.messages import FhirRead, KeyRequest, PatientRequest
+from careledger.node.messages import (
+    MAX_STUDY_KEYS,
+    FhirRead,
+    KeyRequest,
+    PatientRequest,
+    StudyKeysRequest,
+)
 from careledger.node.service import NodeService, pointer_json
 from careledger.store import LocalBlobStore, parse_cid
 from careledger.validate import address, bytes32
@@ -88,6 +94,19 @@ class SignedRequestBody(BaseModel):
 
     message: dict[str, Any] = Field(description="the typed-data message object")
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{2,2048}$", description="0x-hex signature")
+
+
+class StudyKey(BaseModel):
+    """One record of a ``StudyKeysRequest``."""
+
+    recordId: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$")
+    version: int = Field(ge=1, le=2**64 - 1)
+
+
+class StudyKeysBody(SignedRequestBody):
+    """A signed ``StudyKeysRequest`` and the records it signs (``study_keys_hash``)."""
+
+    records: list[StudyKey] = Field(min_length=1, max_length=MAX_STUDY_KEYS)
 
 
 class RelayBody(BaseModel):
@@ -317,6 +336,15 @@ def create_app(service: NodeService) -> FastAPI:
         """Release a data key after an on-chain access entry (see the service's checks)."""
         request = KeyRequest.from_message_json(body.message)
         return service.release_key(request, bytes(HexBytes(body.signature)))
+
+    @keys.post("/keys/study", responses=responses)
+    def release_study(body: StudyKeysBody) -> dict[str, Any]:
+        """Release the keys of many records of one study access transaction, for one signed
+        request (``StudyKeysRequest``; see the service's checks): ``{"keys": [{record,
+        wrappedKey}, ...]}`` in the order asked."""
+        request = StudyKeysRequest.from_message_json(body.message)
+        records = [(bytes.fromhex(r.recordId[2:]), r.version) for r in body.records]
+        return service.release_study_keys(request, bytes(HexBytes(body.signature)), records)
 
     patients = APIRouter(tags=["patients"])
 

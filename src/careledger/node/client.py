@@ -110,6 +110,16 @@ class NodeClient:
         return pointer_from_json(data["record"]), WrappedKey.from_bytes(
             bytes.fromhex(data["wrappedKey"][2:]))
 
+    def release_study_keys(self, request: SignedType, signature: bytes,
+                           records: list[tuple[bytes, int]]) -> list[tuple[RecordPointer, WrappedKey]]:
+        """Ask for the keys of many records of one study access transaction (the records the
+        signed ``StudyKeysRequest`` names, in the same order)."""
+        body = {**_signed_body(request, signature),
+                "records": [{"recordId": "0x" + rid.hex(), "version": v} for rid, v in records]}
+        data = self._json("POST", "/keys/study", json=body)
+        return [(pointer_from_json(k["record"]), WrappedKey.from_bytes(
+            bytes.fromhex(k["wrappedKey"][2:]))) for k in data["keys"]]
+
     def patient_request(self, request: SignedType, signature: bytes) -> dict[str, Any]:
         """A patient's signed list / read / erase."""
         data: dict[str, Any] = self._json("POST", "/patients/requests",

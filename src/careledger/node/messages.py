@@ -5,11 +5,13 @@ address as ``verifyingContract``) on one chain, so it is worthless at another no
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
 from careledger.consent.domain import Eip712Domain
 from careledger.consent.messages import SignedType
@@ -44,6 +46,39 @@ class KeyRequest(SignedType):
     version: int
     purpose: int
     access_tx: bytes
+    requester: str
+    nonce: bytes
+    deadline: int
+
+
+#: Most records one ``StudyKeysRequest`` may name.
+MAX_STUDY_KEYS = 256
+
+
+def study_keys_hash(records: Sequence[tuple[bytes, int]]) -> bytes:
+    """What a ``StudyKeysRequest`` signs for its records: ``keccak256`` of each ``(record id,
+    version)`` as 32 + 8 big-endian bytes, in the order sent."""
+    return bytes(keccak(b"".join(bytes(rid) + int(v).to_bytes(8, "big") for rid, v in records)))
+
+
+@dataclass(frozen=True)
+class StudyKeysRequest(SignedType):
+    """``StudyKeysRequest(bytes32 accessTx,bytes32 records,uint32 count,address requester,
+    bytes32 nonce,uint256 deadline)``: "release to me the data keys of these ``count`` records,
+    for the entries of my study's batched access in ``accessTx``"; ``records`` is
+    ``study_keys_hash`` of the list the request body carries (a signature covers a list of any
+    length in one fixed-size type)."""
+
+    TYPE_NAME: ClassVar[str] = "StudyKeysRequest"
+    SIGNER_FIELD: ClassVar[str] = "requester"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("accessTx", "bytes32"), ("records", "bytes32"), ("count", "uint32"),
+        ("requester", "address"), ("nonce", "bytes32"), ("deadline", "uint256"),
+    )
+
+    access_tx: bytes
+    records: bytes
+    count: int
     requester: str
     nonce: bytes
     deadline: int

@@ -26,7 +26,7 @@ from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 from web3.types import RPCEndpoint
 
-from careledger.actors.base import verify_pointer, version_chain
+from careledger.actors.base import verify_pointer, verify_pointers, version_chain
 from careledger.chain import Sender
 from careledger.codes import SCOPE_ALL, InstitutionStatus, Purpose
 from careledger.consent import Relayer, RelayResult, SignedConsent
@@ -54,12 +54,15 @@ from careledger.errors import (
 )
 from careledger.node.messages import (
     MAX_REQUEST_VALIDITY,
+    MAX_STUDY_KEYS,
     FhirRead,
     FhirResource,
     KeyRequest,
     PatientAction,
     PatientRequest,
+    StudyKeysRequest,
     node_domain,
+    study_keys_hash,
 )
 from careledger.node.state import NodeState
 from careledger.store import RecordPointer, Workspace
@@ -249,16 +252,15 @@ class NodeService:
                 and self.ledger.consent.is_authorized(patient, requester, study_scope(study_id),
                                                       Purpose.HRESCH))
 
-    def _check_access_entry(self, request: KeyRequest, ptr: RecordPointer) -> None:
-        """The named transaction is mined ``confirmations`` deep, and its ``AccessRecorded``
-        entry (of the ConsentRegistry itself) names this requester, record, purpose, patient and
-        category, and is recent: its ``timestamp`` is the block's, set by the contract."""
+    def _confirmed_receipt(self, tx: bytes) -> Any:
+        """The receipt of the access transaction ``tx``: mined ``confirmations`` deep and
+        successful (``AccessNotConfirmed`` while not yet, ``AccessEntryMissing`` if reverted)."""
         chain = self.ledger.chain
         try:
-            receipt = self._receipt(request.access_tx)
+            receipt = self._receipt(tx)
         except TransactionNotFound:
-            raise AccessNotConfirmed(f"transaction 0x{request.access_tx.hex()} is not mined "
-                                     "(yet): retry when it is") from None
+            raise AccessNotConfirmed(f"transaction 0x{tx.hex()} is not mined (yet): retry when "
+                                     "it is") from None
         if self.config.confirmations > 1:  # a receipt is a mined transaction: 1 deep at least
             head = int(chain.call_rpc("eth_blockNumber", lambda: chain.w3.eth.block_number))
             depth = head - int(receipt["blockNumber"]) + 1
@@ -268,6 +270,19 @@ class NodeService:
                     f"{self.config.confirmations}: retry soon")
         if receipt["status"] != 1:
             raise AccessEntryMissing("the access transaction reverted: it recorded nothing")
+        return receipt
+
+    def _entry_age_ok(self, timestamp: int) -> None:
+        age = int(time.time()) - timestamp  # uint64(block.timestamp), set by the contract
+        if age > self.config.max_access_age:
+            raise AccessEntryTooOld(f"the access entry is {age} s old; this node accepts "
+                                    f"{self.config.max_access_age} s: log the access again")
+
+    def _check_access_entry(self, request: KeyRequest, ptr: RecordPointer) -> None:
+        """The named transaction is mined ``confirmations`` deep, and its ``AccessRecorded``
+        entry (of the ConsentRegistry itself) names this requester, record, purpose, patient and
+        category, and is recent: its ``timestamp`` is the block's, set by the contract."""
+        receipt = self._confirmed_receipt(request.access_tx)
         for entry in self.ledger.consent.events_in("AccessRecorded", receipt,
                                                    recordId=request.record_id):
             a = entry["args"]
@@ -276,15 +291,78 @@ class NodeService:
                     and int(a["purpose"]) == request.purpose
                     and to_checksum_address(a["patient"]) == ptr.patient
                     and bytes(a["category"]) == ptr.category_code):
-                age = int(time.time()) - int(a["timestamp"])  # uint64(block.timestamp)
-                if age > self.config.max_access_age:
-                    raise AccessEntryTooOld(
-                        f"the access entry is {age} s old; this node accepts "
-                        f"{self.config.max_access_age} s: log the access again")
+                self._entry_age_ok(int(a["timestamp"]))
                 return
         raise AccessEntryMissing(
             f"transaction 0x{request.access_tx.hex()} records no access to record "
             f"0x{request.record_id.hex()} for purpose {request.purpose} by {request.requester}")
+
+    def release_study_keys(self, request: StudyKeysRequest, signature: bytes,
+                           records: list[tuple[bytes, int]]) -> dict[str, Any]:
+        """Release, for one signed request, the data keys of many records whose entries a
+        study's batched access (``recordStudyAccess``) wrote in one transaction: the checks of
+        ``release_key`` for every record (entry by this requester, purpose HRESCH, patient,
+        category, recent, confirmed; the requester active; the study open and the requester's;
+        each patient's study consent holding now; the pointers bound on chain), with each chain
+        read made once per transaction, patient or call. All or nothing; one key per entry."""
+        self._admit(request, signature)
+        if not 1 <= len(records) <= MAX_STUDY_KEYS or request.count != len(records):
+            raise InvalidInput(f"a study key request names 1 to {MAX_STUDY_KEYS} records, as "
+                               f"many as its count ({request.count}); it lists {len(records)}")
+        if len({rid for rid, _ in records}) != len(records):
+            raise InvalidInput("a record is listed twice")
+        if study_keys_hash(records) != request.records:
+            raise InvalidInput("the records listed are not the ones the request signs: sign the "
+                               "list you send")
+        requester = request.requester
+        member = self.ledger.institutions.member(requester)
+        if member.status is not InstitutionStatus.ACTIVE:
+            raise NotActiveInstitution.with_args(account=requester)
+        receipt = self._confirmed_receipt(request.access_tx)
+        consent = self.ledger.consent
+        found = consent.events_in("StudyAccessRecorded", receipt, institute=requester)
+        if not found:
+            raise AccessEntryMissing(f"transaction 0x{request.access_tx.hex()} is not a study "
+                                     "access of the requester: ask for each key at /keys/release")
+        study_id = int(found[0]["args"]["studyId"])
+        entries = {bytes(e["args"]["recordId"]): e["args"]
+                   for e in consent.events_in("AccessRecorded", receipt, accessor=requester)}
+        pointers: list[RecordPointer] = []
+        for rid, version in records:
+            ptr = self.pointer(rid)
+            if version != ptr.version:
+                raise InvalidInput(f"record 0x{rid.hex()} is version {ptr.version}, the request "
+                                   f"names version {version}")
+            a = entries.get(rid)
+            if (a is None or int(a["purpose"]) != Purpose.HRESCH
+                    or to_checksum_address(a["patient"]) != ptr.patient
+                    or bytes(a["category"]) != ptr.category_code):
+                raise AccessEntryMissing(
+                    f"transaction 0x{request.access_tx.hex()} records no study access to record "
+                    f"0x{rid.hex()} by {requester}")
+            self._entry_age_ok(int(a["timestamp"]))
+            pointers.append(ptr)
+        first_of: dict[str, bytes] = {}
+        for ptr in pointers:
+            first_of.setdefault(ptr.patient, ptr.id_bytes)
+        for patient, rid in first_of.items():  # consent must hold at the latest block
+            if not self._study_consent_holds(study_id, patient, requester):
+                raise AccessNotAuthorized.with_args(patient=patient, accessor=requester,
+                                                    recordId=rid, purpose=int(Purpose.HRESCH))
+        verify_pointers(self.ledger, pointers)  # never release for an entry the chain disowns
+        ids = [p.id_bytes for p in pointers]
+        taken = self.state.record_releases(request.access_tx, ids, requester, int(Purpose.HRESCH))
+        if taken is not None:
+            raise AlreadyReleased(f"the entry of record 0x{taken.hex()} in "
+                                  f"0x{request.access_tx.hex()} already released its key: log the "
+                                  "access again")
+        try:
+            keys = [self._release_body(p, self._wrap_to(p, member.encryption_key, requester,
+                                                        verified=True)) for p in pointers]
+        except BaseException:
+            self.state.forget_releases(request.access_tx, ids)
+            raise
+        return {"keys": keys}
 
     def _receipt(self, tx: bytes) -> Any:
         """The receipt of ``tx`` (``TransactionNotFound`` while it is not mined). A kept one is
@@ -427,7 +505,8 @@ class NodeService:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _admit(self, request: KeyRequest | PatientRequest | FhirRead, signature: bytes) -> None:
+    def _admit(self, request: KeyRequest | StudyKeysRequest | PatientRequest | FhirRead,
+               signature: bytes) -> None:
         """A node request's checks before any work: signed by its signer, within its deadline,
         within the signer's rate, and its nonce never seen (then spent)."""
         self._check_signed(request, signature)

@@ -94,6 +94,37 @@ class NodeState:
                 return False
             return True
 
+    def record_releases(self, access_tx: bytes, record_ids: list[bytes], requester: str,
+                        purpose: int) -> bytes | None:
+        """``record_release`` of many entries of one transaction in one commit (one fsync):
+        all or none; returns the first record whose entry already released a key (then nothing
+        is recorded), else None."""
+        now = int(time.time())
+        tx = "0x" + access_tx.hex()
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for rid in record_ids:
+                    try:
+                        self._db.execute("INSERT INTO entry_releases VALUES (?, ?, ?, ?, ?)",
+                                         (tx, "0x" + rid.hex(), requester, purpose, now))
+                    except sqlite3.IntegrityError:
+                        self._db.execute("ROLLBACK")
+                        return rid
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return None
+
+    def forget_releases(self, access_tx: bytes, record_ids: list[bytes]) -> None:
+        """Undo ``record_releases`` when the releases could not be completed."""
+        with self._lock:
+            self._db.executemany(
+                "DELETE FROM entry_releases WHERE access_tx = ? AND record_id = ?",
+                [("0x" + access_tx.hex(), "0x" + rid.hex()) for rid in record_ids])
+
     def forget_release(self, access_tx: bytes, record_id: bytes) -> None:
         """Undo ``record_release`` when the release could not be completed."""
         with self._lock:

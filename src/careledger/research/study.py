@@ -12,8 +12,10 @@ consented to the study, de-identified, anchored on chain, and credited to its co
    patient; each record is an ``AccessRecorded`` entry in its patient's hash chain. A patient who
    revoked since step 1 makes the contract refuse the batch (``AccessNotAuthorized``): the
    patient is dropped and the batch sent again without them.
-4. **Keys**: each issuer node releases each record's key for that entry (as for any access),
-   wrapped to the institute's registered key; the ciphertext is checked against its commitment.
+4. **Keys**: each issuer node releases the keys of its records of one access transaction for
+   one signed ``StudyKeysRequest`` (``/keys/study``: every check of a single release, each chain
+   read once per transaction, patient or call), wrapped to the institute's registered key; each
+   ciphertext is checked against its commitment.
 5. **De-identify** (``careledger.research.deid``: Safe Harbor, per-study HMAC pseudonyms kept by
    the institute only), then **k-anonymity** over the patients' quasi-identifiers, suppressing
    until every kept patient shares them with at least ``k - 1`` others.
@@ -51,6 +53,7 @@ from careledger.errors import (
     InvalidInput,
     NodeUnavailable,
 )
+from careledger.node.messages import MAX_STUDY_KEYS
 from careledger.store import RecordPointer
 from careledger.store.atomic import write_atomic
 from careledger.validate import address
@@ -178,15 +181,20 @@ def _log_accesses(actor: Actor, study_id: int, items: list[StudyAccessItem], siz
     return done
 
 
-def _read(actor: Actor, client: Any, ptr: RecordPointer, access_tx: bytes) -> bytes:
-    """The plaintext of ``ptr`` after its study access entry in ``access_tx``."""
-    from careledger.actors.remote import receive_key
+def _read_all(actor: Actor, client: Any, pointers: list[RecordPointer],
+              access_tx: bytes) -> list[bytes]:
+    """The plaintexts of ``pointers`` (records of one issuer) after their study access entries
+    in ``access_tx``: each ciphertext checked against its commitment, then every key in one
+    signed request (``/keys/study``)."""
+    from careledger.actors.remote import receive_study_keys
     from careledger.crypto import check_commitment, decrypt_record
 
-    blob = client.blob(ptr.cid)
-    check_commitment(blob, ptr.commitment_bytes)  # the contract bound this commitment
-    data_key = receive_key(actor, client, ptr, Purpose.HRESCH, access_tx)
-    return bytes(decrypt_record(blob, data_key, ptr.binding))
+    blobs = [client.blob(ptr.cid) for ptr in pointers]
+    for ptr, blob in zip(pointers, blobs, strict=True):
+        check_commitment(blob, ptr.commitment_bytes)  # the contract bound this commitment
+    keys = receive_study_keys(actor, client, pointers, access_tx)
+    return [bytes(decrypt_record(blob, key, ptr.binding))
+            for ptr, blob, key in zip(pointers, blobs, keys, strict=True)]
 
 
 def _pseudonym_key(actor: Actor, study_id: int) -> bytes:
@@ -283,11 +291,16 @@ def build_dataset(actor: Actor, study_id: int, out: str | os.PathLike[str], *, k
     clients = {url: NodeClient(url) for url in set(node_of.values())}
     plain: dict[str, list[dict[str, Any]]] = {}
     for chunk, tx in logged:
+        at: dict[str, list[RecordPointer]] = {}  # the transaction's records, per issuer node
         for item in chunk:
             rid = "0x" + item.record_id.hex()
-            data = _read(actor, clients[node_of[rid]], ptr_of[rid], tx)
-            plain.setdefault(item.patient, []).append(json.loads(data))
-            build.records += 1
+            at.setdefault(node_of[rid], []).append(ptr_of[rid])
+        for url, ptrs in at.items():
+            for start in range(0, len(ptrs), MAX_STUDY_KEYS):
+                part = ptrs[start:start + MAX_STUDY_KEYS]
+                for ptr, data in zip(part, _read_all(actor, clients[url], part, tx), strict=True):
+                    plain.setdefault(ptr.patient, []).append(json.loads(data))
+                    build.records += 1
     say(f"{build.records} records decrypted after {len(build.access_txs)} access transactions")
 
     # 5. de-identify, then k-anonymity over the patients
