@@ -332,3 +332,39 @@ def test_a_study_access_releases_its_keys_for_one_signed_request(story: Parties)
         ask([(members[4].id_bytes, 1)], access_tx=single)
     released = {r[1] for r in story.node.releases() if r[0] == "0x" + tx.hex()}
     assert released == {members[0].record_id, members[1].record_id}
+
+
+def test_the_patient_exports_records_from_the_nodes_without_a_workspace(story: Parties,
+                                                                        tmp_path: Path) -> None:
+    """``careledger fhir export --from-nodes``: the patient's DocumentReference and Provenance
+    come from every provider's node, read with FHIR searches the CLI signs with the patient's
+    wallet; no workspace is needed. A stranger's wallet gets nothing from the node (refused, one
+    warning line) and the export still holds what the chain says."""
+    import json
+
+    from click.testing import CliRunner
+
+    from careledger.cli import main
+
+    w = story.world
+    alice = story.alice.patient
+    story.a.publish(alice, b"blood count", Category.LAB)
+    story.a.publish_batch([(alice, b"hr 61"), (alice, b"hr 64")], Category.VITALS)
+    w.ledger.deployment.save(tmp_path / "deployments")
+    base = ["--deployments", str(tmp_path / "deployments"), "--workspace", str(tmp_path / "none")]
+    env = {"CARELEDGER_RPC_URL": w.node.rpc_url,
+           "CARELEDGER_PRIVATE_KEY": w.keys["alice"]}
+    r = CliRunner().invoke(main, [*base, "fhir", "export", alice, "--what", "records",
+                                  "--from-nodes"], env=env)
+    assert r.exit_code == 0, r.output
+    kinds = [e["resource"]["resourceType"] for e in json.loads(r.output)["entry"]]
+    assert kinds.count("DocumentReference") == 3 and kinds.count("Provenance") == 3
+    assert not (tmp_path / "none").exists()
+    env["CARELEDGER_PRIVATE_KEY"] = w.keys["stranger"]
+    r = CliRunner(mix_stderr=False).invoke(main, [*base, "fhir", "export", alice, "--from-nodes"],
+                                           env=env)
+    assert r.exit_code == 0, r.output
+    assert "gave nothing" in r.stderr and "may not read" in r.stderr
+    bundle = json.loads(r.stdout)
+    assert not [e for e in bundle["entry"]
+                if e["resource"]["resourceType"] in ("DocumentReference", "Provenance")]

@@ -20,8 +20,9 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from careledger.actors.base import Actor, Opener, preflight, read_record, verify_pointer
-from careledger.codes import Purpose
-from careledger.contracts import issuer_of_id
+from careledger.chain import Sender
+from careledger.codes import InstitutionStatus, Purpose, Role
+from careledger.contracts import CareLedger, issuer_of_id
 from careledger.crypto import DataKey, unwrap_data_key
 from careledger.errors import (
     AccessNotConfirmed,
@@ -212,22 +213,43 @@ def patient_request(actor: Actor, client: NodeClient, action: PatientAction,
     return client.patient_request(request, sign_request(request, domain, actor.sender.account))
 
 
+def provider_nodes(ledger: CareLedger) -> list[tuple[str, str]]:
+    """(institution, node URL) of every active provider that published an endpoint."""
+    institutions = ledger.institutions
+    out = []
+    for account in institutions.members(from_block=ledger.deployment.block):
+        status, roles, _ = institutions.membership(account)
+        if status is InstitutionStatus.ACTIVE and roles & Role.PROVIDER:
+            url = institutions.endpoint_of(account)
+            if url:
+                out.append((account, url))
+    return out
+
+
 def fhir_read(actor: Actor, client: NodeClient, patient: str, resource_type: str, *,
               target: str | None = None, fhir_version: str = "4.3") -> dict[str, Any]:
     """Read ``patient``'s FHIR resources of ``resource_type`` at ``client``'s node, signed by
     ``actor`` (the patient, a guardian or an institution): a searchset Bundle."""
     if actor.sender is None:
         raise InvalidInput("a FHIR read is signed by the reader's wallet: give it one")
+    return fhir_search(actor.ledger, actor.sender, client, patient, resource_type, target=target,
+                       fhir_version=fhir_version)
+
+
+def fhir_search(ledger: CareLedger, reader: Sender, client: NodeClient, patient: str,
+                resource_type: str, *, target: str | None = None,
+                fhir_version: str = "4.3") -> dict[str, Any]:
+    """``fhir_read`` for a wallet alone (no workspace or encryption key needed)."""
     if resource_type not in FhirResource.__members__:
         raise InvalidInput(f"FHIR resource {resource_type!r}: use one of "
                            f"{', '.join(FhirResource.__members__)}")
     node_address = str(client.identity()["address"])
-    request = FhirRead(reader=actor.sender.address, patient=address(patient, "patient"),
+    request = FhirRead(reader=reader.address, patient=address(patient, "patient"),
                        resource=int(FhirResource[resource_type]), nonce=secrets.token_bytes(32),
                        deadline=int(time.time()) + REQUEST_VALIDITY)
-    domain = node_domain(actor.ledger.chain.chain_id, node_address)
+    domain = node_domain(ledger.chain.chain_id, node_address)
     return client.fhir_search(resource_type, request,
-                              sign_request(request, domain, actor.sender.account),
+                              sign_request(request, domain, reader.account),
                               target=target, fhir_version=fhir_version)
 
 

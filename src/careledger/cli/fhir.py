@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,15 +23,21 @@ def fhir() -> None:
               show_default=True,
               help="Consent, AuditEvent, or the records of your workspace's index "
                    "(DocumentReference + Provenance; all: when the workspace exists).")
+@click.option("--from-nodes", is_flag=True,
+              help="Read the records' DocumentReference and Provenance from every provider's "
+                   "node (FHIR searches signed with your wallet: the patient, a guardian or an "
+                   "institution) instead of a workspace.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the Bundle here (mode 0600) instead of stdout.")
 @pass_ctx
-def fhir_export(ctx: Ctx, patient_addr: str, what: str, out: Path | None) -> None:
+def fhir_export(ctx: Ctx, patient_addr: str, what: str, from_nodes: bool,
+                out: Path | None) -> None:
     """PATIENT's consents (active or inactive, per grantee and scope, one nested provision per
     purpose with its expiry) and every entry of the on-chain access history (agent, record,
     purpose, break-glass as BTG, and the hash-chain head and transaction in an extension); for
     an issuer, the patient's records in its workspace as DocumentReference (LOINC type, v2-0074
-    category, CID and commitment as identifiers) and Provenance (publication or amendment)."""
+    category, CID and commitment as identifiers) and Provenance (publication or amendment); with
+    --from-nodes, those of every provider's node that lets your wallet read them."""
     from careledger.fhir import (
         audit_events,
         bundle,
@@ -48,7 +55,9 @@ def fhir_export(ctx: Ctx, patient_addr: str, what: str, out: Path | None) -> Non
         resources += consents(ledger, patient)
     if what in ("all", "audit"):
         resources += audit_events(ledger, patient)
-    if what == "records" or (what == "all" and ctx.workspace.is_dir()):
+    if from_nodes and what in ("all", "records"):
+        resources += _from_nodes(ctx, ledger, patient)
+    elif what == "records" or (what == "all" and ctx.workspace.is_dir()):
         pointers = [p for p in ctx.workspace_(create=False).index.for_patient(patient)
                     if p.status == "anchored"]
         resources += document_references(ledger, pointers) + provenances(ledger, pointers)
@@ -61,6 +70,29 @@ def fhir_export(ctx: Ctx, patient_addr: str, what: str, out: Path | None) -> Non
              for k in ("Consent", "AuditEvent", "DocumentReference", "Provenance")}
     click.echo(", ".join(f"{n} {k}" for k, n in kinds.items()) +
                f" (FHIR R4B, validated) written to {out}")
+
+
+def _from_nodes(ctx: Ctx, ledger: Any, patient: str) -> list[dict[str, Any]]:
+    """The patient's DocumentReference and Provenance resources at every provider's node; a
+    node that does not answer or refuses is named on stderr, the others still count."""
+    from careledger.actors.remote import fhir_search, provider_nodes
+    from careledger.errors import NodeRefusal, NodeUnavailable
+    from careledger.node import NodeClient
+
+    reader = ctx.sender()
+    found: list[dict[str, Any]] = []
+    for institution, url in provider_nodes(ledger):
+        client = NodeClient(url)
+        try:
+            for kind in ("DocumentReference", "Provenance"):
+                found += [e["resource"] for e in
+                          fhir_search(ledger, reader, client, patient, kind).get("entry", [])]
+        except (NodeUnavailable, NodeRefusal) as exc:
+            click.echo(f"warning: the node of {ctx.name_of(institution)} ({url}) gave nothing: "
+                       f"{exc}", err=True)
+        finally:
+            client.close()
+    return found
 
 
 @fhir.command("import", short_help="Import FHIR R4 bundles / NDJSON as encrypted records.")

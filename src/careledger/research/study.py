@@ -44,7 +44,7 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from careledger.actors.base import Actor
-from careledger.codes import Purpose, Role
+from careledger.codes import Purpose
 from careledger.contracts import StudyAccessItem, batch_proofs, study_scope
 from careledger.contracts.records import is_batch_member
 from careledger.errors import (
@@ -93,21 +93,6 @@ def consenting_patients(actor: Actor, study_id: int) -> list[str]:
                                    grantee=actor.address, scope=scope)}
     live = [p for p in seen if consent.is_authorized(p, actor.address, scope, Purpose.HRESCH)]
     return sorted(live, key=lambda a: int(a, 16))
-
-
-def _provider_nodes(actor: Actor) -> list[tuple[str, str]]:
-    """(institution, node URL) of every active provider that published an endpoint."""
-    from careledger.codes import InstitutionStatus
-
-    institutions = actor.ledger.institutions
-    out = []
-    for account in institutions.members(from_block=actor.ledger.deployment.block):
-        status, roles, _ = institutions.membership(account)
-        if status is InstitutionStatus.ACTIVE and roles & Role.PROVIDER:
-            url = institutions.endpoint_of(account)
-            if url:
-                out.append((account, url))
-    return out
 
 
 def _records_at(actor: Actor, client: Any, patient: str) -> list[RecordPointer]:
@@ -269,8 +254,10 @@ def build_dataset(actor: Actor, study_id: int, out: str | os.PathLike[str], *, k
     say(f"{len(build.consenting)} patients consent to study {study_id}")
 
     # 2. the records each provider's node holds for them
+    from careledger.actors.remote import provider_nodes
+
     pointers: list[tuple[str, RecordPointer]] = []  # (node url, pointer)
-    for institution, url in _provider_nodes(actor):
+    for institution, url in provider_nodes(actor.ledger):
         client = NodeClient(url)
         try:
             for patient in build.consenting:
