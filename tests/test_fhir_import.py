@@ -92,21 +92,23 @@ def _own(a: Provider, ptr) -> bytes:  # type: ignore[no-untyped-def]
 
 def test_an_interrupted_import_resumes_without_duplicates(world: World, synthea: Path,
                                                           tmp_path: Path) -> None:
+    from careledger.actors.provider import BatchInFlight
+
     only, _, mapping, a = _one_patient(world, synthea, tmp_path)
-    original = a.begin_batch
+    original = BatchInFlight.finish
     calls = 0
 
-    def crash_on_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def crash_on_third(self: BatchInFlight):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         if calls == 3:
-            raise KeyboardInterrupt  # after the intent, before the batch
-        return original(*args, **kwargs)
+            raise KeyboardInterrupt  # after the intent, before the batch is committed
+        return original(self)
 
-    a.begin_batch = crash_on_third  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        import_fhir(a, [only], mapping, batch_size=64)
-    a.begin_batch = original  # type: ignore[method-assign]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BatchInFlight, "finish", crash_on_third)
+        with pytest.raises(KeyboardInterrupt):
+            import_fhir(a, [only], mapping, batch_size=64)
     report = import_fhir(a, [only], mapping, batch_size=64)
     total = report.published + report.already_done
     ids = [p.record_id for p in a.ws.index.all()]

@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -383,13 +383,25 @@ class Provider(Institution):
                 jobs.append((i, ids[i], who, self._patient_key(who, key_cache), bytes(plaintext)))
         flight = BatchInFlight(self, batch_id, cat, ids, found, loose, anchored, onchain_root,
                                jobs, progress)
-        blobs = self.ws.blobs
-        if executor is not None and isinstance(blobs, LocalBlobStore) and jobs:
-            size = max(32, min(256, -(-len(jobs) // 4)))
-            flight.futures = [
-                executor.submit(seal_chunk, str(blobs.directory), str(self.ws.keys.directory),
-                                blobs.max_blob_size, self.keypair.public_bytes, jobs[k:k + size])
-                for k in range(0, len(jobs), size)]
+        if executor is not None and isinstance(self.ws.blobs, LocalBlobStore):
+            flight.executor, flight.chunk = executor, max(32, min(256, -(-len(jobs) // 4)))
+            flight.futures = []
+            flight.submit(everything=True)
+        return flight
+
+    def open_batch(self, category: Category | str, executor: Executor, *, chunk: int = 256,
+                   key_cache: dict[str, bytes] | None = None) -> BatchInFlight:
+        """A new batch (a fresh id) whose members are added one at a time
+        (``BatchInFlight.add``) and sealed in ``executor``'s processes ``chunk`` at a time as
+        they come, before the batch is complete; ``finish()`` then commits and anchors it like
+        ``publish_batch``. Nothing of it is anchored before its ``finish()``; packs of a batch
+        never finished are debris of an interrupted run (its ids are never used again)."""
+        cat = category if isinstance(category, Category) else Category.parse(category)
+        flight = BatchInFlight(self, new_batch_id(self.address), cat, [], [], set(), False,
+                               ZERO32, [])
+        if isinstance(self.ws.blobs, LocalBlobStore):
+            flight.executor, flight.chunk, flight.futures = executor, chunk, []
+        flight.key_cache = {} if key_cache is None else key_cache
         return flight
 
     def _discard_batch(self, batch_id: bytes, ids: list[bytes],
@@ -439,7 +451,41 @@ class BatchInFlight:
     onchain_root: bytes
     jobs: list[SealJob]
     progress: Any = None
+    #: sealing in a process pool: the jobs submitted so far, ``chunk`` at a time
     futures: list[Future[tuple[list[Sealed], list[str], list[str]]]] | None = None
+    executor: Executor | None = None
+    chunk: int = 256
+    submitted: int = 0
+    key_cache: dict[str, bytes] = field(default_factory=dict)
+    #: patients as given -> checksummed
+    patients: dict[str, str] = field(default_factory=dict)
+
+    def add(self, patient: str, plaintext: bytes) -> None:
+        """Add a member (``Provider.open_batch``): it is sealed with the next full chunk."""
+        index = len(self.ids)
+        record_id = batch_member_id(self.batch_id, index)
+        who = self.patients.get(patient) or self.patients.setdefault(
+            patient, address(patient, "patient"))
+        key = self.provider._patient_key(who, self.key_cache)
+        self.ids.append(record_id)
+        self.found.append(None)
+        self.jobs.append((index, record_id, who, key, bytes(plaintext)))
+        self.submit()
+
+    def submit(self, *, everything: bool = False) -> None:
+        """Send the full chunks of the jobs not sent yet to the pool (``everything``: the
+        last, partial one too)."""
+        if self.futures is None or self.executor is None:
+            return
+        provider = self.provider
+        blobs = provider.ws.blobs
+        assert isinstance(blobs, LocalBlobStore)
+        while len(self.jobs) - self.submitted >= (1 if everything else self.chunk):
+            jobs = self.jobs[self.submitted:self.submitted + self.chunk]
+            self.futures.append(self.executor.submit(
+                seal_chunk, str(blobs.directory), str(provider.ws.keys.directory),
+                blobs.max_blob_size, provider.keypair.public_bytes, jobs))
+            self.submitted += len(jobs)
 
     def cancel(self) -> None:
         """Cancel the sealing jobs not started yet (the caller gives the batch up)."""
@@ -465,6 +511,9 @@ class BatchInFlight:
         """Wait for the sealing, write every new member's pointer once (the batch's segment),
         make the batch durable (group commit), then anchor it; return ``(root, pointers,
         receipt)`` like ``Provider.publish_batch``."""
+        if not self.ids:
+            raise InvalidInput("a batch needs at least one record")
+        self.submit(everything=True)
         provider, batch_id, ids = self.provider, self.batch_id, self.ids
         ws = provider.ws
         group = GroupCommit()

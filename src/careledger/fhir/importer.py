@@ -9,10 +9,12 @@ for each batch, its id and the keys of its resources (``file#entry#sha256``) bef
 an interrupted batch under the same batch id (``Provider.publish_batch`` is idempotent by id),
 so nothing is anchored twice and nothing is lost.
 
-Pipelined: with a worker pool, the next batches are sealed in the pool (``Provider.begin_batch``)
-while one thread group-commits and anchors the earlier ones, in order (``BatchInFlight.finish``),
-and this one reads on; each batch has its ``intent`` line before it is sealed and its ``done``
-line after its own anchoring.
+Pipelined: with a worker pool, a batch's members are sealed in the pool as they are read
+(``Provider.open_batch``, a chunk at a time), while one thread group-commits and anchors the
+complete batches, in order (``BatchInFlight.finish``), and this one reads on; each batch has its
+``intent`` line once it is complete, before anything of it is committed or anchored, and its
+``done`` line after its own anchoring. Packs sealed for a batch that never got its ``intent``
+line (the run was killed first) are never anchored nor read: their ids are not used again.
 
 Bad input never stops the import (unless ``strict``): a file that is not JSON, an invalid
 resource, a resource over the size limit, one whose patient is not in the map, each gives one
@@ -404,10 +406,26 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
     key_cache: dict[str, bytes] = {}  # patients' keys, read from the chain again every minute
     keys_read = [time.monotonic()]
 
-    def publish(batch_id: bytes, category: Category, items: list[Item]) -> None:
+    def keys() -> dict[str, bytes]:
+        if time.monotonic() - keys_read[0] > _KEY_CACHE_SECONDS:  # a rotated key is seen
+            key_cache.clear()
+            keys_read[0] = time.monotonic()
+        return key_cache
+
+    def start(category: Category) -> Any:
+        """A new batch of ``category`` sealed as it fills (with a pool), or ``None``."""
+        if committer is None:
+            return None
+        assert executor is not None
+        return provider.open_batch(category, executor, key_cache=keys(),
+                                   chunk=max(32, min(256, -(-batch_size // 4))))
+
+    def publish(batch_id: bytes, category: Category, items: list[Item],
+                flight: Any = None) -> None:
+        """Publish a complete batch (``flight``: the one ``start`` opened for it)."""
         assert state is not None
         fresh = batch_id.hex() not in state.open_batches  # drawn now: nothing of it exists
-        if fresh:
+        if fresh:  # before anything of the batch is committed or anchored
             state.write({"kind": "intent", "batch": batch_id.hex(), "category": category.name,
                          "keys": [i.key for i in items]})
         members = [(i.patient, i.body) for i in items]
@@ -416,16 +434,14 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
             state.write({"kind": "done", "batch": batch_id.hex()})
             finished(batch_id, category, items)
             return
-        if time.monotonic() - keys_read[0] > _KEY_CACHE_SECONDS:  # a rotated key is seen
-            key_cache.clear()
-            keys_read[0] = time.monotonic()
-        flight = provider.begin_batch(members, category, batch_id=batch_id, executor=executor,
-                                      fresh=fresh, key_cache=key_cache)
+        if flight is None:  # an interrupted batch, or a caller's own
+            flight = provider.begin_batch(members, category, batch_id=batch_id,
+                                          executor=executor, fresh=fresh, key_cache=keys())
         in_flight.append((committer.submit(commit, flight, batch_id), batch_id, category, items))
         collect(_IN_FLIGHT)
 
     try:
-        _publish_all(provider, paths, patient_map, executor, report, state, publish,
+        _publish_all(provider, paths, patient_map, executor, report, state, start, publish,
                      reopen=reopen, reassembly=reassembly, batch_size=batch_size,
                      dry_run=dry_run, strict=strict, max_resource=max_resource,
                      progress=progress, group=group)
@@ -445,13 +461,16 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
 
 def _publish_all(provider: Any, paths: list[Path], patient_map: dict[str, str],
                  executor: Executor | None, report: ImportReport, state: ImportJournal | None,
-                 publish: Callable[[bytes, Category, list[Item]], None], *,
+                 start: Callable[[Category], Any],
+                 publish: Callable[[bytes, Category, list[Item], Any], None], *,
                  reopen: dict[str, str], reassembly: dict[str, dict[str, Item]],
                  batch_size: int, dry_run: bool, strict: bool, max_resource: int,
                  progress: Callable[[int], None] | None, group: str) -> None:
     """Read every item of ``paths`` and hand each full batch (per category) to ``publish``;
-    the resources of interrupted batches are reassembled and published under their id."""
-    buffers: dict[Category, list[Item]] = {}
+    the resources of interrupted batches are reassembled and published under their id. A
+    batch ``start`` opened (``Provider.open_batch``) is given each item as it comes, so its
+    sealing overlaps the reading and validation of the rest."""
+    buffers: dict[Category, tuple[Any, list[Item]]] = {}
     items = read_items(paths, patient_map, report, max_resource=max_resource, strict=strict,
                        executor=executor)
     if group == "encounter":
@@ -473,17 +492,21 @@ def _publish_all(provider: Any, paths: list[Path], patient_map: dict[str, str],
             category, keys = state.open_batches[batch]
             if len(reassembly[batch]) == len(keys):
                 publish(bytes.fromhex(batch), Category[category],
-                        [reassembly[batch][k] for k in keys])
+                        [reassembly[batch][k] for k in keys], None)
             continue
-        buf = buffers.setdefault(item.category, [])
+        if item.category not in buffers:
+            buffers[item.category] = (start(item.category), [])
+        flight, buf = buffers[item.category]
         buf.append(item)
+        if flight is not None:
+            flight.add(item.patient, item.body)
         if len(buf) >= batch_size:
-            publish(new_batch_id(provider.address), item.category, buf)
-            buffers[item.category] = []
-    if not dry_run:
-        for category, buf in buffers.items():
-            if buf:
-                publish(new_batch_id(provider.address), category, buf)
+            del buffers[item.category]
+            publish(new_batch_id(provider.address) if flight is None else flight.batch_id,
+                    item.category, buf, flight)
+    for category, (flight, buf) in buffers.items():
+        publish(new_batch_id(provider.address) if flight is None else flight.batch_id,
+                category, buf, flight)
 
 
 def encounter_of(resource: dict[str, Any]) -> str | None:
