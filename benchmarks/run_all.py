@@ -163,14 +163,19 @@ def results_markdown(res: dict[str, Any]) -> str:
         out += ["### Research datasets (issue 15): build time and gas per patient", "",
                 (f"`build_dataset` across two node processes, {r['records_per_patient']} records per "
                  f"patient (Synthea patients, {r['synthea_patients']} bundles reused under fresh ids), "
-                 "k = 5, access entries in transactions of 100 records, one key release per record; "
-                 "gas from the receipts. Every patient's hash chain starts with the study's entries "
-                 "(the first write of a slot costs 20,000), and the 500-patient run anchors in "
-                 "batches of 1,024 (proofs of depth 10): the dearest case. Patients reused from the "
-                 "same bundles share quasi-identifiers, so k = 5 suppresses nobody here (the test's "
-                 "8 distinct patients exercise suppression). The 25,000 goal per credited patient "
-                 "is for 100 contributors; the anchoring's fixed cost is spread over 50 and 500 "
-                 "here (`test-sol/Study.t.sol` measures 24,814 at 100)."), "",
+                 "k = 5, access entries in transactions of 100 records (patients whose records "
+                 "sit together in a batch share a transaction; one OpenZeppelin multiproof per "
+                 "batch and transaction), the keys of each transaction's records at each node for "
+                 "one signed request (`/keys/study`); gas from the receipts. The timed build is "
+                 "the patients' first entries (each pays 20,000 once for the first write of its "
+                 "chain-head slot, 5,000 per entry at 4 entries); the study is then built again "
+                 "(not timed): the entries of patients with a history, the goal's case. The "
+                 "500-patient run anchors in batches of 1,024 (proofs of depth 10). Patients "
+                 "reused from the same bundles share quasi-identifiers, so k = 5 suppresses nobody "
+                 "here (the test's 50 distinct patients exercise suppression). The 25,000 goal per "
+                 "credited patient is for a batch of 100 (`test-sol/Study.t.sol` measures 24,814 "
+                 "at 100 with real-looking addresses); at 50 the anchoring's fixed cost is spread "
+                 "over fewer."), "",
                 research.table(r), "", research.verdict_table(r), ""]
     return "\n".join(out)
 
