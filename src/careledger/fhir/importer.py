@@ -377,8 +377,8 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
     reopen = {k: b for b, (_, keys) in (state.open_batches.items() if state else []) for k in keys}
     reassembly: dict[str, dict[str, Item]] = {b: {} for b in (state.open_batches if state else {})}
 
-    # with a pool: batches are committed and anchored in order by one thread, while this one
-    # reads, validates (in the pool) and starts sealing the next ones (in the pool)
+    # with a pool: complete batches are committed and anchored in order by one thread, while
+    # this one reads on, and the pool validates and seals the next ones as they are read
     committer = (ThreadPoolExecutor(1, thread_name_prefix="careledger-import-commit")
                  if executor is not None else None)
     in_flight: deque[tuple[Future[None], bytes, Category, list[Item]]] = deque()
@@ -434,7 +434,7 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
             state.write({"kind": "done", "batch": batch_id.hex()})
             finished(batch_id, category, items)
             return
-        if flight is None:  # an interrupted batch, or a caller's own
+        if flight is None:  # an interrupted batch, reassembled from the input
             flight = provider.begin_batch(members, category, batch_id=batch_id,
                                           executor=executor, fresh=fresh, key_cache=keys())
         in_flight.append((committer.submit(commit, flight, batch_id), batch_id, category, items))
