@@ -321,17 +321,26 @@ def test_a_study_access_releases_its_keys_for_one_signed_request(story: Parties)
         assert decrypt_record(story.a.ws.blobs.get(m.cid), key, m.binding) == text
     with pytest.raises(AlreadyReleased):  # each entry once: the whole request refused
         ask([(members[2].id_bytes, 1), (members[1].id_bytes, 1)])
+    # the same signed request sent twice: the second is a replay (its nonce is spent)
+    third = [(members[2].id_bytes, 1)]
+    request = StudyKeysRequest(access_tx=tx, records=study_keys_hash(third), count=1,
+                               requester=lab.address, nonce=secrets.token_bytes(32),
+                               deadline=int(time.time()) + 120)
+    signature = sign_request(request, domain, lab.sender.account)
+    assert len(client.release_study_keys(request, signature, third)) == 1
+    with pytest.raises(RequestReplayed):
+        client.release_study_keys(request, signature, third)
     # consent withdrawn: nothing more is released, though the entries exist
     story.alice.revoke(lab.address, study_scope(study))
     with pytest.raises(AccessNotAuthorized):
-        ask([(members[2].id_bytes, 1), (members[3].id_bytes, 1)])
+        ask([(members[3].id_bytes, 1)])
     # a transaction that is not a study access (an ordinary recordAccess)
     story.alice.grant(story.b.address, SCOPE_ALL, [Purpose.TREAT], w.now() + 3600)
     single = bytes(story.b.log_access(members[4], Purpose.TREAT)["transactionHash"])
     with pytest.raises(AccessEntryMissing, match="not a study access"):
         ask([(members[4].id_bytes, 1)], access_tx=single)
     released = {r[1] for r in story.node.releases() if r[0] == "0x" + tx.hex()}
-    assert released == {members[0].record_id, members[1].record_id}
+    assert released == {members[0].record_id, members[1].record_id, members[2].record_id}
 
 
 def test_the_patient_exports_records_from_the_nodes_without_a_workspace(story: Parties,
