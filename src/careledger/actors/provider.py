@@ -511,12 +511,16 @@ class BatchInFlight:
         """Wait for the sealing, write every new member's pointer once (the batch's segment),
         make the batch durable (group commit), then anchor it; return ``(root, pointers,
         receipt)`` like ``Provider.publish_batch``."""
+        return finish_batches([self])[0]
+
+    def _prepare(self, group: GroupCommit) -> tuple[MerkleTree, list[RecordPointer], str]:
+        """Wait for the sealing, build the tree and stage the batch's segment (and pointers
+        of loose members) into ``group``; return the tree, the members and the root in hex."""
         if not self.ids:
             raise InvalidInput("a batch needs at least one record")
         self.submit(everything=True)
         provider, batch_id, ids = self.provider, self.batch_id, self.ids
         ws = provider.ws
-        group = GroupCommit()
         pointers: list[RecordPointer | None] = list(self.found)
         done = len(ids) - len(self.jobs)
         patient_of = {job[0]: job[2] for job in self.jobs}
@@ -552,13 +556,48 @@ class BatchInFlight:
         if segment:  # one index write per record: each member's pointer once, in the segment
             ws.index.put_batch([p for i, p in enumerate(members) if i not in self.loose],
                                group=group)
-        group.commit()  # durable before anything goes on chain
-        receipt = None if self.anchored else provider._anchor_batch(
-            batch_id, tree.root, len(members), self.category)
-        ws.index.mark_batch_anchored(batch_id, root_hex)
-        for p in members:
-            p.status = "anchored"
-        return tree.root, members, receipt
+        return tree, members, root_hex
+
+
+def finish_batches(flights: Sequence[BatchInFlight],
+                   ) -> list[tuple[bytes, list[RecordPointer], TxReceipt | None]]:
+    """Finish batches of one provider together (``BatchInFlight.finish`` is one of them):
+    wait for their sealing and stage their segments, make all their files durable in one
+    group commit, only then send their anchors back to back and wait for each receipt, and
+    record their anchoring in one more group commit. If an anchor fails, the batches before it
+    are still recorded as anchored before the error is raised.
+
+    Returns:
+        ``(root, pointers, receipt)`` of each batch, in order.
+    """
+    if not flights:
+        return []
+    provider = flights[0].provider
+    if any(f.provider is not provider for f in flights):
+        raise InvalidInput("finish_batches takes batches of one provider")
+    group = GroupCommit()
+    prepared = [f._prepare(group) for f in flights]
+    group.commit()  # durable before anything goes on chain
+    sent: list[SentTransaction | None] = []
+    for f, (tree, members, _) in zip(flights, prepared, strict=True):
+        if f.anchored:
+            sent.append(None)
+            continue
+        assert provider.sender is not None
+        sent.append(provider.ledger.records.anchor_batch(
+            f.batch_id, tree.root, len(members), f.category.code).send(provider.sender))
+    out: list[tuple[bytes, list[RecordPointer], TxReceipt | None]] = []
+    marks = GroupCommit()
+    try:
+        for f, tx, (tree, members, root_hex) in zip(flights, sent, prepared, strict=True):
+            receipt = None if tx is None or provider.sender is None else provider.sender.wait(tx)
+            provider.ws.index.mark_batch_anchored(f.batch_id, root_hex, group=marks)
+            for p in members:
+                p.status = "anchored"
+            out.append((tree.root, members, receipt))
+    finally:
+        marks.commit()
+    return out
 
 
 def _leaf(ptr: RecordPointer) -> bytes:

@@ -27,11 +27,12 @@ import hashlib
 import json
 import multiprocessing
 import os
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,8 +161,10 @@ def validate_resources(resources: list[tuple[str, bytes]]) -> list[str | None]:
 #: resources per validation job, and jobs in flight ahead of the one being consumed
 _CHUNK = 128
 _AHEAD = 12
-#: batches started (sealing) and not yet committed and anchored, beyond the one being added
+#: complete batches waiting to be committed and anchored: at least this many, and as many as
+#: make this many resources (small batches are committed several at a time)
 _IN_FLIGHT = 2
+_IN_FLIGHT_RESOURCES = 1024
 #: how long the patients' public keys read from the chain are used for new batches
 _KEY_CACHE_SECONDS = 60.0
 
@@ -305,9 +308,13 @@ class ImportJournal:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one line durably (from any thread: the lines never interleave)."""
-        line = json.dumps(record) + "\n"
+        self.write_many([record])
+
+    def write_many(self, records: list[dict[str, Any]]) -> None:
+        """Append lines durably, with one fsync."""
+        text = "".join(json.dumps(record) + "\n" for record in records)
         with self._lock, self.path.open("a") as fh:
-            fh.write(line)
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
 
@@ -379,9 +386,10 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
 
     # with a pool: complete batches are committed and anchored in order by one thread, while
     # this one reads on, and the pool validates and seals the next ones as they are read
-    committer = (ThreadPoolExecutor(1, thread_name_prefix="careledger-import-commit")
-                 if executor is not None else None)
+    committer = _Committer(state) if executor is not None and state is not None else None
     in_flight: deque[tuple[Future[None], bytes, Category, list[Item]]] = deque()
+    # batches waiting for their commit: a few, and some thousand resources when they are small
+    most = max(_IN_FLIGHT, _IN_FLIGHT_RESOURCES // batch_size)
 
     def finished(batch_id: bytes, category: Category, items: list[Item]) -> None:
         assert state is not None
@@ -389,11 +397,6 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
         report.batches += 1
         report.published += len(items)
         report.by_category[category.name] = report.by_category.get(category.name, 0) + len(items)
-
-    def commit(flight: Any, batch_id: bytes) -> None:  # in the committer thread
-        assert state is not None
-        flight.finish()
-        state.write({"kind": "done", "batch": batch_id.hex()})
 
     def collect(keep: int) -> None:
         """Wait for the oldest batches in flight until at most ``keep`` are left (and take
@@ -437,8 +440,8 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
         if flight is None:  # an interrupted batch, reassembled from the input
             flight = provider.begin_batch(members, category, batch_id=batch_id,
                                           executor=executor, fresh=fresh, key_cache=keys())
-        in_flight.append((committer.submit(commit, flight, batch_id), batch_id, category, items))
-        collect(_IN_FLIGHT)
+        in_flight.append((committer.submit(flight), batch_id, category, items))
+        collect(most)
 
     try:
         _publish_all(provider, paths, patient_map, executor, report, state, start, publish,
@@ -448,15 +451,73 @@ def _import(provider: Any, paths: list[Path], patient_map: dict[str, str],
         collect(0)
     finally:
         if committer is not None:
-            # the batch being committed and anchored ends first (nothing writes behind a rerun);
-            # the ones not started stay open in the journal, for the rerun
-            committer.shutdown(wait=True, cancel_futures=True)
+            # the batches being committed and anchored end first (nothing writes behind a
+            # rerun); the ones not started stay open in the journal, for the rerun
+            committer.shutdown()
     if not dry_run:
         assert state is not None
         for batch in list(state.open_batches):
             report.problems.append(f"interrupted batch 0x{batch} could not be completed: some "
                                    "of its resources are no longer in the input")
     return report
+
+
+class _Committer:
+    """One thread that finishes complete batches in order (``finish_batches``): all those
+    waiting when it is free at once, so their files share one group commit and their anchors
+    are sent back to back; then their ``done`` lines, in one journal write."""
+
+    def __init__(self, journal: ImportJournal) -> None:
+        self.journal = journal
+        self._queue: queue.SimpleQueue[tuple[Any, Future[None]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="careledger-import-commit",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, flight: Any) -> Future[None]:
+        """Queue a complete batch (a ``BatchInFlight``); the future is done once it is
+        anchored and its ``done`` line written."""
+        future: Future[None] = Future()
+        self._queue.put((flight, future))
+        return future
+
+    def _run(self) -> None:
+        from careledger.actors import provider
+
+        while (first := self._queue.get()) is not None:
+            taken = [first]
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop after these
+                    break
+                taken.append(more)
+            taken = [(f, fut) for f, fut in taken if fut.set_running_or_notify_cancel()]
+            try:
+                provider.finish_batches([f for f, _ in taken])
+                self.journal.write_many([{"kind": "done", "batch": f.batch_id.hex()}
+                                         for f, _ in taken])
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting importer
+                for _, future in taken:
+                    future.set_exception(exc)
+            else:
+                for _, future in taken:
+                    future.set_result(None)
+
+    def shutdown(self) -> None:
+        """Cancel the batches not started, let the ones being finished end, stop."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[1].cancel()
+        self._queue.put(None)
+        self._thread.join()
 
 
 def _publish_all(provider: Any, paths: list[Path], patient_map: dict[str, str],

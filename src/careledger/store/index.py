@@ -259,12 +259,17 @@ class RecordIndex:
         else:
             write_json_atomic(self._path(ptr.record_id), asdict(ptr), indent=None)
 
-    def mark_batch_anchored(self, batch_id: bytes, root: str) -> None:
+    def mark_batch_anchored(self, batch_id: bytes, root: str, *,
+                            group: GroupCommit | None = None) -> None:
         """Record durably that the batch ``batch_id`` (28 bytes) is anchored with ``root``:
-        one write for all its members."""
-        write_json_atomic(self._batch_path(batch_id), {"batch": "0x" + batch_id.hex(),
-                                                       "root": root, "status": "anchored"},
-                          make_parents=True, indent=None)
+        one write for all its members (``group``: made durable by its commit)."""
+        record = {"batch": "0x" + batch_id.hex(), "root": root, "status": "anchored"}
+        path = self._batch_path(batch_id)
+        if group is None:
+            write_json_atomic(path, record, make_parents=True, indent=None)
+            return
+        mkdirs_durable(path.parent, self.root, group)
+        write_atomic(path, json.dumps(record, sort_keys=True).encode() + b"\n", group=group)
 
     def batch_anchored(self, batch_id: bytes) -> str | None:
         """The root recorded by ``mark_batch_anchored`` (``None``: not recorded)."""
