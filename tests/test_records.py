@@ -294,3 +294,66 @@ def test_a_batch_crashed_between_its_packs_and_its_group_commit_is_resumed(  # t
     packs = [f.read_bytes() for f in (ws.keys.directory / "packs").rglob("*.pack")]
     assert not any(w in pack for w in wrapped for pack in packs)
     assert alice.read(ptrs[8].record_id) == b"crashed 8"
+
+
+def test_batches_finished_together_share_one_group_commit(world, party, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``finish_batches``: the files of three batches (one of them filled member by member,
+    sealed in a pool as it filled) made durable in one group commit before any anchor is sent;
+    each anchored with its own root; a failing anchor still leaves the batches before it
+    recorded as anchored."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from careledger.actors.provider import finish_batches
+    from careledger.store.atomic import GroupCommit
+
+    a, alice = party.a, party.alice
+    events: list[str] = []
+    commit = GroupCommit.commit
+
+    def traced(self: GroupCommit) -> int:
+        events.append("commit")
+        return commit(self)
+
+    monkeypatch.setattr(GroupCommit, "commit", traced)
+    sent = a.sender.send
+
+    def send(*args, **kwargs):  # type: ignore[no-untyped-def]
+        events.append("anchor")
+        return sent(*args, **kwargs)
+
+    monkeypatch.setattr(a.sender, "send", send)
+    with ProcessPoolExecutor(2) as pool:
+        streamed = a.open_batch(Category.LAB, pool, chunk=4)
+        for i in range(10):
+            streamed.add(alice.patient, f"lab {i}".encode())
+        flights = [a.begin_batch([(alice.patient, f"vitals {i}".encode()) for i in range(3)],
+                                 Category.VITALS),
+                   streamed,
+                   a.begin_batch([(alice.patient, b"note")], Category.NOTE)]
+        results = finish_batches(flights)
+    assert events == ["commit", "anchor", "anchor", "anchor", "commit"]
+    for flight, (root, members, receipt) in zip(flights, results, strict=True):
+        assert receipt is not None and world.ledger.records.batch(flight.batch_id).root == root
+        assert {p.status for p in a.ws.index.all() if p.id_bytes[:28] == flight.batch_id} == {
+            "anchored"}
+    assert alice.read(results[1][1][9].record_id) == b"lab 9"
+    from careledger.errors import TransactionTimeout
+
+    wait, waited = a.sender.wait, []
+
+    def failing(tx, **kwargs):  # type: ignore[no-untyped-def]
+        waited.append(tx)
+        if len(waited) == 2:
+            raise TransactionTimeout("the chain did not answer in time")
+        return wait(tx, **kwargs)
+
+    monkeypatch.setattr(a.sender, "wait", failing)
+    again = [a.begin_batch([(alice.patient, b"x")], Category.NOTE),
+             a.begin_batch([(alice.patient, b"y")], Category.NOTE)]
+    with pytest.raises(TransactionTimeout):
+        finish_batches(again)
+    assert a.ws.index.batch_anchored(again[0].batch_id) is not None
+    assert a.ws.index.batch_anchored(again[1].batch_id) is None
+    monkeypatch.setattr(a.sender, "wait", wait)
+    a.reconcile()  # it was mined: recorded now, never anchored twice
+    assert a.ws.index.batch_anchored(again[1].batch_id) is not None
