@@ -251,8 +251,9 @@ def test_a_batch_crashed_between_its_packs_and_its_group_commit_is_resumed(  # t
         world, party, monkeypatch) -> None:
     """A crash after a batch's packs and index segment are written but before its group
     commit: nothing is anchored; a rerun under the same batch id reuses the complete members
-    (same root). If a pack was lost too (a power cut), the rerun discards what the first
-    attempt wrote and seals every member again: one blob and two keys each, nothing stale."""
+    (same root). If a pack was lost too, or its data never reached the disk (a power cut), the
+    rerun discards what the first attempt wrote and seals every member again: one blob and two
+    keys each, nothing stale."""
     from concurrent.futures import ProcessPoolExecutor
 
     from careledger.contracts import new_batch_id
@@ -265,7 +266,7 @@ def test_a_batch_crashed_between_its_packs_and_its_group_commit_is_resumed(  # t
     def crash(self: GroupCommit) -> int:
         raise KeyboardInterrupt
 
-    for lose_a_pack in (False, True):
+    for damage in ("none", "a key pack lost", "blobs never written"):
         batch = new_batch_id(a.address)
         with monkeypatch.context() as m, ProcessPoolExecutor(2) as pool:
             m.setattr(GroupCommit, "commit", crash)
@@ -274,11 +275,15 @@ def test_a_batch_crashed_between_its_packs_and_its_group_commit_is_resumed(  # t
         assert not world.ledger.records.batch(batch).anchored
         first = {p.record_id: p.cid for p in ws.index.all() if p.id_bytes[:28] == batch}
         assert len(first) == 40
-        if lose_a_pack:
+        if damage == "a key pack lost":
             next((ws.keys.directory / "packs" / batch.hex()).iterdir()).unlink()
+        elif damage == "blobs never written":  # sizes and index there, the data zeroed
+            pack = next((ws.blobs.directory / "packs" / batch.hex()).iterdir())
+            data = pack.read_bytes()
+            pack.write_bytes(data[:8] + bytes(200) + data[208:])
         root, ptrs, receipt = a.publish_batch(items, Category.VITALS, batch_id=batch)
         assert receipt is not None and world.ledger.records.batch(batch).root == root
-        assert ({p.record_id: p.cid for p in ptrs} == first) is not lose_a_pack
+        assert ({p.record_id: p.cid for p in ptrs} == first) is (damage == "none")
         for i, p in enumerate(ptrs):
             assert alice.read(p.record_id) == f"crashed {i}".encode()
             assert len(ws.keys.list(p.id_bytes)) == 2

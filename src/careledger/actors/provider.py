@@ -26,12 +26,13 @@ from careledger.crypto import (
     DataKey,
     EncryptionKeyPair,
     RecordBinding,
+    decrypt_record,
     encrypt_record,
     unwrap_data_key,
     wrap_data_key,
 )
 from careledger.crypto.streaming import DEFAULT_LAYOUT, StreamLayout
-from careledger.errors import CommitmentMismatch, InvalidInput
+from careledger.errors import BlobCorrupted, CommitmentMismatch, DecryptionError, InvalidInput
 from careledger.store import RecordPointer, Workspace
 from careledger.store.atomic import GroupCommit
 from careledger.store.blobs import LocalBlobStore
@@ -422,12 +423,18 @@ class Provider(Institution):
                                                                                     strict=True)]
 
     def _complete(self, ptr: RecordPointer) -> bool:
-        """Whether a member written by an interrupted attempt has its blob and both keys."""
+        """Whether a member written by an interrupted attempt has its blob and both keys, and
+        they are sound: the blob matches its CID and commitment and opens with the issuer's own
+        wrapped key (a file a power cut left unwritten before the group commit is not)."""
         try:
-            return (self.ws.blobs.has(ptr.cid)
-                    and self.ws.keys.has(ptr.id_bytes, 1, self.keypair.public_bytes)
-                    and len(self.ws.keys.list(ptr.id_bytes)) >= 2)
-        except (InvalidInput, OSError):
+            if len(self.ws.keys.list(ptr.id_bytes)) < 2:
+                return False
+            blob = self.ws.blobs.get(ptr.cid)
+            if keccak(blob) != ptr.commitment_bytes:
+                return False
+            decrypt_record(blob, self.unwrap_own(ptr.id_bytes, ptr.binding), ptr.binding)
+            return True
+        except (InvalidInput, OSError, BlobCorrupted, DecryptionError):
             return False
 
     def _anchor_batch(self, batch_id: bytes, root: bytes, count: int,
