@@ -40,6 +40,17 @@ def test_devnet_starts_deploys_answers_and_stops_without_leftover_process() -> N
     assert not pid_alive(pid)
 
 
+def test_anvil_keeps_its_spilled_states_in_the_devnets_folder_removed_at_stop() -> None:
+    """Historical states anvil writes to disk go under the devnet's own temporary folder (not
+    ~/.foundry/anvil/tmp, where killed anvils left tens of GB), which stop() removes."""
+    node = Devnet().start()
+    args = Path(f"/proc/{node.pid}/cmdline").read_bytes().split(b"\0")
+    cache = Path(args[args.index(b"--cache-path") + 1].decode())
+    assert node._tmp is not None and cache.parent == Path(node._tmp.name)
+    node.stop()
+    assert not cache.parent.exists()
+
+
 def test_two_devnets_run_at_once_on_different_ports_and_chain_ids() -> None:
     with Devnet(chain_id=31337) as a, Devnet(chain_id=31338) as b:
         assert a.port != b.port

@@ -297,6 +297,10 @@ class Devnet:
             "--chain-id", str(self.chain_id),
             "--accounts", str(self.n_accounts),
             "--config-out", str(config_out),
+            # the historical states anvil spills to disk go in this devnet's own folder, removed
+            # when it stops (by default they pile up in ~/.foundry/anvil/tmp, tens of GB when
+            # anvil is killed rather than stopped)
+            "--cache-path", str(tmp / "states"),
         ]
         if self.block_time is not None:
             args += ["--block-time", str(self.block_time)]
