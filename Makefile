@@ -78,10 +78,14 @@ forge: $(SOLC_SHIM)
 PYTEST := $(PY) -m pytest -p no:ape_test --ignore=tests/contracts
 # ape's contract tests (one core, 2 minutes) run beside pytest's two workers, which spend much
 # of their time waiting on anvil, node processes and HTTP; ape's output is printed at the end.
+# ape test's anvil through tools/ape-anvil/anvil: its spilled states go in a temporary folder
+# removed when it stops (anvil itself leaves them in ~/.foundry/anvil/tmp)
+APE_TEST := PATH=$(CURDIR)/tools/ape-anvil:$$PATH CARELEDGER_ANVIL=$(NODE_BIN)/anvil-linux-amd64/bin/anvil $(VENV)/bin/ape test tests/contracts
+
 test: $(BUILD_STAMP) $(PAGE) $(CHROMIUM)
 	forge test
 	@mkdir -p .build; \
-	$(VENV)/bin/ape test tests/contracts > .build/ape-test.log 2>&1 & ape=$$!; \
+	$(APE_TEST) > .build/ape-test.log 2>&1 & ape=$$!; \
 	$(PYTEST) -n 2 --dist loadfile; py=$$?; \
 	wait $$ape; ap=$$?; \
 	echo "== ape test tests/contracts (ran beside pytest): exit $$ap"; \
@@ -93,7 +97,7 @@ test-sdk: $(BUILD_STAMP)
 
 test-slow: $(BUILD_STAMP)
 	FOUNDRY_PROFILE=slow forge test
-	$(VENV)/bin/ape test tests/contracts
+	$(APE_TEST)
 	CARELEDGER_SLOW=1 $(PYTEST) -n 2 --dist loadfile
 
 demo: $(BUILD_STAMP) $(PAGE)

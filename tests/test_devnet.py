@@ -124,3 +124,47 @@ def test_a_dump_cut_by_a_crash_resumes_from_the_last_complete_one(tmp_path: Path
     (tmp_path / "state.json.last-good").unlink()
     with pytest.raises(DevnetError, match="damaged"):
         Devnet(state_file=state).start()
+
+
+def test_the_anvil_ape_starts_spills_into_a_folder_removed_when_ape_stops_it() -> None:
+    """``tools/ape-anvil/anvil`` (first on ``ape test``'s PATH): the real anvil's spilled states
+    go in a folder of the wrapper's, and SIGINT, which ape sends to stop anvil, stops it even
+    when the wrapper started with SIGINT ignored (a make recipe in a background job); the folder
+    is removed and no anvil is left."""
+    import os
+    import signal
+    import subprocess
+    import tempfile
+    import time
+
+    import httpx
+
+    from careledger.chain.devnet import free_port
+
+    wrapper = Path(__file__).resolve().parents[1] / "tools" / "ape-anvil" / "anvil"
+    port = free_port("127.0.0.1")
+    proc = subprocess.Popen(
+        [str(wrapper), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        env={**os.environ, "CARELEDGER_ANVIL": str(find_anvil())},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # noqa: PLW1509
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId",
+                                      "params": []}, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_mine",
+                              "params": ["0x7d0"]}, timeout=60)
+        states = Path(tempfile.gettempdir()) / "careledger-ape-anvil" / f"{proc.pid}-states"
+        assert states.is_dir() and any(states.iterdir())  # 2,000 blocks spilled here
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert not states.exists()
+        assert children and not any(pid_alive(int(c)) for c in children)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
