@@ -377,3 +377,58 @@ def test_the_patient_exports_records_from_the_nodes_without_a_workspace(story: P
     bundle = json.loads(r.stdout)
     assert not [e for e in bundle["entry"]
                 if e["resource"]["resourceType"] in ("DocumentReference", "Provenance")]
+
+
+def test_a_node_cannot_relay_the_patients_signed_fhir_reads_to_another_node(story: Parties,
+                                                                            tmp_path: Path) -> None:
+    """``fhir export --from-nodes`` signs each FHIR search for the institution the chain names
+    for that endpoint, never for the address the endpoint claims: hospital B publishes a relay
+    in front of hospital A's node (its /identity answers A's address) and receives nothing of A's
+    records for Alice; A's records still come from A's own node."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from click.testing import CliRunner
+
+    from careledger.cli import main
+
+    w = story.world
+    alice = story.alice.patient
+    story.a.publish(alice, b"hiv viral load", Category.LAB)
+    target = story.node.url.rstrip("/")
+    seen: list[dict[str, object]] = []
+
+    class Relay(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            headers = {k: v for k, v in self.headers.items() if k.lower() == "authorization"}
+            r = httpx.get(target + self.path, headers=headers, timeout=30)
+            if r.status_code == 200 and "/fhir/" in self.path:
+                seen.append(r.json())
+            self.send_response(r.status_code)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(r.content)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        w.ledger.institutions.set_endpoint(f"http://127.0.0.1:{server.server_address[1]}") \
+            .transact(w.sender("hospital_b"))
+        w.ledger.deployment.save(tmp_path / "deployments")
+        env = {"CARELEDGER_RPC_URL": w.node.rpc_url, "CARELEDGER_PRIVATE_KEY": w.keys["alice"]}
+        r = CliRunner(mix_stderr=False).invoke(
+            main, ["--deployments", str(tmp_path / "deployments"), "--workspace",
+                   str(tmp_path / "none"), "fhir", "export", alice, "--what", "records",
+                   "--from-nodes"], env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert r.exit_code == 0, r.output
+    kinds = [e["resource"]["resourceType"] for e in json.loads(r.stdout)["entry"]]
+    assert kinds.count("DocumentReference") == 1  # from A's node, not twice
+    assert "gave nothing" in r.stderr
+    assert not [b for b in seen if b.get("entry")], "the relay read Alice's records at A's node"

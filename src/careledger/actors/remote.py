@@ -238,12 +238,15 @@ def fhir_read(actor: Actor, client: NodeClient, patient: str, resource_type: str
 
 def fhir_search(ledger: CareLedger, reader: Sender, client: NodeClient, patient: str,
                 resource_type: str, *, target: str | None = None,
-                fhir_version: str = "4.3") -> dict[str, Any]:
-    """``fhir_read`` for a wallet alone (no workspace or encryption key needed)."""
+                fhir_version: str = "4.3", node: str | None = None) -> dict[str, Any]:
+    """``fhir_read`` for a wallet alone (no workspace or encryption key needed). ``node``: the
+    institution the chain names for ``client``'s endpoint; the request is signed for it, never
+    for the address the endpoint claims (which would let one node relay the signed read to
+    another and read what the signer may read there)."""
     if resource_type not in FhirResource.__members__:
         raise InvalidInput(f"FHIR resource {resource_type!r}: use one of "
                            f"{', '.join(FhirResource.__members__)}")
-    node_address = str(client.identity()["address"])
+    node_address = node if node is not None else str(client.identity()["address"])
     request = FhirRead(reader=reader.address, patient=address(patient, "patient"),
                        resource=int(FhirResource[resource_type]), nonce=secrets.token_bytes(32),
                        deadline=int(time.time()) + REQUEST_VALIDITY)

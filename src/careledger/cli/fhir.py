@@ -76,7 +76,7 @@ def _from_nodes(ctx: Ctx, ledger: Any, patient: str) -> list[dict[str, Any]]:
     """The patient's DocumentReference and Provenance resources at every provider's node; a
     node that does not answer or refuses is named on stderr, the others still count."""
     from careledger.actors.remote import fhir_search, provider_nodes
-    from careledger.errors import NodeRefusal, NodeUnavailable
+    from careledger.errors import CareLedgerError
     from careledger.node import NodeClient
 
     reader = ctx.sender()
@@ -85,9 +85,10 @@ def _from_nodes(ctx: Ctx, ledger: Any, patient: str) -> list[dict[str, Any]]:
         client = NodeClient(url)
         try:
             for kind in ("DocumentReference", "Provenance"):
-                found += [e["resource"] for e in
-                          fhir_search(ledger, reader, client, patient, kind).get("entry", [])]
-        except (NodeUnavailable, NodeRefusal) as exc:
+                found += [e["resource"] for e in  # signed for the institution, not its claim
+                          fhir_search(ledger, reader, client, patient, kind,
+                                      node=institution).get("entry", [])]
+        except CareLedgerError as exc:  # a refusal, or a node answering for another one
             click.echo(f"warning: the node of {ctx.name_of(institution)} ({url}) gave nothing: "
                        f"{exc}", err=True)
         finally:
