@@ -400,7 +400,7 @@ def test_a_node_cannot_relay_the_patients_signed_fhir_reads_to_another_node(stor
     seen: list[dict[str, object]] = []
 
     class Relay(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             headers = {k: v for k, v in self.headers.items() if k.lower() == "authorization"}
             r = httpx.get(target + self.path, headers=headers, timeout=30)
             if r.status_code == 200 and "/fhir/" in self.path:
@@ -432,3 +432,65 @@ def test_a_node_cannot_relay_the_patients_signed_fhir_reads_to_another_node(stor
     assert kinds.count("DocumentReference") == 1  # from A's node, not twice
     assert "gave nothing" in r.stderr
     assert not [b for b in seen if b.get("entry")], "the relay read Alice's records at A's node"
+
+
+def test_an_export_from_nodes_keeps_only_records_each_node_issued(story: Parties,
+                                                                  tmp_path: Path) -> None:
+    """``fhir export --from-nodes``: a node that answers with resources of records it did not
+    issue (here hospital B's endpoint replays hospital A's DocumentReference and Provenance, and
+    one of a record never anchored) has them left out, with one warning line; A's own records
+    come from A's node once."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from click.testing import CliRunner
+
+    from careledger.actors.remote import fhir_read
+    from careledger.cli import main
+
+    w = story.world
+    alice = story.alice.patient
+    story.a.publish(alice, b"ferritin 30", Category.LAB)
+    client = NodeClient(story.node.url)
+    docs = fhir_read(story.alice, client, alice, "DocumentReference")["entry"]
+    provs = fhir_read(story.alice, client, alice, "Provenance")["entry"]
+    forged = json.loads(json.dumps(docs[0]))
+    b_id = "0x" + bytes.fromhex(story.b.address[2:]).hex() + "00" * 12  # B's, never anchored
+    forged["resource"]["identifier"][0]["value"] = b_id
+    answers = {"DocumentReference": [*docs, forged], "Provenance": provs}
+
+    class Liar(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            kind = self.path.split("?")[0].rsplit("/", 1)[-1]
+            body = json.dumps({"resourceType": "Bundle", "type": "searchset",
+                               "total": len(answers.get(kind, [])),
+                               "entry": answers.get(kind, [])}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        w.ledger.institutions.set_endpoint(f"http://127.0.0.1:{server.server_address[1]}") \
+            .transact(w.sender("hospital_b"))
+        w.ledger.deployment.save(tmp_path / "deployments")
+        env = {"CARELEDGER_RPC_URL": w.node.rpc_url, "CARELEDGER_PRIVATE_KEY": w.keys["alice"]}
+        r = CliRunner(mix_stderr=False).invoke(
+            main, ["--deployments", str(tmp_path / "deployments"), "--workspace",
+                   str(tmp_path / "none"), "fhir", "export", alice, "--what", "records",
+                   "--from-nodes"], env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert r.exit_code == 0, r.output
+    entries = [e["resource"] for e in json.loads(r.stdout)["entry"]]
+    assert [e["resourceType"] for e in entries].count("DocumentReference") == len(docs)
+    assert [e["resourceType"] for e in entries].count("Provenance") == len(provs)
+    assert b_id not in r.stdout
+    assert f"{len(docs) + 1 + len(provs)} resource(s) of records it did not issue" in r.stderr

@@ -84,16 +84,45 @@ def _from_nodes(ctx: Ctx, ledger: Any, patient: str) -> list[dict[str, Any]]:
     for institution, url in provider_nodes(ledger):
         client = NodeClient(url)
         try:
+            answer = []
             for kind in ("DocumentReference", "Provenance"):
-                found += [e["resource"] for e in  # signed for the institution, not its claim
-                          fhir_search(ledger, reader, client, patient, kind,
-                                      node=institution).get("entry", [])]
+                answer += [e["resource"] for e in  # signed for the institution, not its claim
+                           fhir_search(ledger, reader, client, patient, kind,
+                                       node=institution).get("entry", [])]
         except CareLedgerError as exc:  # a refusal, or a node answering for another one
             click.echo(f"warning: the node of {ctx.name_of(institution)} ({url}) gave nothing: "
                        f"{exc}", err=True)
+            continue
         finally:
             client.close()
+        kept = [r for r in answer if _issued_by(ledger, r, institution)]
+        if len(kept) != len(answer):
+            click.echo(f"warning: the node of {ctx.name_of(institution)} ({url}) answered with "
+                       f"{len(answer) - len(kept)} resource(s) of records it did not issue or "
+                       "that are not anchored: left out", err=True)
+        found += kept
     return found
+
+
+def _issued_by(ledger: Any, resource: dict[str, Any], institution: str) -> bool:
+    """A node's DocumentReference or Provenance names a record ``institution`` issued (the
+    record id's first 20 bytes) that the chain holds as anchored."""
+    from careledger.contracts import issuer_of_id
+    from careledger.fhir.export import RECORD_SYSTEM
+
+    if resource.get("resourceType") == "DocumentReference":
+        ids = [i.get("value", "") for i in resource.get("identifier") or []
+               if isinstance(i, dict) and i.get("system") == RECORD_SYSTEM]
+    else:
+        ids = ["0x" + str(t.get("reference", "")).removeprefix("DocumentReference/")
+               for t in resource.get("target") or [] if isinstance(t, dict)]
+    try:
+        rids = [bytes.fromhex(str(v)[2:]) for v in ids]
+    except ValueError:
+        return False
+    return bool(rids) and all(
+        len(rid) == 32 and issuer_of_id(rid) == institution and ledger.records.is_anchored(rid)
+        for rid in rids)
 
 
 @fhir.command("import", short_help="Import FHIR R4 bundles / NDJSON as encrypted records.")
