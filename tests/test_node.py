@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -386,14 +387,9 @@ def test_a_node_cannot_relay_the_patients_signed_fhir_reads_to_another_node(stor
     in front of hospital A's node (its /identity answers A's address) and receives nothing of A's
     records for Alice; A's records still come from A's own node."""
     import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
-    from click.testing import CliRunner
 
-    from careledger.cli import main
-
-    w = story.world
     alice = story.alice.patient
     story.a.publish(alice, b"hiv viral load", Category.LAB)
     target = story.node.url.rstrip("/")
@@ -413,20 +409,7 @@ def test_a_node_cannot_relay_the_patients_signed_fhir_reads_to_another_node(stor
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        w.ledger.institutions.set_endpoint(f"http://127.0.0.1:{server.server_address[1]}") \
-            .transact(w.sender("hospital_b"))
-        w.ledger.deployment.save(tmp_path / "deployments")
-        env = {"CARELEDGER_RPC_URL": w.node.rpc_url, "CARELEDGER_PRIVATE_KEY": w.keys["alice"]}
-        r = CliRunner(mix_stderr=False).invoke(
-            main, ["--deployments", str(tmp_path / "deployments"), "--workspace",
-                   str(tmp_path / "none"), "fhir", "export", alice, "--what", "records",
-                   "--from-nodes"], env=env)
-    finally:
-        server.shutdown()
-        server.server_close()
+    r = _export_with_b_serving(story, tmp_path, Relay)
     assert r.exit_code == 0, r.output
     kinds = [e["resource"]["resourceType"] for e in json.loads(r.stdout)["entry"]]
     assert kinds.count("DocumentReference") == 1  # from A's node, not twice
@@ -441,15 +424,10 @@ def test_an_export_from_nodes_keeps_only_records_each_node_issued(story: Parties
     one of a record never anchored) has them left out, with one warning line; A's own records
     come from A's node once."""
     import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from click.testing import CliRunner
+    from http.server import BaseHTTPRequestHandler
 
     from careledger.actors.remote import fhir_read
-    from careledger.cli import main
 
-    w = story.world
     alice = story.alice.patient
     story.a.publish(alice, b"ferritin 30", Category.LAB)
     client = NodeClient(story.node.url)
@@ -474,23 +452,37 @@ def test_an_export_from_nodes_keeps_only_records_each_node_issued(story: Parties
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Liar)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        w.ledger.institutions.set_endpoint(f"http://127.0.0.1:{server.server_address[1]}") \
-            .transact(w.sender("hospital_b"))
-        w.ledger.deployment.save(tmp_path / "deployments")
-        env = {"CARELEDGER_RPC_URL": w.node.rpc_url, "CARELEDGER_PRIVATE_KEY": w.keys["alice"]}
-        r = CliRunner(mix_stderr=False).invoke(
-            main, ["--deployments", str(tmp_path / "deployments"), "--workspace",
-                   str(tmp_path / "none"), "fhir", "export", alice, "--what", "records",
-                   "--from-nodes"], env=env)
-    finally:
-        server.shutdown()
-        server.server_close()
+    r = _export_with_b_serving(story, tmp_path, Liar)
     assert r.exit_code == 0, r.output
     entries = [e["resource"] for e in json.loads(r.stdout)["entry"]]
     assert [e["resourceType"] for e in entries].count("DocumentReference") == len(docs)
     assert [e["resourceType"] for e in entries].count("Provenance") == len(provs)
     assert b_id not in r.stdout
     assert f"{len(docs) + 1 + len(provs)} resource(s) of records it did not issue" in r.stderr
+
+
+def _export_with_b_serving(story: Parties, tmp_path: Path, handler: type) -> Any:
+    """``careledger fhir export ALICE --what records --from-nodes`` as Alice, with hospital B's
+    published endpoint served by ``handler`` (an ``http.server`` request handler)."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from click.testing import CliRunner
+
+    from careledger.cli import main
+
+    w = story.world
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        w.ledger.institutions.set_endpoint(f"http://127.0.0.1:{server.server_address[1]}") \
+            .transact(w.sender("hospital_b"))
+        w.ledger.deployment.save(tmp_path / "deployments")
+        env = {"CARELEDGER_RPC_URL": w.node.rpc_url, "CARELEDGER_PRIVATE_KEY": w.keys["alice"]}
+        return CliRunner(mix_stderr=False).invoke(
+            main, ["--deployments", str(tmp_path / "deployments"), "--workspace",
+                   str(tmp_path / "none"), "fhir", "export", story.alice.patient, "--what",
+                   "records", "--from-nodes"], env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
