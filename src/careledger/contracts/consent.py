@@ -11,7 +11,7 @@ from web3.types import EventData, TxReceipt
 
 from careledger.codes import Purpose, RequestStatus
 from careledger.contracts.base import ContractTx, ContractWrapper
-from careledger.contracts.merkle import hash_pair, leaf_hash, multiproof_from_proofs, verify
+from careledger.contracts.merkle import leaf_hash, multiproof_from_proofs, process_proof, verify
 from careledger.contracts.records import is_batch_member
 from careledger.errors import InvalidInput, RequestNotFound
 
@@ -199,27 +199,22 @@ def batch_proofs(items: Sequence[StudyAccessItem], counts: Mapping[bytes, int]) 
             groups.setdefault(bytes(item.record_id[:28]), []).append(position)
     out: list[BatchProof] = []
     for batch, positions in groups.items():
-        first = items[positions[0]]
-        root = first.leaf
-        for sibling in first.proof:
-            root = hash_pair(root, sibling)
-        by_leaf: dict[int, int] = {}
-        members: dict[int, tuple[bytes, Sequence[bytes]]] = {}
-        for position in positions:
-            item = items[position]
-            if not verify(item.proof, root, item.leaf):
-                raise InvalidInput(f"record 0x{item.record_id.hex()}: its Merkle proof does not "
-                                   f"reach batch 0x{batch.hex()}'s root: fetch its pointer again")
-            index = int.from_bytes(item.record_id[28:], "big")
-            by_leaf[index] = position
-            members[index] = (item.leaf, item.proof)
-        multi = multiproof_from_proofs(counts.get(batch, 0), members, root)
-        if multi is None:  # a tree of another shape: each member by its own path
-            out.extend(BatchProof((p,), tuple(items[p].proof), (False,) * len(items[p].proof))
-                       for p in positions)
-        else:
+        leaves = {p: items[p].leaf for p in positions}
+        root = process_proof(items[positions[0]].proof, leaves[positions[0]])
+        by_leaf = {int.from_bytes(items[p].record_id[28:], "big"): p for p in positions}
+        multi = multiproof_from_proofs(
+            counts.get(batch, 0), {i: (leaves[p], items[p].proof) for i, p in by_leaf.items()},
+            root)
+        if multi is not None:
             out.append(BatchProof(tuple(by_leaf[i] for i in multi.members), multi.proof,
                                   multi.flags))
+            continue
+        # a path off the root (named), or a tree of another shape: each member by its own path
+        for p in positions:
+            if not verify(items[p].proof, root, leaves[p]):
+                raise InvalidInput(f"record 0x{items[p].record_id.hex()}: its Merkle proof does "
+                                   f"not reach batch 0x{batch.hex()}'s root: fetch its pointer again")
+            out.append(BatchProof((p,), tuple(items[p].proof), (False,) * len(items[p].proof)))
     return out
 
 

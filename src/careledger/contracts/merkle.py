@@ -188,9 +188,14 @@ def multiproof_from_proofs(count: int, members: dict[int, tuple[bytes, Sequence[
     return multi
 
 
-def verify(proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool:
-    """Off-chain ``MerkleProof.verify``."""
+def process_proof(proof: Sequence[bytes], leaf: bytes) -> bytes:
+    """Off-chain ``MerkleProof.processProof``: the root ``proof`` leads ``leaf`` to."""
     node = leaf
     for sibling in proof:
         node = hash_pair(node, sibling)
-    return node == root
+    return node
+
+
+def verify(proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool:
+    """Off-chain ``MerkleProof.verify``."""
+    return process_proof(proof, leaf) == root
