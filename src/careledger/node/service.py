@@ -216,7 +216,8 @@ class NodeService:
         try:
             bound = self._reads.submit(verify_pointer, self.ledger, ptr)
             try:
-                study = self._study_of_entry(request) if purpose is Purpose.HRESCH else None
+                study = (self._study_in(self._receipt(request.access_tx), requester)
+                         if purpose is Purpose.HRESCH else None)
                 if study is not None:  # a study's batched access: its study-bound consent
                     authorized = self._study_consent_holds(study, ptr.patient, requester)
                 else:
@@ -235,11 +236,10 @@ class NodeService:
             raise
         return self._release_body(ptr, wrapped)
 
-    def _study_of_entry(self, request: KeyRequest) -> int | None:
-        """The study whose batched access (``StudyAccessRecorded`` by the requester) is in the
-        request's transaction, if any."""
-        found = self.ledger.consent.events_in("StudyAccessRecorded", self._receipt(request.access_tx),
-                                              institute=request.requester)
+    def _study_in(self, receipt: Any, requester: str) -> int | None:
+        """The study whose batched access (``StudyAccessRecorded`` by ``requester``) the
+        transaction of ``receipt`` is, if any."""
+        found = self.ledger.consent.events_in("StudyAccessRecorded", receipt, institute=requester)
         return int(found[0]["args"]["studyId"]) if found else None
 
     def _study_consent_holds(self, study_id: int, patient: str, requester: str) -> bool:
@@ -286,11 +286,7 @@ class NodeService:
         for entry in self.ledger.consent.events_in("AccessRecorded", receipt,
                                                    recordId=request.record_id):
             a = entry["args"]
-            if (to_checksum_address(a["accessor"]) == request.requester
-                    and bytes(a["recordId"]) == request.record_id
-                    and int(a["purpose"]) == request.purpose
-                    and to_checksum_address(a["patient"]) == ptr.patient
-                    and bytes(a["category"]) == ptr.category_code):
+            if _entry_names(a, request.requester, ptr, request.purpose):
                 self._entry_age_ok(int(a["timestamp"]))
                 return
         raise AccessEntryMissing(
@@ -319,14 +315,13 @@ class NodeService:
         if member.status is not InstitutionStatus.ACTIVE:
             raise NotActiveInstitution.with_args(account=requester)
         receipt = self._confirmed_receipt(request.access_tx)
-        consent = self.ledger.consent
-        found = consent.events_in("StudyAccessRecorded", receipt, institute=requester)
-        if not found:
+        study_id = self._study_in(receipt, requester)
+        if study_id is None:
             raise AccessEntryMissing(f"transaction 0x{request.access_tx.hex()} is not a study "
                                      "access of the requester: ask for each key at /keys/release")
-        study_id = int(found[0]["args"]["studyId"])
         entries = {bytes(e["args"]["recordId"]): e["args"]
-                   for e in consent.events_in("AccessRecorded", receipt, accessor=requester)}
+                   for e in self.ledger.consent.events_in("AccessRecorded", receipt,
+                                                          accessor=requester)}
         pointers: list[RecordPointer] = []
         for rid, version in records:
             ptr = self.pointer(rid)
@@ -334,9 +329,7 @@ class NodeService:
                 raise InvalidInput(f"record 0x{rid.hex()} is version {ptr.version}, the request "
                                    f"names version {version}")
             a = entries.get(rid)
-            if (a is None or int(a["purpose"]) != Purpose.HRESCH
-                    or to_checksum_address(a["patient"]) != ptr.patient
-                    or bytes(a["category"]) != ptr.category_code):
+            if a is None or not _entry_names(a, requester, ptr, Purpose.HRESCH):
                 raise AccessEntryMissing(
                     f"transaction 0x{request.access_tx.hex()} records no study access to record "
                     f"0x{rid.hex()} by {requester}")
@@ -545,6 +538,14 @@ class NodeService:
 
     def _release_body(self, ptr: RecordPointer, wrapped: WrappedKey) -> dict[str, Any]:
         return {"record": pointer_json(ptr), "wrappedKey": "0x" + wrapped.to_bytes().hex()}
+
+
+def _entry_names(args: Any, requester: str, ptr: RecordPointer, purpose: int) -> bool:
+    """An ``AccessRecorded`` entry names this requester, record, purpose, patient and category."""
+    return (to_checksum_address(args["accessor"]) == requester
+            and bytes(args["recordId"]) == ptr.id_bytes and int(args["purpose"]) == purpose
+            and to_checksum_address(args["patient"]) == ptr.patient
+            and bytes(args["category"]) == ptr.category_code)
 
 
 def pointer_json(ptr: RecordPointer) -> dict[str, Any]:
