@@ -237,26 +237,16 @@ def main(argv: list[str] | None = None) -> int:
         common.write_json("throughput", {**res["throughput"], "machine": res["machine"]})
         throughput.plot(res["throughput"], common.RESULTS / "throughput.png")
         print(throughput.verdict_table(res["throughput"]), flush=True)
-    if "streaming" in parts:
-        print("== streaming (large records)", flush=True)
-        res["streaming"] = streaming.measure(quick=args.quick)
-        common.write_json("streaming", {**res["streaming"], "machine": res["machine"]})
-        print(streaming.verdict_table(res["streaming"]), flush=True)
-    if "fhir_import" in parts:
-        print("== FHIR import (Synthea)", flush=True)
-        res["fhir_import"] = fhir_import.measure(quick=args.quick)
-        common.write_json("fhir_import", {**res["fhir_import"], "machine": res["machine"]})
-        print(fhir_import.verdict_table(res["fhir_import"]), flush=True)
-    if "research" in parts:
-        print("== research datasets", flush=True)
-        res["research"] = research.measure(quick=args.quick)
-        common.write_json("research", {**res["research"], "machine": res["machine"]})
-        print(research.verdict_table(res["research"]), flush=True)
-    if "node" in parts:
-        print("== node (HTTP, two node processes)", flush=True)
-        res["node"] = node.measure(quick=args.quick)
-        common.write_json("node", {**res["node"], "machine": res["machine"]})
-        print(node.verdict_table(res["node"]), flush=True)
+    # the parts that measure, write their JSON and print their verdicts, nothing else
+    for name, title, part in (("streaming", "streaming (large records)", streaming),
+                              ("fhir_import", "FHIR import (Synthea)", fhir_import),
+                              ("research", "research datasets", research),
+                              ("node", "node (HTTP, two node processes)", node)):
+        if name in parts:
+            print(f"== {title}", flush=True)
+            res[name] = part.measure(quick=args.quick)
+            common.write_json(name, {**res[name], "machine": res["machine"]})
+            print(part.verdict_table(res[name]), flush=True)
 
     res["seconds"] = time.monotonic() - t0
     res["machine"]["load_average_at_end"] = list(common.machine_facts()["load_average_1_5_15"])
