@@ -246,8 +246,7 @@ def test_a_study_batch_releases_each_entry_once_and_nothing_after_a_reorganisati
     story.alice.grant(lab.address, study_scope(study), [Purpose.HRESCH], w.now() + 3600)
     rpc = w.chain.w3.provider
     snapshot = rpc.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    items = [StudyAccessItem(alice, m.id_bytes, m.commitment_bytes, m.category_code,
-                             tuple(m.proof_bytes)) for m in members]
+    items = [StudyAccessItem.of(m) for m in members]
     proofs = batch_proofs(items, {members[0].id_bytes[:28]: 3})
     assert len(proofs) == 1 and proofs[0].order == (0, 1, 2)  # one multiproof of the batch
     tx = bytes(lab.transact(ledger.consent.record_study_access(study, items, proofs))[
@@ -295,8 +294,7 @@ def test_a_study_access_releases_its_keys_for_one_signed_request(story: Parties)
                       w.enc["researcher"])  # type: ignore[arg-type]
     study = ledger.consent.study_id_from(lab.transact(ledger.consent.register_study(b"\x06" * 32)))
     story.alice.grant(lab.address, study_scope(study), [Purpose.HRESCH], w.now() + 3600)
-    items = [StudyAccessItem(alice, m.id_bytes, m.commitment_bytes, m.category_code,
-                             tuple(m.proof_bytes)) for m in members[:4]]
+    items = [StudyAccessItem.of(m) for m in members[:4]]
     tx = bytes(lab.transact(ledger.consent.record_study_access(
         study, items, batch_proofs(items, {members[0].id_bytes[:28]: 5})))["transactionHash"])
     client = NodeClient(story.node.url)

@@ -114,10 +114,8 @@ def verify_pointers(ledger: CareLedger, pointers: list[RecordPointer]) -> None:
     """
     from careledger.contracts import StudyAccessItem, batch_proofs
 
-    items = [StudyAccessItem(p.patient, p.id_bytes, p.commitment_bytes, p.category_code,
-                             tuple(p.proof_bytes)) for p in pointers]
-    counts = {b: ledger.records.batch(b).count
-              for b in {i.record_id[:28] for i in items if is_batch_member(i.record_id)}}
+    items = [StudyAccessItem.of(p) for p in pointers]
+    counts = ledger.records.batch_counts(i.record_id for i in items)
     try:
         ledger.records.check_bindings(items, batch_proofs(items, counts))
     except RecordNotAnchored as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from eth_utils.address import to_checksum_address
 from web3.types import EventData, TxReceipt
@@ -14,6 +15,9 @@ from careledger.contracts.base import ContractTx, ContractWrapper
 from careledger.contracts.merkle import leaf_hash, multiproof_from_proofs, process_proof, verify
 from careledger.contracts.records import is_batch_member
 from careledger.errors import InvalidInput, RequestNotFound
+
+if TYPE_CHECKING:
+    from careledger.store import RecordPointer
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,12 @@ class StudyAccessItem:
     commitment: bytes
     category: bytes
     proof: tuple[bytes, ...] = ()
+
+    @classmethod
+    def of(cls, ptr: RecordPointer) -> StudyAccessItem:
+        """The item of a record-index pointer (its patient, id, commitment, category, proof)."""
+        return cls(ptr.patient, ptr.id_bytes, ptr.commitment_bytes, ptr.category_code,
+                   tuple(ptr.proof_bytes))
 
     @property
     def leaf(self) -> bytes:

@@ -4,7 +4,7 @@ Merkle batches keyed by (issuer, batch number), and erasure notices."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -136,6 +136,16 @@ class RecordRegistry(ContractWrapper):
             RecordBindingMismatch: it is anchored for another patient, category or commitment.
         """
         self._view("checkBinding", patient, record_id, commitment, category, list(proof))
+
+    def batch_counts(self, record_ids: Iterable[bytes],
+                     known: dict[bytes, int] | None = None) -> dict[bytes, int]:
+        """The anchored count (the tree's shape) of each batch with a member among
+        ``record_ids``, read once: those in ``known`` are reused and the others added to it."""
+        counts = {} if known is None else known
+        for batch_id in {bytes(r[:28]) for r in record_ids if is_batch_member(r)}:
+            if batch_id not in counts:
+                counts[batch_id] = self.batch(batch_id).count
+        return counts
 
     def check_bindings(self, claims: Sequence[StudyAccessItem],
                        proofs: Sequence[BatchProof]) -> None:

@@ -46,7 +46,6 @@ from eth_utils.crypto import keccak
 from careledger.actors.base import Actor
 from careledger.codes import Purpose
 from careledger.contracts import StudyAccessItem, batch_proofs, study_scope
-from careledger.contracts.records import is_batch_member
 from careledger.errors import (
     AccessNotAuthorized,
     CommitmentMismatch,
@@ -144,10 +143,8 @@ def _log_accesses(actor: Actor, study_id: int, items: list[StudyAccessItem], siz
     counts: dict[bytes, int] = {}  # each batch's anchored count (its tree's shape)
     while pending:
         batch = pending.pop(0)
-        for batch_id in {bytes(i.record_id[:28]) for i in batch if is_batch_member(i.record_id)}:
-            if batch_id not in counts:
-                counts[batch_id] = actor.ledger.records.batch(batch_id).count
-        proofs = batch_proofs(batch, counts)
+        proofs = batch_proofs(batch, actor.ledger.records.batch_counts(
+            (i.record_id for i in batch), counts))
         try:
             receipt = actor.transact(
                 actor.ledger.consent.record_study_access(study_id, batch, proofs))
@@ -265,8 +262,7 @@ def build_dataset(actor: Actor, study_id: int, out: str | os.PathLike[str], *, k
         except NodeUnavailable:
             build.unreachable.append(institution)
     pointers.sort(key=lambda up: (int(up[1].patient, 16), up[1].record_id))
-    items = [StudyAccessItem(p.patient, p.id_bytes, p.commitment_bytes, p.category_code,
-                             tuple(p.proof_bytes)) for _, p in pointers]
+    items = [StudyAccessItem.of(p) for _, p in pointers]
     if not items:
         raise InvalidInput(f"no record of a consenting patient was found for study {study_id}")
     say(f"{len(items)} records at {len({u for u, _ in pointers})} nodes")
