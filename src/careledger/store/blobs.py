@@ -186,8 +186,6 @@ class LocalBlobStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         mkdirs_durable(self._blobs, self.directory)
         self.packs = PackSet(self.directory)
-        #: digest -> pack holding it (filled from every pack's index on a miss)
-        self._packed: dict[bytes, str] = {}
         if cleanup:
             self.cleanup()
 
@@ -265,24 +263,6 @@ class LocalBlobStore:
         """Remove the packs of ``group`` (a batch never anchored, sealed again)."""
         return self.packs.discard(group)
 
-    def _read_packed(self, digest: bytes) -> bytes | None:
-        for attempt in range(2):
-            path = self._packed.get(digest)
-            if path is not None:
-                data = self.packs.read(path, digest)
-                if data is not None:
-                    return data
-            if attempt == 0:
-                self._refresh()
-        return None
-
-    def _refresh(self) -> None:
-        """Rebuild the digest -> pack map from every pack (indexes cached unless changed)."""
-        packed: dict[bytes, str] = {}
-        for path, digest in self.packs.entries():
-            packed[digest] = path
-        self._packed = packed
-
     def sync(self) -> None:
         """Make every blob written with ``durable=False`` durable (one filesystem flush)."""
         sync_filesystem(self._blobs)
@@ -299,7 +279,7 @@ class LocalBlobStore:
         try:
             data: bytes | None = self._path(parsed).read_bytes()
         except FileNotFoundError:
-            data = self._read_packed(parsed.raw_digest)
+            data = self.packs.find(None, parsed.raw_digest)
         if data is None:
             raise BlobNotFound(
                 f"no blob {cid} in {self.directory}: check the CID or restore the blob")
@@ -310,16 +290,7 @@ class LocalBlobStore:
         """Whether a blob file or a packed blob exists for ``cid`` (content is checked on
         :meth:`get`)."""
         parsed = parse_cid(cid)
-        if self._path(parsed).is_file():
-            return True
-        digest = parsed.raw_digest
-        for attempt in range(2):
-            path = self._packed.get(digest)
-            if path is not None and digest in self.packs.index(path):
-                return True
-            if attempt == 0:
-                self._refresh()
-        return False
+        return self._path(parsed).is_file() or self.packs.contains(None, parsed.raw_digest)
 
     def delete(self, cid: str) -> None:
         """Remove the blob if present (idempotent): the loose file (its directory entry
@@ -332,10 +303,8 @@ class LocalBlobStore:
             pass
         else:
             fsync_dir(path.parent)
-        self._refresh()
         for pack in {p for p, digest in self.packs.entries() if digest == parsed.raw_digest}:
             self.packs.remove(pack, {parsed.raw_digest})
-        self._packed.pop(parsed.raw_digest, None)
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over the CIDs of complete blobs, loose and packed, each once (temp files
@@ -345,8 +314,7 @@ class LocalBlobStore:
             if not path.name.startswith(TEMP_PREFIX) and path.is_file():
                 seen.add(path.name)
                 yield path.name
-        self._refresh()
-        for digest in list(self._packed):
+        for _, digest in self.packs.entries():
             cid = _cid_text(digest)
             if cid not in seen:
                 seen.add(cid)

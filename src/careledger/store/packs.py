@@ -106,6 +106,8 @@ class PackSet:
         self.root = root / "packs"
         self.mode = mode
         self._cache: dict[str, tuple[Signature, Index]] = {}
+        #: per group (``None``: all), key -> the pack holding it (rebuilt on a miss)
+        self._where: dict[str | None, dict[bytes, str]] = {}
         self._lock = threading.Lock()
 
     def path(self, group: str, chunk: str) -> Path:
@@ -158,13 +160,32 @@ class PackSet:
         finally:
             os.close(fd)
 
-    def find(self, group: str, key: bytes) -> bytes | None:
-        """The value of ``key`` in any pack of ``group`` (the newest pack name first)."""
-        for path in reversed(self.packs(group)):
+    def find(self, group: str | None, key: bytes) -> bytes | None:
+        """The value of ``key`` in any pack of ``group`` (``None``: of all; the newest pack
+        name first), from the cached key -> pack map: the packs are listed and their indexes
+        checked again only when it misses (a new pack, a pack rewritten or gone)."""
+        path = self._where.get(group, {}).get(key)
+        if path is not None:
             value = self.read(path, key)
             if value is not None:
                 return value
-        return None
+        path = self._locate(group).get(key)
+        return None if path is None else self.read(path, key)
+
+    def contains(self, group: str | None, key: bytes) -> bool:
+        """Whether a pack of ``group`` (``None``: of all) holds ``key`` (see ``find``)."""
+        path = self._where.get(group, {}).get(key)
+        if path is not None and key in self.index(path):
+            return True
+        path = self._locate(group).get(key)
+        return path is not None and key in self.index(path)
+
+    def _locate(self, group: str | None) -> dict[bytes, str]:
+        """Rebuild the key -> pack map of ``group`` from its packs (indexes cached unless
+        changed; a later pack name wins)."""
+        where = {key: path for path, key in self.entries(group)}
+        self._where[group] = where
+        return where
 
     def entries(self, group: str | None = None) -> Iterator[tuple[str, bytes]]:
         """``(pack path, key)`` of every value in the packs of ``group`` (or of all)."""

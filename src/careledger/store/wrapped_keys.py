@@ -135,7 +135,7 @@ class WrappedKeyStore:
         if self._path(record_id, version, recipient).is_file():
             return True
         rid, key = self._packed(record_id, version, recipient)
-        return any(key in self.packs.index(p) for p in self.packs.packs(pack_group(rid)))
+        return self.packs.contains(pack_group(rid), key)
 
     def delete(self, record_id: bytes | str, version: int, recipient: bytes | str) -> bool:
         """Delete one recipient's wrapped key (revocation): its loose file and every packed
