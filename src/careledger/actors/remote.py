@@ -15,7 +15,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from eth_utils.crypto import keccak
 
@@ -23,7 +24,7 @@ from careledger.actors.base import Actor, Opener, preflight, read_record, verify
 from careledger.chain import Sender
 from careledger.codes import InstitutionStatus, Purpose, Role
 from careledger.contracts import CareLedger, issuer_of_id
-from careledger.crypto import DataKey, unwrap_data_key
+from careledger.crypto import DataKey, WrappedKey, unwrap_data_key
 from careledger.errors import (
     AccessNotConfirmed,
     CareLedgerError,
@@ -144,24 +145,35 @@ def receive_key(actor: Actor, client: NodeClient, ptr: RecordPointer, purpose: P
     """After the access entry in ``access_tx`` (a single ``recordAccess`` or one entry of a
     study's ``recordStudyAccess``): the signed key request, then the data key it releases."""
     assert actor.sender is not None
+    account = actor.sender.account
     domain = node_domain(actor.ledger.chain.chain_id, ptr.issuer)
-    deadline = time.monotonic() + CONFIRMATION_WAIT
-    while True:
-        # a fresh nonce per attempt: the node spends a request's nonce when it admits it, so
-        # resending the same signed request after "not confirmed yet" would be a replay
+
+    def ask() -> WrappedKey:
         request = KeyRequest(record_id=ptr.id_bytes, version=ptr.version, purpose=int(purpose),
                              access_tx=access_tx, requester=actor.address,
                              nonce=secrets.token_bytes(32),
                              deadline=int(time.time()) + REQUEST_VALIDITY)
-        signature = sign_request(request, domain, actor.sender.account)
+        return client.release_key(request, sign_request(request, domain, account))[1]
+
+    return unwrap_data_key(_once_confirmed(ask), ptr.binding, actor.keypair)
+
+
+_T = TypeVar("_T")
+
+
+def _once_confirmed(ask: Callable[[], _T]) -> _T:
+    """``ask()`` (sign and send a key request), again while the node answers that the access
+    entry is not confirmed yet, for up to ``CONFIRMATION_WAIT`` seconds. Each attempt signs a
+    fresh request: the node spends a request's nonce when it admits it, so resending the same
+    signed request would be a replay."""
+    deadline = time.monotonic() + CONFIRMATION_WAIT
+    while True:
         try:
-            _, wrapped = client.release_key(request, signature)
-            break
+            return ask()
         except AccessNotConfirmed:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
-    return unwrap_data_key(wrapped, ptr.binding, actor.keypair)
 
 
 def receive_study_keys(actor: Actor, client: NodeClient, pointers: list[RecordPointer],
@@ -175,25 +187,21 @@ def receive_study_keys(actor: Actor, client: NodeClient, pointers: list[RecordPo
         CommitmentMismatch: the node answered with other records than those asked for.
     """
     assert actor.sender is not None
+    account = actor.sender.account
     issuers = {p.issuer for p in pointers}
     if len(issuers) != 1:
         raise InvalidInput("one study key request goes to one issuer's node")
     domain = node_domain(actor.ledger.chain.chain_id, issuers.pop())
     records = [(p.id_bytes, p.version) for p in pointers]
-    deadline = time.monotonic() + CONFIRMATION_WAIT
-    while True:
+
+    def ask() -> list[tuple[RecordPointer, WrappedKey]]:
         request = StudyKeysRequest(access_tx=access_tx, records=study_keys_hash(records),
                                    count=len(records), requester=actor.address,
                                    nonce=secrets.token_bytes(32),
                                    deadline=int(time.time()) + REQUEST_VALIDITY)
-        try:
-            answer = client.release_study_keys(
-                request, sign_request(request, domain, actor.sender.account), records)
-            break
-        except AccessNotConfirmed:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+        return client.release_study_keys(request, sign_request(request, domain, account), records)
+
+    answer = _once_confirmed(ask)
     if [ptr.id_bytes for ptr, _ in answer] != [rid for rid, _ in records]:
         raise CommitmentMismatch(f"node {client.url} answered with other records than asked for")
     return [unwrap_data_key(wrapped, ptr.binding, actor.keypair)
@@ -263,8 +271,6 @@ def read_own_via_node(actor: Actor, record_id: bytes, node: NodeClient | str | N
     ptr, blob = fetch_verified(actor, client, record_id)
     preflight(blob, opener)
     answer = patient_request(actor, client, PatientAction.READ, record_id)
-    from careledger.crypto import WrappedKey
-
     wrapped = WrappedKey.from_bytes(bytes.fromhex(str(answer["wrappedKey"])[2:]))
     return opener(blob, unwrap_data_key(wrapped, ptr.binding, actor.keypair), ptr.binding,
                   client.blob)
