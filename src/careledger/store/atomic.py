@@ -51,11 +51,6 @@ def mkdirs_durable(directory: Path, stop: Path | None = None,
             group.dirs.add(str(path.parent))
 
 
-def mkdirs_staged(directory: Path, stop: Path, group: GroupCommit) -> None:
-    """``mkdirs_durable`` for a group commit (see there)."""
-    mkdirs_durable(directory, stop, group)
-
-
 class GroupCommit:
     """Group commit: a batch's files are written (temp file, rename) without fsync, then
     ``commit()`` fsyncs each file once and each touched directory once, concurrently from a

@@ -38,7 +38,6 @@ from careledger.store.atomic import (
     cleanup_temps,
     fsync_dir,
     mkdirs_durable,
-    mkdirs_staged,
     sync_filesystem,
     write_atomic,
 )
@@ -229,10 +228,7 @@ class LocalBlobStore:
             except FileNotFoundError:
                 pass
             # NOTE: a corrupt or vanished copy is repaired by rewriting it below.
-        if group is not None:
-            mkdirs_staged(target.parent, self._blobs, group)
-        else:
-            mkdirs_durable(target.parent, self._blobs)
+        mkdirs_durable(target.parent, self._blobs, group)
         write_atomic(target, data, durable=durable, group=group)
         return cid_text
 

@@ -16,7 +16,6 @@ from careledger.store.atomic import (
     cleanup_temps,
     fsync_dir,
     mkdirs_durable,
-    mkdirs_staged,
     write_atomic,
 )
 from careledger.store.blobs import STALE_TEMP_AGE
@@ -78,10 +77,7 @@ class WrappedKeyStore:
         ``group``: no fsync here; file and directories are fsynced once by ``group.commit()``.
         """
         target = self._path(record_id, version, wrapped.recipient)
-        if group is not None:
-            mkdirs_staged(target.parent, self.directory, group)
-        else:
-            mkdirs_durable(target.parent, self.directory)
+        mkdirs_durable(target.parent, self.directory, group)
         write_atomic(target, wrapped.to_bytes(), mode=0o600, group=group)
         return target
 
