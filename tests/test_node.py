@@ -484,3 +484,30 @@ def _export_with_b_serving(story: Parties, tmp_path: Path, handler: type) -> Any
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_packed_blob_is_served_whole_and_by_ranges_as_a_file_is(story: Parties) -> None:
+    """A batch member's ciphertext lives in a pack, not a file: the node serves it whole, by one
+    Range (206, Content-Range) and by several (206, multipart/byteranges), as Starlette serves a
+    file; a range past its end is a 416 with a JSON reason."""
+    from email.parser import BytesParser
+
+    _, members, _ = story.a.publish_batch([(story.alice.patient, b"x" * 300)], Category.LAB)
+    cid = members[0].cid
+    blob = story.a.ws.blobs.get(cid)
+    url = f"{story.node.url}/blobs/{cid}"
+    assert httpx.get(url).content == blob
+    one = httpx.get(url, headers={"range": "bytes=10-19"})
+    assert one.status_code == 206 and one.content == blob[10:20]
+    assert one.headers["content-range"] == f"bytes 10-19/{len(blob)}"
+    many = httpx.get(url, headers={"range": "bytes=0-3,100-109"})
+    assert many.status_code == 206
+    message = BytesParser().parsebytes(
+        b"Content-Type: " + many.headers["content-type"].encode() + b"\r\n\r\n" + many.content)
+    parts = message.get_payload()
+    assert isinstance(parts, list)
+    assert [p.get_payload(decode=True) for p in parts] == [blob[0:4], blob[100:110]]
+    assert [p["Content-Range"] for p in parts] == [f"bytes 0-3/{len(blob)}",
+                                                   f"bytes 100-109/{len(blob)}"]
+    past = httpx.get(url, headers={"range": f"bytes={len(blob) + 5}-"})
+    assert past.status_code == 416 and past.json()["error"] == "RangeNotSatisfiable"
